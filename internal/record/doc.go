@@ -1,0 +1,29 @@
+// Package record owns the Kafka RecordBatch v2 format ("magic 2"): parsing and
+// patching of the 61-byte batch header, CRC-32C, validation of batches a
+// producer sent, compression codecs, and iteration over the records inside a
+// batch (for timestamp lookups, the CLI, and internal topics).
+//
+// Layout of a batch (big endian), see docs/format/segment.md:
+//
+//	offset  size  field
+//	0       8     baseOffset            patched by the broker on append
+//	8       4     batchLength           bytes after this field
+//	12      4     partitionLeaderEpoch  patched by the broker on append
+//	16      1     magic (2)
+//	17      4     crc                   CRC-32C (Castagnoli) of bytes 21..end
+//	21      2     attributes            codec bits 0-2, timestamp type bit 3,
+//	                                    transactional bit 4, control bit 5
+//	23      4     lastOffsetDelta
+//	27      8     baseTimestamp
+//	35      8     maxTimestamp
+//	43      8     producerId
+//	51      2     producerEpoch
+//	53      4     baseSequence
+//	57      4     recordCount
+//	61      ...   records (possibly compressed)
+//
+// baseOffset and partitionLeaderEpoch lie outside the CRC range, so the broker
+// stores batches exactly as producers sent them with only those two fields
+// rewritten. Nothing in this package holds state; every function is safe for
+// concurrent use.
+package record
