@@ -1,0 +1,126 @@
+package api
+
+// Produce (key 0), versions 0-13; v3-v13 served.
+//   v0-v2 carry message format v0/v1 and are answered UNSUPPORTED_VERSION
+//   per partition. They are advertised because librdkafka only enables
+//   gzip/snappy/lz4 when Produce v0 is (librdkafka#4956, KAFKA-18659).
+//   v3: TransactionalID, record batch v2 only. v5: LogStartOffset in the
+//   response. v8: per-record errors and ErrorMessage. v9: flexible.
+//   v10-v11: no semantic change for us (KIP-951 leader hints are optional).
+//   v12: no change (KIP-890 part 2). v13: topics by id.
+//
+// Each partition's bytes must be one v2 batch. Batches are validated, then
+// appended to every partition, and only then do we wait for durability, so
+// the fsyncs of all partitions in a request overlap. With acks=0 nothing is
+// sent back; on any error the connection is closed so the client refreshes
+// its metadata, as Kafka does.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/partition"
+)
+
+type pendingAppend struct {
+	resp *kmsg.ProduceResponseTopicPartition
+	p    *partition.Partition
+	end  int64
+}
+
+func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
+	r := req.Body.(*kmsg.ProduceRequest)
+	resp := r.ResponseKind().(*kmsg.ProduceResponse)
+	im := h.deps.Controller.Image()
+
+	fail := func(code int16) {
+		for _, t := range r.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+	}
+	switch {
+	case r.Version < 3:
+		fail(kerr.UnsupportedVersion.Code)
+		return h.produceOutcome(r, resp, true)
+	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
+		fail(kerr.InvalidRequiredAcks.Code)
+		return h.produceOutcome(r, resp, true)
+	case r.TransactionID != nil:
+		fail(kerr.TransactionalIDAuthorizationFailed.Code)
+		return h.produceOutcome(r, resp, true)
+	}
+
+	var pending []pendingAppend
+	anyErr := false
+	for _, t := range r.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		name := t.Topic
+		if r.Version >= 13 {
+			name = im.TopicIDs[t.TopicID]
+		}
+		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		for i, p := range t.Partitions {
+			rp := &rt.Partitions[i]
+			rp.Default()
+			rp.Partition = p.Partition
+			part := h.partitionFor(im, name, p.Partition)
+			if part == nil {
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if r.Version >= 13 && name == "" {
+					rp.ErrorCode = kerr.UnknownTopicID.Code
+				}
+				anyErr = true
+				continue
+			}
+			res, err := part.Append(p.Records)
+			if err != nil {
+				rp.ErrorCode = errorCode(h.deps.Logger, err)
+				rp.ErrorMessage = errorMessage(err)
+				anyErr = true
+				continue
+			}
+			rp.BaseOffset = res.BaseOffset
+			rp.LogAppendTime = res.LogAppendTime
+			rp.LogStartOffset = res.LogStartOffset
+			pending = append(pending, pendingAppend{resp: rp, p: part, end: res.End})
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if r.Acks != 0 {
+		timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+		if timeout <= 0 {
+			timeout = time.Millisecond
+		}
+		wctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		for _, pa := range pending {
+			if err := pa.p.WaitDurable(wctx, pa.end); err != nil {
+				if errors.Is(err, context.DeadlineExceeded) {
+					err = kerr.RequestTimedOut
+				}
+				pa.resp.ErrorCode = errorCode(h.deps.Logger, err)
+				pa.resp.BaseOffset = -1
+			}
+		}
+	}
+	return h.produceOutcome(r, resp, anyErr)
+}
+
+func (h *Handlers) produceOutcome(r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, anyErr bool) Outcome {
+	if r.Acks == 0 {
+		return Outcome{Close: anyErr}
+	}
+	return respond(resp)
+}

@@ -1,0 +1,156 @@
+package api
+
+// Fetch (key 1), versions 4-18.
+//   v4: isolation level, LastStableOffset, aborted transactions. v5:
+//   LogStartOffset. v7: fetch sessions (KIP-227); arus answers session id 0
+//   ("no session"), which clients accept and keep sending full requests.
+//   v9: CurrentLeaderEpoch checks. v11: rack, preferred read replica.
+//   v12: flexible, LastFetchedEpoch and DivergingEpoch (followers).
+//   v13: topics by id. v15: ReplicaState replaces ReplicaID. v16-v18: leader
+//   hints and KIP-1166 fields are tagged and optional.
+//
+// MaxBytes bounds the response and PartitionMaxBytes each partition, but
+// the first batch of the first partition with data is returned whole even
+// when larger (KIP-74), so a consumer can always make progress. When less
+// than MinBytes is ready the request waits up to MaxWaitMillis for any of
+// its partitions' high watermarks to move.
+
+import (
+	"context"
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/metadata"
+	"github.com/arus-io/arus/internal/partition"
+)
+
+func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
+	r := req.Body.(*kmsg.FetchRequest)
+	var deadline time.Time
+	if r.MaxWaitMillis > 0 {
+		deadline = h.deps.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+	}
+	for {
+		resp, size, waitOn, failed := h.fetchOnce(r)
+		if failed || size >= int(r.MinBytes) || deadline.IsZero() || len(waitOn) == 0 {
+			return respond(resp)
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return respond(resp)
+		}
+		if !waitAny(ctx, waitOn, remaining) {
+			// Timed out or the connection is going away: answer with what
+			// is there now.
+			resp, _, _, _ = h.fetchOnce(r)
+			return respond(resp)
+		}
+	}
+}
+
+// waitAny blocks until one channel is closed (true) or the timeout or ctx
+// ends (false).
+func waitAny(ctx context.Context, chans []<-chan struct{}, timeout time.Duration) bool {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	cases := make([]reflect.SelectCase, 0, len(chans)+2)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	for _, ch := range chans {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+	}
+	chosen, _, _ := reflect.Select(cases)
+	return chosen >= 2
+}
+
+// fetchOnce builds a response from what is readable now. It returns the
+// number of record bytes, the change channels of the partitions read (taken
+// before reading, so no change is missed) and whether any partition failed.
+func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-chan struct{}, bool) {
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	im := h.deps.Controller.Image()
+	maxBytes := int(r.MaxBytes)
+	if r.Version < 3 || maxBytes <= 0 {
+		maxBytes = int(^uint32(0) >> 1)
+	}
+	total := 0
+	failed := false
+	var waitOn []<-chan struct{}
+	for _, t := range r.Topics {
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		name := t.Topic
+		if r.Version >= 13 {
+			name = im.TopicIDs[t.TopicID]
+		}
+		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, len(t.Partitions))
+		for i, p := range t.Partitions {
+			rp := &rt.Partitions[i]
+			rp.Default()
+			rp.Partition = p.Partition
+			part := h.partitionFor(im, name, p.Partition)
+			if part == nil {
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if r.Version >= 13 {
+					rp.ErrorCode = kerr.UnknownTopicID.Code
+				}
+				failed = true
+				continue
+			}
+			if code := checkLeaderEpoch(im, name, p.Partition, p.CurrentLeaderEpoch); code != 0 {
+				rp.ErrorCode = code
+				failed = true
+				continue
+			}
+			waitOn = append(waitOn, part.Changed())
+			limit := int(p.PartitionMaxBytes)
+			if rest := maxBytes - total; rest < limit {
+				limit = rest
+			}
+			var data []byte
+			var err error
+			if limit > 0 || total == 0 {
+				data, err = part.Read(p.FetchOffset, limit, total == 0)
+			}
+			fillFetchPartition(rp, part, r.IsolationLevel)
+			if err != nil {
+				rp.ErrorCode = errorCode(h.deps.Logger, err)
+				failed = true
+				continue
+			}
+			rp.RecordBatches = data
+			total += len(data)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, total, waitOn, failed
+}
+
+func fillFetchPartition(rp *kmsg.FetchResponseTopicPartition, part *partition.Partition, isolation int8) {
+	rp.HighWatermark = part.HighWatermark()
+	rp.LastStableOffset = rp.HighWatermark
+	rp.LogStartOffset = part.LogStartOffset()
+	if isolation == 1 {
+		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	}
+}
+
+// checkLeaderEpoch compares a client's idea of the leader epoch with ours
+// (KIP-320): older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
+func checkLeaderEpoch(im *metadata.Image, topic string, index int32, epoch int32) int16 {
+	if epoch < 0 {
+		return 0
+	}
+	ours := im.Topics[topic].Partitions[index].LeaderEpoch
+	switch {
+	case epoch < ours:
+		return kerr.FencedLeaderEpoch.Code
+	case epoch > ours:
+		return kerr.UnknownLeaderEpoch.Code
+	}
+	return 0
+}

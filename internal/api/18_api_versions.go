@@ -1,0 +1,20 @@
+package api
+
+// ApiVersions (key 18), versions 0-4.
+//   v1: ThrottleMillis. v2: no change. v3: flexible; the client sends its
+//   software name and version; features (KIP-584) in tagged fields.
+//   v4: no change (UNSUPPORTED_VERSION handling, KIP-511).
+// The response header is always v0 (no tagged fields), even when flexible;
+// internal/server handles that.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (h *Handlers) apiVersions(_ context.Context, req *Request) Outcome {
+	resp := req.Body.ResponseKind().(*kmsg.ApiVersionsResponse)
+	resp.ApiKeys = h.apiKeys
+	return respond(resp)
+}

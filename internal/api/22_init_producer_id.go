@@ -1,0 +1,60 @@
+package api
+
+// InitProducerId (key 22), versions 0-5.
+//   v2: flexible. v3: ProducerID/ProducerEpoch of an existing producer
+//   (KIP-360). v4: PRODUCER_FENCED. v5: KIP-890 part 2 (transactions).
+//
+// For idempotent producers (no transactional id) every call gets a fresh
+// producer id with epoch 0, from blocks the controller hands out.
+// Transactions are not served yet: a transactional id is refused.
+
+import (
+	"context"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// producerIDBlockSize is how many ids one controller round trip hands out.
+const producerIDBlockSize = 1000
+
+// producerIDs hands out ids from the current block.
+type producerIDs struct {
+	mu   sync.Mutex
+	next int64
+	end  int64
+}
+
+func (h *Handlers) nextProducerID() (int64, error) {
+	p := &h.producerIDs
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next >= p.end {
+		start, err := h.deps.Controller.AllocateProducerIDs(h.deps.Broker.NodeID, producerIDBlockSize)
+		if err != nil {
+			return 0, err
+		}
+		p.next, p.end = start, start+producerIDBlockSize
+	}
+	id := p.next
+	p.next++
+	return id, nil
+}
+
+func (h *Handlers) initProducerID(_ context.Context, req *Request) Outcome {
+	r := req.Body.(*kmsg.InitProducerIDRequest)
+	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if r.TransactionalID != nil {
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return respond(resp)
+	}
+	id, err := h.nextProducerID()
+	if err != nil {
+		resp.ErrorCode = errorCode(h.deps.Logger, err)
+		return respond(resp)
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return respond(resp)
+}

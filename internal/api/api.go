@@ -1,0 +1,74 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/config"
+	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/partition"
+)
+
+// Partitions finds the partition replicas open on this broker.
+type Partitions interface {
+	// Partition returns the open replica, or nil when this broker has none.
+	Partition(topic string, index int32) *partition.Partition
+}
+
+// Deps are what handlers call into. All fields are required.
+type Deps struct {
+	Broker     *config.Broker
+	Controller *controller.Controller
+	Partitions Partitions
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Handlers serves requests. Safe for concurrent use by many connections.
+type Handlers struct {
+	deps        Deps
+	producerIDs producerIDs
+	advertised  func() (host string, port int32)
+	apiKeys     []kmsg.ApiVersionsResponseApiKey // what ApiVersions advertises
+}
+
+// New returns the handlers. advertised reports the address to put into
+// Metadata responses for this broker.
+func New(deps Deps, advertised func() (string, int32)) *Handlers {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &Handlers{deps: deps, advertised: advertised, apiKeys: apiKeys()}
+}
+
+// Request is one decoded request with its header fields.
+type Request struct {
+	Version       int16
+	CorrelationID int32
+	ClientID      *string
+	Body          kmsg.Request
+}
+
+// Outcome tells the connection what to do after a request.
+type Outcome struct {
+	// Response to send; nil sends nothing (produce with acks=0).
+	Response kmsg.Response
+	// Close asks the server to close the connection after sending any
+	// response, as Kafka does for acks=0 produce errors.
+	Close bool
+}
+
+// Serve runs the handler of the request's key. The server has already
+// checked the version against the registry.
+func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
+	e, ok := registry[req.Body.Key()]
+	if !ok || e.handle == nil {
+		return Outcome{Close: true}
+	}
+	return e.handle(h, ctx, req)
+}
+
+func respond(r kmsg.Response) Outcome { return Outcome{Response: r} }

@@ -1,0 +1,77 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/arus-io/arus/internal/commitlog"
+	"github.com/arus-io/arus/internal/config"
+	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/partition"
+	"github.com/arus-io/arus/internal/record"
+)
+
+// errorCode maps a domain error to its Kafka error code. This is the only
+// place that knows both; unknown errors become UNKNOWN_SERVER_ERROR and
+// are logged.
+func errorCode(logger *slog.Logger, err error) int16 {
+	var code *kerr.Error
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &code):
+		return code.Code
+	case errors.Is(err, record.ErrTooLarge):
+		return kerr.MessageTooLarge.Code
+	case errors.Is(err, record.ErrUnsupportedMagic):
+		return kerr.UnsupportedForMessageFormat.Code
+	case errors.Is(err, record.ErrCorrupt):
+		return kerr.CorruptMessage.Code
+	case errors.Is(err, record.ErrInvalidRecord):
+		return kerr.InvalidRecord.Code
+	case errors.Is(err, commitlog.ErrOffsetOutOfRange):
+		return kerr.OffsetOutOfRange.Code
+	case errors.Is(err, partition.ErrOutOfOrderSequence):
+		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, partition.ErrInvalidProducerEpoch):
+		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, partition.ErrClosed), errors.Is(err, commitlog.ErrClosed):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, partition.ErrStorage):
+		logger.Error("storage error", "err", err)
+		return kerr.KafkaStorageError.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return kerr.RequestTimedOut.Code
+	case errors.Is(err, controller.ErrTopicExists):
+		return kerr.TopicAlreadyExists.Code
+	case errors.Is(err, controller.ErrUnknownTopic):
+		return kerr.UnknownTopicOrPartition.Code
+	case errors.Is(err, controller.ErrInvalidTopic):
+		return kerr.InvalidTopicException.Code
+	case errors.Is(err, controller.ErrInvalidPartitions):
+		return kerr.InvalidPartitions.Code
+	case errors.Is(err, controller.ErrInvalidReplicationFactor):
+		return kerr.InvalidReplicationFactor.Code
+	case errors.Is(err, controller.ErrInvalidReplicaAssignment):
+		return kerr.InvalidReplicaAssignment.Code
+	case errors.Is(err, config.ErrInvalidConfig):
+		return kerr.InvalidConfig.Code
+	case errors.Is(err, controller.ErrInvalidRequest):
+		return kerr.InvalidRequest.Code
+	default:
+		logger.Error("unexpected error", "err", err)
+		return kerr.UnknownServerError.Code
+	}
+}
+
+// errorMessage returns the message for responses that carry one.
+func errorMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}

@@ -1,0 +1,57 @@
+package api
+
+import (
+	"context"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// entry is one API key we serve: the version range advertised in
+// ApiVersions and its handler.
+type entry struct {
+	min, max int16
+	handle   func(h *Handlers, ctx context.Context, req *Request) Outcome
+}
+
+// registry is the dispatch table. Versions are the ones arus implements;
+// see each handler's file for what changes per version.
+var registry = map[int16]entry{
+	0:  {0, 13, (*Handlers).produce},        // v0-v2 advertised for librdkafka, answered UNSUPPORTED_VERSION
+	1:  {4, 18, (*Handlers).fetch},          //
+	2:  {1, 11, (*Handlers).listOffsets},    //
+	3:  {0, 13, (*Handlers).metadata},       //
+	18: {0, 4, (*Handlers).apiVersions},     // v5 unreleased in Kafka 4.x
+	19: {0, 7, (*Handlers).createTopics},    //
+	20: {0, 6, (*Handlers).deleteTopics},    //
+	22: {0, 5, (*Handlers).initProducerID},  //
+	32: {0, 4, (*Handlers).describeConfigs}, //
+}
+
+// VersionRange returns the versions served for key; ok is false for keys
+// arus does not serve.
+func VersionRange(key int16) (min, max int16, ok bool) {
+	e, ok := registry[key]
+	return e.min, e.max, ok
+}
+
+// apiKeys lists every served key with its range, sorted, for ApiVersions.
+func apiKeys() []kmsg.ApiVersionsResponseApiKey {
+	out := make([]kmsg.ApiVersionsResponseApiKey, 0, len(registry))
+	for k, e := range registry {
+		out = append(out, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: e.min, MaxVersion: e.max})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ApiKey < out[j].ApiKey })
+	return out
+}
+
+// UnsupportedApiVersions is the answer to an ApiVersions request of a
+// version we do not serve: a v0 response with UNSUPPORTED_VERSION and our
+// ranges, so the client can retry with one we do (KIP-511).
+func UnsupportedApiVersions() kmsg.Response {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.Version = 0
+	resp.ErrorCode = 35 // UNSUPPORTED_VERSION
+	resp.ApiKeys = apiKeys()
+	return resp
+}

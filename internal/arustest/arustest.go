@@ -1,0 +1,94 @@
+// Package arustest starts in-process arus brokers on 127.0.0.1:0 for tests
+// and provides Eventually, which waits on a condition with a deadline
+// instead of sleeping.
+package arustest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/arus-io/arus/internal/broker"
+	"github.com/arus-io/arus/internal/config"
+)
+
+// Broker is a running in-process broker.
+type Broker struct {
+	*broker.Broker
+	Config config.Broker
+}
+
+// Option changes the broker config before start.
+type Option func(*config.Broker)
+
+// WithAutoCreate sets auto.create.topics.enable.
+func WithAutoCreate(on bool) Option {
+	return func(c *config.Broker) { c.AutoCreateTopics = &on }
+}
+
+// WithDataDir uses dir instead of a fresh temporary directory (restarts).
+func WithDataDir(dir string) Option {
+	return func(c *config.Broker) { c.DataDir = dir }
+}
+
+// WithTopicDefault sets a broker-wide topic config default.
+func WithTopicDefault(name, value string) Option {
+	return func(c *config.Broker) {
+		if c.TopicDefaults == nil {
+			c.TopicDefaults = map[string]string{}
+		}
+		c.TopicDefaults[name] = value
+	}
+}
+
+// WithNumPartitions sets num.partitions.
+func WithNumPartitions(n int32) Option {
+	return func(c *config.Broker) { c.NumPartitions = n }
+}
+
+// Logger returns a logger for tests: quiet unless ARUS_TEST_LOG is set.
+func Logger(t testing.TB) *slog.Logger {
+	level := slog.LevelError
+	if os.Getenv("ARUS_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// StartBroker starts a one-node broker on 127.0.0.1:0 and stops it when
+// the test ends.
+func StartBroker(t testing.TB, opts ...Option) *Broker {
+	t.Helper()
+	cfg := config.Broker{Listener: "127.0.0.1:0", DataDir: t.TempDir()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b, err := broker.Start(cfg, Logger(t))
+	if err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx)
+	})
+	return &Broker{Broker: b, Config: cfg}
+}
+
+// Addr returns host:port of the client listener.
+func (b *Broker) Addr() string { return b.Broker.Addr().String() }
+
+// Eventually polls cond every few milliseconds until it returns true or
+// the timeout passes, then fails the test with msg.
+func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %s", timeout, msg)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

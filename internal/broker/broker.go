@@ -1,0 +1,359 @@
+// Package broker is the composition root of an arus node: it opens the
+// data directory, the metadata log and controller, the partitions this
+// node hosts and the client listener, and stops them in reverse order.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/arus-io/arus/internal/api"
+	"github.com/arus-io/arus/internal/config"
+	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/metadata"
+	"github.com/arus-io/arus/internal/partition"
+	"github.com/arus-io/arus/internal/quorum"
+	"github.com/arus-io/arus/internal/server"
+)
+
+// Broker is one running arus node.
+type Broker struct {
+	cfg        config.Broker
+	logger     *slog.Logger
+	lock       *os.File
+	meta       *quorum.Local
+	controller *controller.Controller
+	server     *server.Server
+	advertised struct {
+		host string
+		port int32
+	}
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu struct {
+		sync.RWMutex
+		partitions map[topicPartition]*partition.Partition
+		closed     bool
+	}
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+type topicPartition struct {
+	topic string
+	index int32
+}
+
+// Start opens everything and begins serving clients. On error everything
+// opened so far is closed again.
+func Start(cfg config.Broker, logger *slog.Logger) (b *Broker, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	b = &Broker{cfg: cfg, logger: logger, stop: make(chan struct{})}
+	b.mu.partitions = map[topicPartition]*partition.Partition{}
+	defer func() {
+		if err != nil {
+			_ = b.Shutdown(context.Background())
+		}
+	}()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return b, fmt.Errorf("data directory: %w", err)
+	}
+	if b.lock, err = lockDir(cfg.DataDir); err != nil {
+		return b, err
+	}
+	var committed [][]byte
+	b.meta, committed, err = quorum.OpenLocal(filepath.Join(cfg.DataDir, "__cluster_metadata-0"), logger)
+	if err != nil {
+		return b, err
+	}
+	b.controller, err = controller.New(b.meta, committed, controller.Defaults{
+		NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+	}, logger)
+	if err != nil {
+		return b, err
+	}
+
+	handlers := api.New(api.Deps{
+		Broker: &b.cfg, Controller: b.controller, Partitions: b, Logger: logger,
+	}, func() (string, int32) { return b.advertised.host, b.advertised.port })
+	b.server, err = server.Listen(cfg.Listener, server.Config{
+		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger,
+	})
+	if err != nil {
+		return b, fmt.Errorf("listen on %s: %w", cfg.Listener, err)
+	}
+	if err := b.resolveAdvertised(); err != nil {
+		return b, err
+	}
+
+	// Open the partitions the committed metadata gives us before
+	// registering, then follow every new image.
+	b.reconcile(b.controller.Image())
+	b.controller.Subscribe(b.reconcile)
+	if err := b.controller.Bootstrap(metadata.RegisterBrokerRecord{
+		BrokerID: cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port,
+	}); err != nil {
+		return b, err
+	}
+	if err := writeMetaProperties(cfg.DataDir, b.controller.Image().ClusterID, cfg.NodeID); err != nil {
+		return b, err
+	}
+	b.server.Serve()
+	b.goFunc(b.retentionLoop)
+	logger.Info("arus broker started", "node_id", cfg.NodeID, "listener", b.server.Addr().String(),
+		"advertised", net.JoinHostPort(b.advertised.host, strconv.Itoa(int(b.advertised.port))),
+		"data_dir", cfg.DataDir, "cluster_id", b.controller.Image().ClusterID)
+	return b, nil
+}
+
+func (b *Broker) goFunc(fn func()) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		fn()
+	}()
+}
+
+func (b *Broker) resolveAdvertised() error {
+	addr := b.cfg.AdvertisedListener
+	bound := b.server.Addr().(*net.TCPAddr)
+	if addr == "" {
+		host, _, _ := net.SplitHostPort(b.cfg.Listener)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			if h, err := os.Hostname(); err == nil {
+				host = h
+			} else {
+				host = "localhost"
+			}
+		}
+		addr = net.JoinHostPort(host, strconv.Itoa(bound.Port))
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("advertised listener %q: %w", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return fmt.Errorf("advertised listener %q: bad port", addr)
+	}
+	b.advertised.host, b.advertised.port = host, int32(p)
+	return nil
+}
+
+// Addr is the address the client listener is bound to.
+func (b *Broker) Addr() net.Addr { return b.server.Addr() }
+
+// Controller returns the node's controller (tests inspect the image).
+func (b *Broker) Controller() *controller.Controller { return b.controller }
+
+// Partition implements api.Partitions.
+func (b *Broker) Partition(topic string, index int32) *partition.Partition {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.mu.partitions[topicPartition{topic, index}]
+}
+
+func (b *Broker) topicConfig(im *metadata.Image, topic string) config.Topic {
+	return config.ResolveTopic(im.TopicConfigs[topic], b.cfg.TopicDefaults)
+}
+
+// reconcile makes the open partitions match the image: it opens the
+// partitions hosted here, applies config changes and deletes the data of
+// removed topics. It runs on the controller's commit path, in order.
+func (b *Broker) reconcile(im *metadata.Image) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mu.closed {
+		return
+	}
+	want := map[topicPartition]bool{}
+	for name, t := range im.Topics {
+		tc := b.topicConfig(im, name)
+		for _, p := range t.Partitions {
+			if !containsID(p.Replicas, b.cfg.NodeID) {
+				continue
+			}
+			tp := topicPartition{name, p.Index}
+			want[tp] = true
+			if part, ok := b.mu.partitions[tp]; ok {
+				part.SetTopicConfig(tc)
+				continue
+			}
+			part, err := partition.Open(partition.Config{
+				Topic: name, Index: p.Index,
+				Dir:       filepath.Join(b.cfg.DataDir, fmt.Sprintf("%s-%d", name, p.Index)),
+				TopicConf: tc, Logger: b.logger,
+			})
+			if err != nil {
+				b.logger.Error("cannot open partition; it stays offline", "topic", name, "partition", p.Index, "err", err)
+				continue
+			}
+			b.mu.partitions[tp] = part
+		}
+	}
+	for tp, part := range b.mu.partitions {
+		if want[tp] {
+			continue
+		}
+		delete(b.mu.partitions, tp)
+		if err := part.Delete(); err != nil {
+			b.logger.Error("delete partition data", "topic", tp.topic, "partition", tp.index, "err", err)
+		}
+	}
+	b.removeStrayDirsLocked(im)
+}
+
+// removeStrayDirsLocked deletes partition directories of topics that no
+// longer exist (deleted while this node was down).
+func (b *Broker) removeStrayDirsLocked(im *metadata.Image) {
+	entries, err := os.ReadDir(b.cfg.DataDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "__cluster_metadata-0" {
+			continue
+		}
+		topic, index, ok := parsePartitionDir(e.Name())
+		if !ok {
+			continue
+		}
+		if _, open := b.mu.partitions[topicPartition{topic, index}]; open {
+			continue
+		}
+		if t, exists := im.Topics[topic]; exists && int(index) < len(t.Partitions) {
+			continue
+		}
+		b.logger.Info("removing data of deleted partition", "dir", e.Name())
+		_ = os.RemoveAll(filepath.Join(b.cfg.DataDir, e.Name()))
+	}
+}
+
+func parsePartitionDir(name string) (string, int32, bool) {
+	i := len(name) - 1
+	for i >= 0 && name[i] >= '0' && name[i] <= '9' {
+		i--
+	}
+	if i <= 0 || i == len(name)-1 || name[i] != '-' {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil {
+		return "", 0, false
+	}
+	return name[:i], int32(n), config.ValidTopicName(name[:i]) == nil
+}
+
+func containsID(ids []int32, id int32) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// retentionLoop enforces retention.ms/retention.bytes every
+// log.retention.check.interval.ms.
+func (b *Broker) retentionLoop() {
+	t := time.NewTicker(b.cfg.RetentionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.EnforceRetention()
+		}
+	}
+}
+
+// EnforceRetention runs one retention pass over every partition now.
+func (b *Broker) EnforceRetention() {
+	b.mu.RLock()
+	parts := make([]*partition.Partition, 0, len(b.mu.partitions))
+	for _, p := range b.mu.partitions {
+		parts = append(parts, p)
+	}
+	b.mu.RUnlock()
+	for _, p := range parts {
+		n, err := p.EnforceRetention()
+		if err != nil {
+			b.logger.Error("retention", "topic", p.Topic(), "partition", p.Index(), "err", err)
+		} else if n > 0 {
+			b.logger.Info("retention deleted segments", "topic", p.Topic(), "partition", p.Index(), "segments", n, "log_start_offset", p.LogStartOffset())
+		}
+	}
+}
+
+// Shutdown stops serving, closes every partition cleanly (so the next
+// start needs no recovery) and releases the data directory. Idempotent.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.shutdownOnce.Do(func() {
+		close(b.stop)
+		var errs []error
+		if b.server != nil {
+			errs = append(errs, b.server.Shutdown(ctx))
+		}
+		b.wg.Wait()
+		b.mu.Lock()
+		b.mu.closed = true
+		for tp, p := range b.mu.partitions {
+			if err := p.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s-%d: %w", tp.topic, tp.index, err))
+			}
+		}
+		b.mu.partitions = nil
+		b.mu.Unlock()
+		if b.meta != nil {
+			errs = append(errs, b.meta.Close())
+		}
+		if b.lock != nil {
+			errs = append(errs, b.lock.Close())
+		}
+		b.shutdownErr = errors.Join(errs...)
+	})
+	return b.shutdownErr
+}
+
+// lockDir takes an exclusive lock on <dir>/.lock so two nodes never share
+// a data directory.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another arus process: %w", dir, err)
+	}
+	return f, nil
+}
+
+// writeMetaProperties writes Kafka's meta.properties for operators and tools.
+func writeMetaProperties(dir, clusterID string, nodeID int32) error {
+	content := fmt.Sprintf("#arus node metadata\nversion=1\ncluster.id=%s\nnode.id=%d\n", clusterID, nodeID)
+	path := filepath.Join(dir, "meta.properties")
+	if old, err := os.ReadFile(path); err == nil && string(old) == content {
+		return nil
+	}
+	return os.WriteFile(path, []byte(content), 0o644)
+}

@@ -1,0 +1,126 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+)
+
+// Broker holds the settings of one arus node. Zero values are replaced by
+// defaults in Validate, so an empty Broker is the documented one-node
+// default cluster.
+type Broker struct {
+	// NodeID is node.id; 1 by default.
+	NodeID int32
+	// Listener is the host:port clients connect to (listeners). Default
+	// localhost:9092; port 0 picks a free port (tests).
+	Listener string
+	// AdvertisedListener is the host:port put into Metadata responses
+	// (advertised.listeners); defaults to the bound listener address.
+	AdvertisedListener string
+	// DataDir is log.dirs; default ./arus-data.
+	DataDir string
+	// ClusterID is generated at first start and kept in meta.properties.
+	ClusterID string
+
+	// AutoCreateTopics is auto.create.topics.enable (default true).
+	AutoCreateTopics *bool
+	// NumPartitions is num.partitions, for auto-created topics (default 1).
+	NumPartitions int32
+	// DefaultReplicationFactor is default.replication.factor (default 1).
+	DefaultReplicationFactor int16
+	// MaxRequestBytes is socket.request.max.bytes (default 100 MiB).
+	MaxRequestBytes int32
+	// RetentionCheckInterval is log.retention.check.interval.ms (default 5 min).
+	RetentionCheckInterval time.Duration
+	// TopicDefaults overrides topic config defaults broker-wide, keyed by
+	// the topic config name (retention.ms, segment.bytes, ...).
+	TopicDefaults map[string]string
+}
+
+// Validate fills defaults and rejects nonsense.
+func (b *Broker) Validate() error {
+	if b.NodeID == 0 {
+		b.NodeID = 1
+	}
+	if b.NodeID < 0 {
+		return fmt.Errorf("node.id must be positive, got %d", b.NodeID)
+	}
+	if b.Listener == "" {
+		b.Listener = "localhost:9092"
+	}
+	if _, _, err := net.SplitHostPort(b.Listener); err != nil {
+		return fmt.Errorf("listener %q: %w", b.Listener, err)
+	}
+	if b.AdvertisedListener != "" {
+		if _, port, err := net.SplitHostPort(b.AdvertisedListener); err != nil {
+			return fmt.Errorf("advertised listener %q: %w", b.AdvertisedListener, err)
+		} else if _, err := strconv.Atoi(port); err != nil {
+			return fmt.Errorf("advertised listener %q: bad port", b.AdvertisedListener)
+		}
+	}
+	if b.DataDir == "" {
+		b.DataDir = "arus-data"
+	}
+	if b.AutoCreateTopics == nil {
+		t := true
+		b.AutoCreateTopics = &t
+	}
+	if b.NumPartitions == 0 {
+		b.NumPartitions = 1
+	}
+	if b.NumPartitions < 0 {
+		return fmt.Errorf("num.partitions must be positive, got %d", b.NumPartitions)
+	}
+	if b.DefaultReplicationFactor == 0 {
+		b.DefaultReplicationFactor = 1
+	}
+	if b.MaxRequestBytes == 0 {
+		b.MaxRequestBytes = 100 << 20
+	}
+	if b.MaxRequestBytes < 1024 {
+		return fmt.Errorf("socket.request.max.bytes must be at least 1024, got %d", b.MaxRequestBytes)
+	}
+	if b.RetentionCheckInterval == 0 {
+		b.RetentionCheckInterval = 5 * time.Minute
+	}
+	for k, v := range b.TopicDefaults {
+		v := v
+		if err := ValidateTopicConfig(k, &v); err != nil {
+			return fmt.Errorf("broker default: %w", err)
+		}
+	}
+	return nil
+}
+
+// BrokerConfigs returns the broker-level configs that DescribeConfigs shows
+// for the broker, keyed by Kafka's broker config names.
+func (b *Broker) BrokerConfigs() map[string]string {
+	m := map[string]string{
+		"node.id":                         strconv.Itoa(int(b.NodeID)),
+		"broker.id":                       strconv.Itoa(int(b.NodeID)),
+		"listeners":                       "PLAINTEXT://" + b.Listener,
+		"log.dirs":                        b.DataDir,
+		"auto.create.topics.enable":       strconv.FormatBool(*b.AutoCreateTopics),
+		"num.partitions":                  strconv.Itoa(int(b.NumPartitions)),
+		"default.replication.factor":      strconv.Itoa(int(b.DefaultReplicationFactor)),
+		"socket.request.max.bytes":        strconv.Itoa(int(b.MaxRequestBytes)),
+		"log.retention.check.interval.ms": strconv.FormatInt(b.RetentionCheckInterval.Milliseconds(), 10),
+		"process.roles":                   "broker,controller",
+	}
+	if b.AdvertisedListener != "" {
+		m["advertised.listeners"] = "PLAINTEXT://" + b.AdvertisedListener
+	}
+	for _, d := range topicDefs {
+		if d.BrokerName == "" {
+			continue
+		}
+		v := d.Default
+		if o, ok := b.TopicDefaults[d.Name]; ok {
+			v = o
+		}
+		m[d.BrokerName] = v
+	}
+	return m
+}

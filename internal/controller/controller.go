@@ -1,0 +1,385 @@
+package controller
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/arus-io/arus/internal/config"
+	"github.com/arus-io/arus/internal/metadata"
+)
+
+// Errors a caller maps to Kafka codes. Each is wrapped with a message
+// for the user.
+var (
+	ErrTopicExists              = errors.New("topic already exists")
+	ErrUnknownTopic             = errors.New("unknown topic")
+	ErrInvalidTopic             = errors.New("invalid topic")
+	ErrInvalidPartitions        = errors.New("invalid number of partitions")
+	ErrInvalidReplicationFactor = errors.New("invalid replication factor")
+	ErrInvalidReplicaAssignment = errors.New("invalid replica assignment")
+	ErrInvalidConfig            = config.ErrInvalidConfig
+	ErrNotController            = errors.New("not the active controller")
+)
+
+// Log is the committed metadata log: Append returns once the records are
+// committed (durable on a quorum), with the offset of the first.
+type Log interface {
+	Append(records ...[]byte) (int64, error)
+}
+
+// Defaults are the broker settings that shape created topics.
+type Defaults struct {
+	NumPartitions            int32
+	DefaultReplicationFactor int16
+}
+
+// Controller owns metadata changes. Safe for concurrent use.
+type Controller struct {
+	log      Log
+	defaults Defaults
+	logger   *slog.Logger
+	image    atomic.Pointer[metadata.Image]
+
+	mu struct {
+		sync.Mutex
+		listeners []func(*metadata.Image)
+	}
+}
+
+// New replays the committed records and returns a controller whose image
+// reflects them.
+func New(log Log, committed [][]byte, defaults Defaults, logger *slog.Logger) (*Controller, error) {
+	c := &Controller{log: log, defaults: defaults, logger: logger}
+	im := metadata.Empty()
+	for i, raw := range committed {
+		r, err := metadata.DecodeRecord(raw)
+		if err != nil {
+			return nil, fmt.Errorf("metadata record %d: %w", i, err)
+		}
+		next, err := im.Apply(int64(i), r)
+		if err != nil {
+			return nil, fmt.Errorf("replay metadata record %d: %w", i, err)
+		}
+		im = next
+	}
+	c.image.Store(im)
+	return c, nil
+}
+
+// Image returns the current committed image.
+func (c *Controller) Image() *metadata.Image { return c.image.Load() }
+
+// Subscribe registers fn to be called with every new image, in commit
+// order, from the goroutine that committed it, before that proposal returns.
+func (c *Controller) Subscribe(fn func(*metadata.Image)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.listeners = append(c.mu.listeners, fn)
+}
+
+// commitLocked appends records, applies them and notifies listeners.
+func (c *Controller) commitLocked(records []metadata.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	raw := make([][]byte, len(records))
+	for i, r := range records {
+		b, err := r.Encode()
+		if err != nil {
+			return err
+		}
+		raw[i] = b
+	}
+	first, err := c.log.Append(raw...)
+	if err != nil {
+		return fmt.Errorf("commit metadata: %w", err)
+	}
+	im := c.image.Load()
+	for i, r := range records {
+		next, err := im.Apply(first+int64(i), r)
+		if err != nil {
+			// The records were built from this image under the lock; an
+			// inconsistency here is a bug, and the log now holds it.
+			return fmt.Errorf("apply committed metadata: %w", err)
+		}
+		im = next
+	}
+	c.image.Store(im)
+	for _, fn := range c.mu.listeners {
+		fn(im)
+	}
+	return nil
+}
+
+// Bootstrap gives a new cluster its id and registers (or re-registers) the
+// local broker.
+func (c *Controller) Bootstrap(b metadata.RegisterBrokerRecord) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	im := c.image.Load()
+	var recs []metadata.Record
+	if im.ClusterID == "" {
+		recs = append(recs, metadata.Record{ClusterID: &metadata.ClusterIDRecord{ClusterID: newClusterID()}})
+	}
+	if old, ok := im.Brokers[b.BrokerID]; !ok || old.Host != b.Host || old.Port != b.Port || old.Rack != b.Rack {
+		rec := b
+		recs = append(recs, metadata.Record{RegisterBroker: &rec})
+	}
+	return c.commitLocked(recs)
+}
+
+// TopicSpec is one topic to create.
+type TopicSpec struct {
+	Name              string
+	NumPartitions     int32 // -1: num.partitions
+	ReplicationFactor int16 // -1: default.replication.factor
+	// Assignment, when set, gives the replicas of each partition explicitly.
+	Assignment [][]int32
+	Configs    map[string]*string
+}
+
+// TopicResult is the outcome of one TopicSpec.
+type TopicResult struct {
+	Name              string
+	ID                [16]byte
+	NumPartitions     int32
+	ReplicationFactor int16
+	Configs           map[string]string
+	Err               error
+}
+
+// CreateTopics validates every spec and commits those that pass. With
+// validateOnly nothing is committed.
+func (c *Controller) CreateTopics(specs []TopicSpec, validateOnly bool) []TopicResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	im := c.image.Load()
+	results := make([]TopicResult, len(specs))
+	var recs []metadata.Record
+	seen := map[string]bool{}
+	for i, s := range specs {
+		res := &results[i]
+		res.Name = s.Name
+		if seen[s.Name] {
+			res.Err = fmt.Errorf("%w: topic %q appears twice in the request", ErrInvalidTopic, s.Name)
+			continue
+		}
+		seen[s.Name] = true
+		topicRecs, err := c.planTopic(im, s, seen, res)
+		if err != nil {
+			res.Err = err
+			continue
+		}
+		recs = append(recs, topicRecs...)
+	}
+	if validateOnly || len(recs) == 0 {
+		return results
+	}
+	if err := c.commitLocked(recs); err != nil {
+		for i := range results {
+			if results[i].Err == nil {
+				results[i].Err = err
+			}
+		}
+	}
+	return results
+}
+
+func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]bool, res *TopicResult) ([]metadata.Record, error) {
+	if err := config.ValidTopicName(s.Name); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidTopic, err)
+	}
+	if _, ok := im.Topics[s.Name]; ok {
+		return nil, fmt.Errorf("%w: topic %q already exists", ErrTopicExists, s.Name)
+	}
+	norm := strings.ReplaceAll(s.Name, ".", "_")
+	for name := range im.Topics {
+		if strings.ReplaceAll(name, ".", "_") == norm {
+			return nil, fmt.Errorf("%w: topic %q collides with existing topic %q ('.' and '_' are treated alike in metric names)", ErrInvalidTopic, s.Name, name)
+		}
+	}
+	for k, v := range s.Configs {
+		if err := config.ValidateTopicConfig(k, v); err != nil {
+			return nil, err
+		}
+	}
+	brokers := im.BrokerIDs()
+	var assignment [][]int32
+	if len(s.Assignment) > 0 {
+		if s.NumPartitions != -1 || s.ReplicationFactor != -1 {
+			return nil, fmt.Errorf("%w: both a replica assignment and partitions/replication factor were given", ErrInvalidRequest)
+		}
+		for p, replicas := range s.Assignment {
+			if len(replicas) == 0 {
+				return nil, fmt.Errorf("%w: partition %d has no replicas", ErrInvalidReplicaAssignment, p)
+			}
+			if len(replicas) != len(s.Assignment[0]) {
+				return nil, fmt.Errorf("%w: partitions have different replica counts", ErrInvalidReplicaAssignment)
+			}
+			dup := map[int32]bool{}
+			for _, r := range replicas {
+				if _, ok := im.Brokers[r]; !ok {
+					return nil, fmt.Errorf("%w: broker %d does not exist", ErrInvalidReplicaAssignment, r)
+				}
+				if dup[r] {
+					return nil, fmt.Errorf("%w: broker %d listed twice for partition %d", ErrInvalidReplicaAssignment, r, p)
+				}
+				dup[r] = true
+			}
+		}
+		assignment = s.Assignment
+	} else {
+		n := s.NumPartitions
+		if n == -1 {
+			n = c.defaults.NumPartitions
+		}
+		if n <= 0 {
+			return nil, fmt.Errorf("%w: number of partitions must be larger than 0, got %d", ErrInvalidPartitions, n)
+		}
+		if n > 100000 {
+			return nil, fmt.Errorf("%w: %d partitions is over the limit of 100000", ErrInvalidPartitions, n)
+		}
+		rf := s.ReplicationFactor
+		if rf == -1 {
+			rf = c.defaults.DefaultReplicationFactor
+		}
+		if rf <= 0 {
+			return nil, fmt.Errorf("%w: replication factor must be larger than 0, got %d", ErrInvalidReplicationFactor, rf)
+		}
+		if int(rf) > len(brokers) {
+			return nil, fmt.Errorf("%w: replication factor %d is larger than the %d available brokers", ErrInvalidReplicationFactor, rf, len(brokers))
+		}
+		assignment = assign(brokers, int(n), int(rf), len(im.Topics))
+	}
+	id := newTopicID()
+	for im.TopicIDs[id] != "" {
+		id = newTopicID()
+	}
+	res.ID = id
+	res.NumPartitions = int32(len(assignment))
+	res.ReplicationFactor = int16(len(assignment[0]))
+	res.Configs = map[string]string{}
+	recs := []metadata.Record{{Topic: &metadata.TopicRecord{Name: s.Name, ID: id}}}
+	for k, v := range s.Configs {
+		if v == nil {
+			continue
+		}
+		res.Configs[k] = *v
+		recs = append(recs, metadata.Record{Config: &metadata.ConfigRecord{
+			ResourceType: metadata.ResourceTopic, ResourceName: s.Name, Name: k, Value: v,
+		}})
+	}
+	for p, replicas := range assignment {
+		recs = append(recs, metadata.Record{Partition: &metadata.PartitionRecord{
+			TopicID: id, Partition: int32(p), Replicas: replicas, ISR: append([]int32(nil), replicas...),
+			Leader: replicas[0], LeaderEpoch: 0,
+		}})
+	}
+	return recs, nil
+}
+
+// ErrInvalidRequest marks requests that contradict themselves.
+var ErrInvalidRequest = errors.New("invalid request")
+
+// assign spreads partitions over brokers round robin, starting at an offset
+// that differs per topic so leaders of many topics spread too.
+func assign(brokers []int32, partitions, rf, salt int) [][]int32 {
+	out := make([][]int32, partitions)
+	for p := range out {
+		replicas := make([]int32, rf)
+		for r := range replicas {
+			replicas[r] = brokers[(salt+p+r)%len(brokers)]
+		}
+		out[p] = replicas
+	}
+	return out
+}
+
+// DeleteTopics removes the named topics; one error per name (nil on success).
+func (c *Controller) DeleteTopics(names []string) []error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	im := c.image.Load()
+	errs := make([]error, len(names))
+	var recs []metadata.Record
+	seen := map[string]bool{}
+	for i, n := range names {
+		t, ok := im.Topics[n]
+		switch {
+		case !ok:
+			errs[i] = fmt.Errorf("%w: topic %q does not exist", ErrUnknownTopic, n)
+		case seen[n]:
+			errs[i] = fmt.Errorf("%w: topic %q appears twice in the request", ErrInvalidRequest, n)
+		default:
+			seen[n] = true
+			recs = append(recs, metadata.Record{RemoveTopic: &metadata.RemoveTopicRecord{ID: t.ID}})
+		}
+	}
+	if err := c.commitLocked(recs); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+// AllocateProducerIDs commits a block of count producer ids for a broker
+// and returns the first id of the block.
+func (c *Controller) AllocateProducerIDs(brokerID int32, count int64) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	start := c.image.Load().NextProducerID
+	rec := metadata.Record{ProducerIDs: &metadata.ProducerIDsRecord{BrokerID: brokerID, NextProducerID: start + count}}
+	if err := c.commitLocked([]metadata.Record{rec}); err != nil {
+		return 0, err
+	}
+	return start, nil
+}
+
+// AlterTopicConfigs sets (or with a nil value deletes) topic configs.
+func (c *Controller) AlterTopicConfigs(topic string, set map[string]*string, validateOnly bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	im := c.image.Load()
+	if _, ok := im.Topics[topic]; !ok {
+		return fmt.Errorf("%w: topic %q does not exist", ErrUnknownTopic, topic)
+	}
+	var recs []metadata.Record
+	for k, v := range set {
+		if err := config.ValidateTopicConfig(k, v); err != nil {
+			return err
+		}
+		recs = append(recs, metadata.Record{Config: &metadata.ConfigRecord{
+			ResourceType: metadata.ResourceTopic, ResourceName: topic, Name: k, Value: v,
+		}})
+	}
+	if validateOnly {
+		return nil
+	}
+	return c.commitLocked(recs)
+}
+
+func newTopicID() [16]byte {
+	var id [16]byte
+	for id == ([16]byte{}) {
+		_, _ = rand.Read(id[:])
+		id[6] = id[6]&0x0f | 0x40 // version 4
+		id[8] = id[8]&0x3f | 0x80
+	}
+	return id
+}
+
+// newClusterID returns a 22-character URL-safe base64 UUID, as Kafka's
+// cluster ids are.
+func newClusterID() string {
+	id := newTopicID()
+	return base64.RawURLEncoding.EncodeToString(id[:])
+}

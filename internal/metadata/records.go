@@ -1,0 +1,86 @@
+package metadata
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Record is one metadata change. Exactly one field is set. The JSON form is
+// what the metadata log stores (docs/format/metadata-log.md); field names
+// must never change.
+type Record struct {
+	RegisterBroker *RegisterBrokerRecord `json:"registerBroker,omitempty"`
+	Topic          *TopicRecord          `json:"topic,omitempty"`
+	Partition      *PartitionRecord      `json:"partition,omitempty"`
+	RemoveTopic    *RemoveTopicRecord    `json:"removeTopic,omitempty"`
+	Config         *ConfigRecord         `json:"config,omitempty"`
+	ProducerIDs    *ProducerIDsRecord    `json:"producerIds,omitempty"`
+	ClusterID      *ClusterIDRecord      `json:"clusterId,omitempty"`
+}
+
+// ClusterIDRecord names the cluster; the first record of every metadata log.
+type ClusterIDRecord struct {
+	ClusterID string `json:"clusterId"`
+}
+
+// RegisterBrokerRecord adds or updates a broker.
+type RegisterBrokerRecord struct {
+	BrokerID int32  `json:"brokerId"`
+	Host     string `json:"host"`
+	Port     int32  `json:"port"`
+	Rack     string `json:"rack,omitempty"`
+}
+
+// TopicRecord creates a topic; its partitions follow as PartitionRecords.
+type TopicRecord struct {
+	Name string   `json:"name"`
+	ID   [16]byte `json:"id"`
+}
+
+// PartitionRecord creates or replaces one partition's assignment and leadership.
+type PartitionRecord struct {
+	TopicID     [16]byte `json:"topicId"`
+	Partition   int32    `json:"partition"`
+	Replicas    []int32  `json:"replicas"`
+	ISR         []int32  `json:"isr"`
+	Leader      int32    `json:"leader"`
+	LeaderEpoch int32    `json:"leaderEpoch"`
+}
+
+// RemoveTopicRecord deletes a topic and its configs.
+type RemoveTopicRecord struct {
+	ID [16]byte `json:"id"`
+}
+
+// Resource types of ConfigRecord, numbered as Kafka's ConfigResource.Type.
+const (
+	ResourceTopic  int8 = 2
+	ResourceBroker int8 = 4
+)
+
+// ConfigRecord sets (Value non-nil) or removes one config of a resource.
+type ConfigRecord struct {
+	ResourceType int8    `json:"resourceType"`
+	ResourceName string  `json:"resourceName"`
+	Name         string  `json:"name"`
+	Value        *string `json:"value"`
+}
+
+// ProducerIDsRecord hands the block [NextProducerID-BlockSize, NextProducerID)
+// to a broker; the next block starts at NextProducerID.
+type ProducerIDsRecord struct {
+	BrokerID       int32 `json:"brokerId"`
+	NextProducerID int64 `json:"nextProducerId"`
+}
+
+// Encode returns the stored form of r.
+func (r Record) Encode() ([]byte, error) { return json.Marshal(r) }
+
+// DecodeRecord parses a stored record.
+func DecodeRecord(b []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("metadata: decode record: %w", err)
+	}
+	return r, nil
+}

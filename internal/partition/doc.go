@@ -1,0 +1,14 @@
+// Package partition is one partition replica on this broker: its log, the
+// high watermark, idempotent-producer state and the waiters of acks and
+// long-poll fetches.
+//
+// On a single replica the high watermark is the durable log end: appends
+// are written to the page cache under the append lock, and one flusher
+// goroutine per partition fsyncs in a loop, so one fsync covers every
+// append that arrived while the previous one ran (group commit). Producers
+// with acks=1/all wait until the high watermark passes their batch;
+// consumers never see a record that is not yet durable.
+//
+// Locking: mu guards producer state and serialises appends. The high
+// watermark is atomic and its changes are broadcast by closing a channel.
+package partition

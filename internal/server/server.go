@@ -1,0 +1,192 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/arus-io/arus/internal/api"
+)
+
+// Config of a server.
+type Config struct {
+	// MaxRequestBytes is socket.request.max.bytes.
+	MaxRequestBytes int32
+	Handlers        *api.Handlers
+	Logger          *slog.Logger
+}
+
+// Server serves the Kafka protocol on one listener.
+type Server struct {
+	cfg    Config
+	ln     net.Listener
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		conns  map[net.Conn]struct{}
+		closed bool
+	}
+}
+
+// Listen binds addr and returns a server that is not yet accepting.
+func Listen(addr string, cfg Config) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, ln: ln, ctx: ctx, cancel: cancel}
+	s.mu.conns = map[net.Conn]struct{}{}
+	return s, nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve accepts connections until Shutdown; it starts its own goroutine.
+func (s *Server) Serve() {
+	s.goFunc(s.acceptLoop)
+}
+
+func (s *Server) goFunc(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+}
+
+func (s *Server) acceptLoop() {
+	var backoff time.Duration
+	for {
+		conn, err := s.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary failure (e.g. out of file descriptors): back off.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.cfg.Logger.Warn("accept failed", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		backoff = 0
+		s.mu.Lock()
+		if s.mu.closed {
+			s.mu.Unlock()
+			conn.Close()
+			return
+		}
+		s.mu.conns[conn] = struct{}{}
+		s.mu.Unlock()
+		s.goFunc(func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.mu.conns, conn)
+				s.mu.Unlock()
+				conn.Close()
+			}()
+			s.serveConn(conn)
+		})
+	}
+}
+
+func (s *Server) serveConn(conn net.Conn) {
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	logger := s.cfg.Logger.With("remote", conn.RemoteAddr().String())
+	r := bufio.NewReaderSize(conn, 64<<10)
+	var frame, out []byte
+	for {
+		var err error
+		frame, err = readFrame(r, frame, s.cfg.MaxRequestBytes)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && s.ctx.Err() == nil {
+				logger.Warn("closing connection", "err", err)
+			}
+			return
+		}
+		h, req, err := parseRequest(frame)
+		if err != nil {
+			if errors.Is(err, ErrBadVersion) && h.key == 18 {
+				out = appendResponse(out[:0], h.correlationID, api.UnsupportedApiVersions())
+				if _, werr := conn.Write(out); werr != nil {
+					return
+				}
+				continue
+			}
+			logger.Warn("closing connection after bad request", "err", err)
+			return
+		}
+		outcome := s.handle(logger, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, Body: req})
+		if outcome.Response != nil {
+			out = appendResponse(out[:0], h.correlationID, outcome.Response)
+			if _, err := conn.Write(out); err != nil {
+				return
+			}
+			if cap(out) > 8<<20 {
+				out = nil // do not pin a large buffer to an idle connection
+			}
+		}
+		if cap(frame) > 8<<20 {
+			frame = nil
+		}
+		if outcome.Close {
+			return
+		}
+	}
+}
+
+// handle runs a handler, turning a panic (a bug) into a closed connection
+// rather than a dead broker.
+func (s *Server) handle(logger *slog.Logger, req *api.Request) (out api.Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			logger.Error("handler panicked; closing connection", "api_key", req.Body.Key(), "version", req.Version, "panic", p)
+			out = api.Outcome{Close: true}
+		}
+	}()
+	return s.cfg.Handlers.Serve(s.ctx, req)
+}
+
+// Shutdown stops accepting, closes every connection and waits for their
+// goroutines. Idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.mu.closed {
+		s.mu.closed = true
+		s.cancel()
+		s.ln.Close()
+		for c := range s.mu.conns {
+			c.Close()
+		}
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
