@@ -1,0 +1,140 @@
+package controller
+
+import (
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/arus-io/arus/internal/config"
+	"github.com/arus-io/arus/internal/metadata"
+)
+
+// memLog is an in-memory committed log.
+type memLog struct{ records [][]byte }
+
+func (m *memLog) Append(records ...[]byte) (int64, error) {
+	first := int64(len(m.records))
+	m.records = append(m.records, records...)
+	return first, nil
+}
+
+func newTestController(t *testing.T, brokers ...int32) (*Controller, *memLog) {
+	t.Helper()
+	log := &memLog{}
+	c, err := New(log, nil, Defaults{NumPartitions: 3, DefaultReplicationFactor: 1}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range brokers {
+		if err := c.Bootstrap(metadata.RegisterBrokerRecord{BrokerID: id, Host: "localhost", Port: 9092 + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c, log
+}
+
+func TestCreateTopicsAndReplay(t *testing.T) {
+	c, log := newTestController(t, 1)
+	v := "1000"
+	res := c.CreateTopics([]TopicSpec{
+		{Name: "a", NumPartitions: -1, ReplicationFactor: -1, Configs: map[string]*string{"retention.ms": &v}},
+		{Name: "b", NumPartitions: 6, ReplicationFactor: 1},
+	}, false)
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatalf("%s: %v", r.Name, r.Err)
+		}
+	}
+	im := c.Image()
+	if got := len(im.Topics["a"].Partitions); got != 3 {
+		t.Fatalf("a has %d partitions, want num.partitions=3", got)
+	}
+	if got := len(im.Topics["b"].Partitions); got != 6 {
+		t.Fatalf("b has %d partitions", got)
+	}
+	if im.TopicConfigs["a"]["retention.ms"] != "1000" {
+		t.Fatalf("configs %v", im.TopicConfigs)
+	}
+	if errs := c.DeleteTopics([]string{"b", "missing"}); errs[0] != nil || !errors.Is(errs[1], ErrUnknownTopic) {
+		t.Fatalf("delete errors %v", errs)
+	}
+	start, err := c.AllocateProducerIDs(1, 1000)
+	if err != nil || start != 0 {
+		t.Fatalf("first block at %d (%v)", start, err)
+	}
+	if next, _ := c.AllocateProducerIDs(1, 1000); next != 1000 {
+		t.Fatalf("second block at %d", next)
+	}
+
+	// Replaying the same records reaches the same image.
+	replayed, err := New(&memLog{}, log.records, Defaults{}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.Image(), replayed.Image()
+	if a.ClusterID != b.ClusterID || a.Offset != b.Offset || a.NextProducerID != b.NextProducerID ||
+		len(a.Topics) != len(b.Topics) || a.Topics["a"].ID != b.Topics["a"].ID || b.Topics["b"] != nil ||
+		b.TopicConfigs["a"]["retention.ms"] != "1000" {
+		t.Fatalf("replayed image differs:\n%+v\n%+v", a, b)
+	}
+}
+
+func TestCreateTopicsValidation(t *testing.T) {
+	c, log := newTestController(t, 1)
+	c.CreateTopics([]TopicSpec{{Name: "exists.here", NumPartitions: 1, ReplicationFactor: 1}}, false)
+	bad := "abc"
+	before := len(log.records)
+	for _, tc := range []struct {
+		spec TopicSpec
+		want error
+	}{
+		{TopicSpec{Name: "", NumPartitions: 1, ReplicationFactor: 1}, ErrInvalidTopic},
+		{TopicSpec{Name: "a/b", NumPartitions: 1, ReplicationFactor: 1}, ErrInvalidTopic},
+		{TopicSpec{Name: "..", NumPartitions: 1, ReplicationFactor: 1}, ErrInvalidTopic},
+		{TopicSpec{Name: "exists.here", NumPartitions: 1, ReplicationFactor: 1}, ErrTopicExists},
+		{TopicSpec{Name: "exists_here", NumPartitions: 1, ReplicationFactor: 1}, ErrInvalidTopic},
+		{TopicSpec{Name: "p0", NumPartitions: 0, ReplicationFactor: 1}, ErrInvalidPartitions},
+		{TopicSpec{Name: "rf3", NumPartitions: 1, ReplicationFactor: 3}, ErrInvalidReplicationFactor},
+		{TopicSpec{Name: "cfg", NumPartitions: 1, ReplicationFactor: 1, Configs: map[string]*string{"retention.ms": &bad}}, config.ErrInvalidConfig},
+		{TopicSpec{Name: "cfg2", NumPartitions: 1, ReplicationFactor: 1, Configs: map[string]*string{"no.such.config": &bad}}, config.ErrInvalidConfig},
+		{TopicSpec{Name: "assign", NumPartitions: -1, ReplicationFactor: -1, Assignment: [][]int32{{7}}}, ErrInvalidReplicaAssignment},
+	} {
+		t.Run(tc.spec.Name, func(t *testing.T) {
+			res := c.CreateTopics([]TopicSpec{tc.spec}, false)
+			if !errors.Is(res[0].Err, tc.want) {
+				t.Fatalf("err = %v, want %v", res[0].Err, tc.want)
+			}
+		})
+	}
+	if len(log.records) != before {
+		t.Fatalf("rejected topics committed %d records", len(log.records)-before)
+	}
+	// validateOnly commits nothing.
+	if res := c.CreateTopics([]TopicSpec{{Name: "dry", NumPartitions: 1, ReplicationFactor: 1}}, true); res[0].Err != nil || len(log.records) != before {
+		t.Fatalf("validate only: %v, %d new records", res[0].Err, len(log.records)-before)
+	}
+}
+
+func TestAssignmentSpreadsLeaders(t *testing.T) {
+	c, _ := newTestController(t, 1, 2, 3)
+	res := c.CreateTopics([]TopicSpec{{Name: "spread", NumPartitions: 6, ReplicationFactor: 3}}, false)
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	leaders := map[int32]int{}
+	for _, p := range c.Image().Topics["spread"].Partitions {
+		leaders[p.Leader]++
+		seen := map[int32]bool{}
+		for _, r := range p.Replicas {
+			if seen[r] {
+				t.Fatalf("partition %d has broker %d twice: %v", p.Index, r, p.Replicas)
+			}
+			seen[r] = true
+		}
+	}
+	for _, id := range []int32{1, 2, 3} {
+		if leaders[id] != 2 {
+			t.Fatalf("leaders per broker %v, want 2 each", leaders)
+		}
+	}
+}
