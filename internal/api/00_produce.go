@@ -98,12 +98,16 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if r.Acks != 0 {
-		timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
-		if timeout <= 0 {
-			timeout = time.Millisecond
-		}
-		wctx, cancel := context.WithTimeout(ctx, timeout)
+	if r.Acks == 0 || len(pending) == 0 {
+		return h.produceOutcome(r, resp, anyErr)
+	}
+	// The timeout starts now, not when the writer gets to this request.
+	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = time.Millisecond
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	return Outcome{Wait: func() Outcome {
 		defer cancel()
 		for _, pa := range pending {
 			if err := pa.p.WaitDurable(wctx, pa.end); err != nil {
@@ -114,8 +118,8 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 				pa.resp.BaseOffset = -1
 			}
 		}
-	}
-	return h.produceOutcome(r, resp, anyErr)
+		return respond(resp)
+	}}
 }
 
 func (h *Handlers) produceOutcome(r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, anyErr bool) Outcome {

@@ -59,6 +59,11 @@ type Outcome struct {
 	// Close asks the server to close the connection after sending any
 	// response, as Kafka does for acks=0 produce errors.
 	Close bool
+	// Wait, when set, finishes the request: the server calls it from the
+	// connection's writer, in request order, and sends what it returns.
+	// Produce uses it to wait for durability while the next requests on
+	// the same connection are already appended, so one fsync covers them.
+	Wait func() Outcome
 }
 
 // Serve runs the handler of the request's key. The server has already

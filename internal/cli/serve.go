@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // profiles behind --pprof-addr
 	"os"
 	"strings"
 	"time"
@@ -25,6 +27,7 @@ type serveOptions struct {
 	topicDefaults  []string
 	logLevel       string
 	logFormat      string
+	pprofAddr      string
 }
 
 func addServeFlags(cmd *cobra.Command, o *serveOptions) {
@@ -39,6 +42,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringArrayVar(&o.topicDefaults, "topic-default", nil, "broker-wide topic config default, e.g. --topic-default retention.ms=86400000 (repeatable)")
 	f.StringVar(&o.logLevel, "log-level", envStr("ARUS_LOG_LEVEL", "info"), "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", envStr("ARUS_LOG_FORMAT", "text"), "text or json")
+	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 }
 
 func newServeCommand() *cobra.Command {
@@ -85,6 +89,16 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	b, err := broker.Start(cfg, logger)
 	if err != nil {
 		return err
+	}
+	if o.pprofAddr != "" {
+		srv := &http.Server{Addr: o.pprofAddr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+				logger.Error("pprof server", "err", err)
+			}
+		}()
+		defer srv.Close()
+		logger.Info("pprof profiles served", "addr", "http://"+o.pprofAddr+"/debug/pprof/")
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")

@@ -106,13 +106,37 @@ func (s *Server) acceptLoop() {
 	}
 }
 
+// pendingResponse is a handled request waiting for the writer.
+type pendingResponse struct {
+	correlationID int32
+	outcome       api.Outcome
+}
+
+// maxPipelined bounds how many requests of one connection may be handled
+// before their responses are written.
+const maxPipelined = 16
+
+// serveConn reads and handles requests in order on this goroutine and
+// hands the outcomes to a writer goroutine that finishes them (waiting for
+// durability where needed) and writes the responses in the same order.
 func (s *Server) serveConn(conn net.Conn) {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
 	logger := s.cfg.Logger.With("remote", conn.RemoteAddr().String())
+	pending := make(chan pendingResponse, maxPipelined)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop(conn, pending)
+	}()
+	defer func() {
+		close(pending)
+		<-writerDone
+	}()
+
 	r := bufio.NewReaderSize(conn, 64<<10)
-	var frame, out []byte
+	var frame []byte
 	for {
 		var err error
 		frame, err = readFrame(r, frame, s.cfg.MaxRequestBytes)
@@ -125,30 +149,49 @@ func (s *Server) serveConn(conn net.Conn) {
 		h, req, err := parseRequest(frame)
 		if err != nil {
 			if errors.Is(err, ErrBadVersion) && h.key == 18 {
-				out = appendResponse(out[:0], h.correlationID, api.UnsupportedApiVersions())
-				if _, werr := conn.Write(out); werr != nil {
-					return
-				}
+				pending <- pendingResponse{h.correlationID, api.Outcome{Response: api.UnsupportedApiVersions()}}
 				continue
 			}
 			logger.Warn("closing connection after bad request", "err", err)
 			return
 		}
 		outcome := s.handle(logger, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, Body: req})
-		if outcome.Response != nil {
-			out = appendResponse(out[:0], h.correlationID, outcome.Response)
-			if _, err := conn.Write(out); err != nil {
-				return
-			}
-			if cap(out) > 8<<20 {
-				out = nil // do not pin a large buffer to an idle connection
-			}
-		}
-		if cap(frame) > 8<<20 {
-			frame = nil
-		}
+		pending <- pendingResponse{h.correlationID, outcome}
 		if outcome.Close {
 			return
+		}
+		if cap(frame) > 8<<20 {
+			frame = nil // do not pin a large buffer to an idle connection
+		}
+	}
+}
+
+// writeLoop finishes and writes responses in request order. After a write
+// fails or a response asks to close, it closes the connection and only
+// drains the rest (their Wait still runs, to release what they hold).
+func (s *Server) writeLoop(conn net.Conn, pending <-chan pendingResponse) {
+	var out []byte
+	broken := false
+	for p := range pending {
+		outcome := p.outcome
+		if outcome.Wait != nil {
+			outcome = outcome.Wait()
+		}
+		if broken {
+			continue
+		}
+		if outcome.Response != nil {
+			out = appendResponse(out[:0], p.correlationID, outcome.Response)
+			if _, err := conn.Write(out); err != nil {
+				broken = true
+			}
+			if cap(out) > 8<<20 {
+				out = nil
+			}
+		}
+		if outcome.Close || broken {
+			broken = true
+			conn.Close()
 		}
 	}
 }

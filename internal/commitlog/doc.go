@@ -1,0 +1,41 @@
+// Package commitlog owns one partition's log on disk, in Kafka's layout: a
+// directory of segments, each a .log file of RecordBatch v2 bytes exactly as
+// produced (only baseOffset and partitionLeaderEpoch patched), an .index
+// file mapping offsets to positions and a .timeindex file mapping
+// timestamps to offsets. The format is specified in docs/format/segment.md.
+//
+//	00000000000000000000.log        batches of offsets [0, 1234)
+//	00000000000000000000.index      int32 relative offset, int32 position
+//	00000000000000000000.timeindex  int64 timestamp, int32 relative offset
+//	00000000000000001234.log        the active segment: appends go here
+//	...
+//	.arus-clean-shutdown            present only while the log is closed cleanly
+//
+// Invariants:
+//   - Segments are ordered by base offset and never overlap; the last one is
+//     active. LogStartOffset is the first segment's base, so it survives a
+//     restart without a checkpoint file.
+//   - A .log file holds whole, CRC-valid batches only; the published size
+//     of a segment always ends at a batch boundary.
+//   - Every segment but the active one was fsynced, with its indexes, when
+//     it was rolled. Recovery after a crash therefore rescans only the last
+//     segment and truncates it at the first invalid batch (a torn tail). It
+//     never removes bytes before an invalid batch.
+//   - Index entries are kept in memory for lookups and written to their
+//     files in small buffered chunks; the files are complete after a roll or
+//     Close and rebuilt from the .log file whenever they are in doubt.
+//
+// Concurrency: one goroutine at a time appends (Append, AppendAsFollower,
+// TruncateTo); Read, Sync, OffsetForTimestamp, MaxTimestamp, ScanBatches,
+// EnforceRetention and the accessors may run concurrently with it and with
+// each other. Log.mu (an RWMutex) guards the segment list and each segment's
+// in-memory state; appends hold it for writing around one pwrite. Readers
+// copy what they need under the read lock, take a reference on the segments
+// and read the files (pread) without the lock; a segment's files close when
+// retention has dropped it and the last reader has released it. Because
+// TruncateTo lets later appends overwrite bytes a reader planned to read,
+// readers compare a truncation counter before and after and retry (a
+// sequence lock). Sync fsyncs without the lock. LogEndOffset,
+// LogStartOffset and Size are atomics readable without any lock. There is
+// no lock nesting.
+package commitlog

@@ -1,0 +1,606 @@
+package commitlog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/arus-io/arus/internal/record"
+)
+
+// ErrOffsetOutOfRange is returned by Read and TruncateTo for offsets outside
+// [LogStartOffset, LogEndOffset], and by AppendAsFollower when the first
+// batch does not start at LogEndOffset.
+var ErrOffsetOutOfRange = errors.New("commitlog: offset out of range")
+
+// ErrClosed is returned by every method of a Log after Close.
+var ErrClosed = errors.New("commitlog: log closed")
+
+// ErrNotBatchBoundary is returned by TruncateTo for an offset inside a batch.
+var ErrNotBatchBoundary = errors.New("commitlog: offset is not a batch boundary")
+
+// Log is one partition's log in one directory. See the package doc for the
+// concurrency rules.
+type Log struct {
+	dir    string
+	logger *slog.Logger
+	cfg    atomic.Pointer[Config] // replaced whole by SetConfig
+
+	// leo, start and size are written under mu (write lock) and may be read
+	// without it.
+	leo   atomic.Int64 // log end offset: offset of the next batch
+	start atomic.Int64 // log start offset: base of the first segment
+	size  atomic.Int64 // bytes of whole batches in all segments
+	// truncations counts TruncateTo calls. Readers copy file bytes outside
+	// the lock; they compare it before and after and retry when it moved,
+	// because truncation may let later appends overwrite bytes they planned
+	// to read (a sequence lock).
+	truncations atomic.Uint64
+
+	mu struct {
+		sync.RWMutex
+		// segments in ascending base order; the last is the active one that
+		// takes appends. Never empty while the log is open.
+		segments []*segment
+		closed   bool
+		// failed is set when a write or fsync failed in a way that leaves
+		// the files in doubt; every later write returns it.
+		failed error
+	}
+}
+
+// Open opens the log in dir, creating dir if missing, and recovers it: after
+// a clean shutdown it loads the index files; after a crash it rescans the
+// last segment and truncates a torn tail. logger may be nil.
+func Open(dir string, cfg Config, logger *slog.Logger) (*Log, error) {
+	cfg, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("commitlog: %w", err)
+	}
+	l := &Log{dir: dir, logger: logger.With("dir", dir)}
+	l.cfg.Store(&cfg)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.openLocked(); err != nil {
+		for _, s := range l.mu.segments {
+			_ = s.closeFiles() // already failing; the open error says why
+		}
+		l.mu.segments = nil
+		return nil, fmt.Errorf("commitlog: open %s: %w", dir, err)
+	}
+	return l, nil
+}
+
+func (l *Log) openLocked() error {
+	cfg := l.cfg.Load()
+	// The marker goes first: if we crash after this point, the next open
+	// must recover.
+	clean := false
+	switch err := os.Remove(filepath.Join(l.dir, cleanShutdownFile)); {
+	case err == nil:
+		clean = true
+		if err := syncDir(l.dir); err != nil {
+			return err
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return err
+	}
+	var bases []int64
+	logs := make(map[string]bool)
+	for _, e := range entries {
+		if base, ok := parseSegmentName(e.Name()); ok && e.Type().IsRegular() {
+			bases = append(bases, base)
+			logs[segmentName(base)] = true
+		}
+	}
+	// Index files without their .log are left over from a deletion that a
+	// crash interrupted.
+	for _, e := range entries {
+		name := e.Name()
+		stem, ok := strings.CutSuffix(name, indexSuffix)
+		if !ok {
+			stem, ok = strings.CutSuffix(name, timeIndexSuffix)
+		}
+		if ok && len(stem) == baseOffsetDigits && !logs[stem] {
+			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+				return err
+			}
+		}
+	}
+	slices.Sort(bases)
+	nowMs := cfg.Now().UnixMilli()
+	for i, base := range bases {
+		s := newSegment(l.dir, base, nowMs)
+		if err := s.openFiles(false); err != nil {
+			return err
+		}
+		l.mu.segments = append(l.mu.segments, s)
+		if err := l.loadSegmentLocked(s, i == len(bases)-1, clean); err != nil {
+			return fmt.Errorf("segment %d: %w", base, err)
+		}
+	}
+	if len(l.mu.segments) == 0 {
+		s := newSegment(l.dir, 0, nowMs)
+		if err := s.openFiles(true); err != nil {
+			return err
+		}
+		l.mu.segments = append(l.mu.segments, s)
+		if err := syncDir(l.dir); err != nil {
+			return err
+		}
+	}
+	var size int64
+	for i, s := range l.mu.segments {
+		if i > 0 && l.mu.segments[i-1].next > s.base {
+			return fmt.Errorf("%w: segment %d ends at offset %d, after the next segment's base %d",
+				record.ErrCorrupt, l.mu.segments[i-1].base, l.mu.segments[i-1].next, s.base)
+		}
+		size += s.size
+	}
+	l.size.Store(size)
+	l.start.Store(l.mu.segments[0].base)
+	l.leo.Store(l.activeLocked().next)
+	return nil
+}
+
+// loadSegmentLocked loads one segment at open. Older segments were fsynced
+// when they were rolled, so their index files are trusted once checked; the
+// last one is rescanned unless the previous shutdown was clean.
+func (l *Log) loadSegmentLocked(s *segment, last, clean bool) error {
+	interval := l.cfg.Load().IndexIntervalBytes
+	if !last || clean {
+		err := s.loadLocked()
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, record.ErrCorrupt) {
+			return err
+		}
+		l.logger.Warn("commitlog: segment indexes inconsistent, rebuilding", "segment", s.base, "err", err)
+	}
+	dropped, err := s.recoverLocked(interval, last)
+	if err != nil {
+		return err
+	}
+	switch {
+	case dropped > 0 && last:
+		l.logger.Warn("commitlog: truncated torn tail of segment", "segment", s.base,
+			"position", s.size, "bytesDropped", dropped, "logEndOffset", s.next)
+	case dropped > 0:
+		// Truncating an older segment would leave a hole in the offsets;
+		// keep the bytes and stop reading before them.
+		l.logger.Error("commitlog: corrupt batch inside an older segment; later bytes of it are unreadable",
+			"segment", s.base, "position", s.size, "bytesUnreadable", dropped)
+	}
+	return nil
+}
+
+func (l *Log) activeLocked() *segment { return l.mu.segments[len(l.mu.segments)-1] }
+
+func (l *Log) writableLocked() error {
+	switch {
+	case l.mu.closed:
+		return ErrClosed
+	case l.mu.failed != nil:
+		return l.mu.failed
+	}
+	return nil
+}
+
+// Append writes one batch that the caller already validated (record.Validate)
+// and whose parsed header is h. It assigns offsets: baseOffset (in batch and
+// h) becomes LogEndOffset and partitionLeaderEpoch becomes leaderEpoch, both
+// patched in place. It rolls a new segment first when needed, and does not
+// fsync (see Sync). Append must not be called concurrently with itself,
+// AppendAsFollower or TruncateTo.
+func (l *Log) Append(batch []byte, h *record.Header, leaderEpoch int32) (baseOffset int64, err error) {
+	if len(batch) != h.Size() || len(batch) < record.HeaderSize {
+		return -1, fmt.Errorf("commitlog: %w: batch of %d bytes, header says %d", record.ErrCorrupt, len(batch), h.Size())
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writableLocked(); err != nil {
+		return -1, err
+	}
+	base := l.leo.Load()
+	record.SetBaseOffset(batch, base)
+	record.SetPartitionLeaderEpoch(batch, leaderEpoch)
+	h.BaseOffset, h.PartitionLeaderEpoch = base, leaderEpoch
+
+	cfg := l.cfg.Load()
+	s := l.activeLocked()
+	if l.needsRollLocked(cfg, s, s.size, h) {
+		if err := l.rollLocked(h.BaseOffset); err != nil {
+			return -1, err
+		}
+		s = l.activeLocked()
+	}
+	pos := s.size
+	if err := l.writeLocked(s, batch); err != nil {
+		return -1, err
+	}
+	s.observeLocked(h, pos, cfg.IndexIntervalBytes)
+	l.publishLocked(s, int64(len(batch)))
+	return base, nil
+}
+
+// AppendAsFollower appends one or more whole batches keeping their offsets,
+// as a follower does with what it fetched from the leader. The first batch
+// must start at LogEndOffset and offsets must increase. Every batch is
+// checked (size, magic, CRC) before anything is written; on such an error
+// nothing is appended. It returns the last offset appended.
+func (l *Log) AppendAsFollower(batches []byte) (lastOffset int64, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writableLocked(); err != nil {
+		return -1, err
+	}
+	next := l.leo.Load()
+	var headers []record.Header
+	for p := 0; p < len(batches); {
+		size, err := record.PeekSize(batches[p:])
+		if err != nil {
+			return -1, fmt.Errorf("commitlog: batch at byte %d: %w", p, err)
+		}
+		if size > len(batches)-p {
+			return -1, fmt.Errorf("commitlog: %w: batch at byte %d claims %d bytes, %d present", record.ErrCorrupt, p, size, len(batches)-p)
+		}
+		b := batches[p : p+size]
+		h, err := record.ParseHeader(b)
+		if err != nil {
+			return -1, fmt.Errorf("commitlog: batch at byte %d: %w", p, err)
+		}
+		if err := record.CheckCRC(b); err != nil {
+			return -1, fmt.Errorf("commitlog: batch at byte %d: %w", p, err)
+		}
+		if h.LastOffsetDelta < 0 {
+			return -1, fmt.Errorf("commitlog: %w: batch at byte %d has last offset delta %d", record.ErrCorrupt, p, h.LastOffsetDelta)
+		}
+		if len(headers) == 0 && h.BaseOffset != next {
+			return -1, fmt.Errorf("%w: first batch has offset %d, log end offset is %d", ErrOffsetOutOfRange, h.BaseOffset, next)
+		}
+		if h.BaseOffset < next {
+			return -1, fmt.Errorf("commitlog: %w: batch at byte %d has offset %d below %d", record.ErrCorrupt, p, h.BaseOffset, next)
+		}
+		headers = append(headers, h)
+		next = h.NextOffset()
+		p += size
+	}
+	if len(headers) == 0 {
+		return l.leo.Load() - 1, nil
+	}
+	cfg := l.cfg.Load()
+	// Write runs of batches that land in the same segment with one call each.
+	for i, p := 0, 0; i < len(headers); {
+		s := l.activeLocked()
+		if l.needsRollLocked(cfg, s, s.size, &headers[i]) {
+			if err := l.rollLocked(headers[i].BaseOffset); err != nil {
+				return l.leo.Load() - 1, err
+			}
+			s = l.activeLocked()
+		}
+		j, end := i+1, p+headers[i].Size()
+		for j < len(headers) && !l.needsRollLocked(cfg, s, s.size+int64(end-p), &headers[j]) {
+			end += headers[j].Size()
+			j++
+		}
+		pos := s.size
+		if err := l.writeLocked(s, batches[p:end]); err != nil {
+			return l.leo.Load() - 1, err
+		}
+		for k := i; k < j; k++ {
+			s.observeLocked(&headers[k], pos, cfg.IndexIntervalBytes)
+			pos += int64(headers[k].Size())
+		}
+		l.publishLocked(s, int64(end-p))
+		i, p = j, end
+	}
+	return l.leo.Load() - 1, nil
+}
+
+// needsRollLocked reports whether a batch h must go to a new segment when
+// the active segment s holds size bytes.
+func (l *Log) needsRollLocked(cfg *Config, s *segment, size int64, h *record.Header) bool {
+	if size == 0 {
+		return false
+	}
+	if size+int64(h.Size()) > cfg.SegmentBytes || h.LastOffset()-s.base > math.MaxInt32 {
+		return true
+	}
+	// Age counts from the first batch's timestamp, but never from before
+	// this process created or opened the segment: batches with old
+	// timestamps must not roll on every append.
+	since := max(s.firstTS, s.openedMs)
+	return cfg.Now().UnixMilli()-since > cfg.SegmentMs
+}
+
+// rollLocked seals the active segment (final time index entry, fsync) and
+// starts a new one at base.
+func (l *Log) rollLocked(base int64) error {
+	old := l.activeLocked()
+	if err := old.sealLocked(); err != nil {
+		l.mu.failed = fmt.Errorf("commitlog: roll: %w", err)
+		return l.mu.failed
+	}
+	s := newSegment(l.dir, base, l.cfg.Load().Now().UnixMilli())
+	if err := s.openFiles(true); err != nil {
+		return fmt.Errorf("commitlog: roll: %w", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		_ = s.closeFiles() // the new segment is not used
+		_ = s.remove()
+		return fmt.Errorf("commitlog: roll: %w", err)
+	}
+	l.mu.segments = append(l.mu.segments, s)
+	l.logger.Debug("commitlog: rolled segment", "segment", base, "previous", old.base, "previousBytes", old.size)
+	return nil
+}
+
+// writeLocked writes data at the end of s with one pwrite. A failed write is
+// cut off again so that the file holds whole batches only.
+func (l *Log) writeLocked(s *segment, data []byte) error {
+	n, err := s.log.WriteAt(data, s.size)
+	if err == nil {
+		return nil
+	}
+	if n > 0 {
+		if terr := s.log.Truncate(s.size); terr != nil {
+			l.mu.failed = fmt.Errorf("commitlog: segment %d: failed write could not be undone: %w", s.base, terr)
+		}
+	}
+	return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
+}
+
+// publishLocked makes n bytes just observed in s visible to readers.
+func (l *Log) publishLocked(s *segment, n int64) {
+	l.size.Add(n)
+	l.leo.Store(s.next)
+	if err := s.maybeFlushIndexesLocked(); err != nil {
+		// Entries stay in memory and are written again on the next flush;
+		// indexes are rebuilt at recovery anyway.
+		l.logger.Warn("commitlog: writing index entries", "segment", s.base, "err", err)
+	}
+}
+
+// Sync flushes the active segment's data to disk and returns the log end
+// offset that was durable when it started: everything below it survives a
+// crash. It does not hold the lock during the fsync, so appends continue;
+// callers batch acknowledgements behind it (group commit). Older segments
+// were synced when they were rolled.
+func (l *Log) Sync() (syncedTo int64, err error) {
+	l.mu.RLock()
+	if l.mu.closed {
+		l.mu.RUnlock()
+		return 0, ErrClosed
+	}
+	if l.mu.failed != nil {
+		l.mu.RUnlock()
+		return 0, l.mu.failed
+	}
+	s := l.activeLocked()
+	s.acquire()
+	leo := l.leo.Load()
+	l.mu.RUnlock()
+	defer s.release()
+	if err := fdatasync(s.log); err != nil {
+		// After a failed fsync the kernel may have dropped the dirty pages;
+		// a later fsync could succeed without the data. Refuse further writes.
+		l.mu.Lock()
+		if l.mu.failed == nil {
+			l.mu.failed = fmt.Errorf("commitlog: sync segment %d: %w", s.base, err)
+		}
+		err = l.mu.failed
+		l.mu.Unlock()
+		return 0, err
+	}
+	return leo, nil
+}
+
+// LogStartOffset is the first offset of the log (the base of its first segment).
+func (l *Log) LogStartOffset() int64 { return l.start.Load() }
+
+// LogEndOffset is the offset the next appended batch gets.
+func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
+
+// Size is the total bytes of all segments' .log files.
+func (l *Log) Size() int64 { return l.size.Load() }
+
+// Dir is the log's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// SetConfig replaces the configuration for later appends and retention
+// runs. An invalid config is logged and ignored.
+func (l *Log) SetConfig(cfg Config) {
+	cfg, err := cfg.validate()
+	if err != nil {
+		l.logger.Warn("commitlog: config ignored", "err", err)
+		return
+	}
+	l.cfg.Store(&cfg)
+}
+
+// TruncateTo removes every batch at and after offset, which must be a batch
+// boundary or LogEndOffset, as a follower does when its log diverged from
+// the leader's. It truncates the files and indexes, deletes later segments
+// and fsyncs.
+func (l *Log) TruncateTo(offset int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writableLocked(); err != nil {
+		return err
+	}
+	if offset < l.start.Load() || offset > l.leo.Load() {
+		return fmt.Errorf("%w: truncate to %d, log holds [%d, %d]", ErrOffsetOutOfRange, offset, l.start.Load(), l.leo.Load())
+	}
+	if offset == l.leo.Load() {
+		return nil
+	}
+	segs := l.mu.segments
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
+	s := segs[i]
+	w := &window{f: s.log, end: s.size, chunk: lookupChunk}
+	pos, err := scan(w, lookupOffset(s.offsets, offset), false, func(h *record.Header, _ int64) (bool, error) {
+		if h.LastOffset() < offset {
+			return true, nil
+		}
+		if h.BaseOffset != offset {
+			return false, fmt.Errorf("%w: truncate to %d, batch %d-%d", ErrNotBatchBoundary, offset, h.BaseOffset, h.LastOffset())
+		}
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	// From here on, readers that copied bytes outside the lock retry.
+	l.truncations.Add(1)
+	var errs []error
+	for _, later := range segs[i+1:] {
+		errs = append(errs, later.remove())
+		later.release()
+	}
+	l.mu.segments = segs[:i+1]
+	if err := s.truncateLocked(pos, offset); err != nil {
+		errs = append(errs, err)
+		l.mu.failed = fmt.Errorf("commitlog: truncate to %d: %w", offset, err)
+	}
+	if len(segs) > i+1 {
+		errs = append(errs, syncDir(l.dir))
+	}
+	var size int64
+	for _, s := range l.mu.segments {
+		size += s.size
+	}
+	l.size.Store(size)
+	l.leo.Store(s.next)
+	l.logger.Info("commitlog: truncated", "offset", offset, "segmentsDeleted", len(segs)-i-1)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("commitlog: truncate to %d: %w", offset, err)
+	}
+	return nil
+}
+
+// EnforceRetention deletes whole segments from the oldest while they are
+// past retention.ms (by their largest timestamp, or the file's modification
+// time when they have none) or while the log without them stays at or above
+// retention.bytes. It never deletes the active segment. It moves
+// LogStartOffset to the base of the new first segment. Reads in progress
+// keep working: they hold a reference that keeps the deleted files open.
+func (l *Log) EnforceRetention() (deletedSegments int, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return 0, ErrClosed
+	}
+	cfg := l.cfg.Load()
+	nowMs := cfg.Now().UnixMilli()
+	for len(l.mu.segments) > 1 {
+		s := l.mu.segments[0]
+		expired := false
+		if cfg.RetentionMs >= 0 {
+			ts := s.maxTS
+			if ts == record.NoTimestamp {
+				st, err := s.log.Stat()
+				if err != nil {
+					return deletedSegments, fmt.Errorf("commitlog: retention: %w", err)
+				}
+				ts = st.ModTime().UnixMilli()
+			}
+			expired = nowMs-ts > cfg.RetentionMs
+		}
+		if !expired && cfg.RetentionBytes >= 0 {
+			expired = l.size.Load()-s.size >= cfg.RetentionBytes
+		}
+		if !expired {
+			break
+		}
+		if err := s.remove(); err != nil {
+			return deletedSegments, fmt.Errorf("commitlog: retention: delete segment %d: %w", s.base, err)
+		}
+		l.mu.segments = slices.Delete(l.mu.segments, 0, 1)
+		l.size.Add(-s.size)
+		l.start.Store(l.mu.segments[0].base)
+		s.release()
+		deletedSegments++
+		l.logger.Info("commitlog: deleted segment by retention", "segment", s.base, "bytes", s.size, "logStartOffset", l.mu.segments[0].base)
+	}
+	return deletedSegments, nil
+}
+
+// Close syncs the active segment and its indexes, closes the files (reads
+// in progress finish first) and writes the clean-shutdown marker so that
+// the next Open skips recovery. It is idempotent.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return nil
+	}
+	l.mu.closed = true
+	err := l.activeLocked().sealLocked()
+	for _, s := range l.mu.segments {
+		s.release()
+	}
+	l.mu.segments = nil
+	if err != nil || l.mu.failed != nil {
+		return errors.Join(err, l.mu.failed)
+	}
+	if err := writeMarker(l.dir); err != nil {
+		return fmt.Errorf("commitlog: close: %w", err)
+	}
+	return nil
+}
+
+// Delete closes the log and removes its directory.
+func (l *Log) Delete() error {
+	closeErr := l.Close()
+	if err := os.RemoveAll(l.dir); err != nil {
+		return fmt.Errorf("commitlog: delete: %w", err)
+	}
+	if closeErr != nil && !errors.Is(closeErr, ErrClosed) {
+		l.logger.Warn("commitlog: close before delete", "err", closeErr)
+	}
+	return nil
+}
+
+func writeMarker(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, cleanShutdownFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir fsyncs a directory so that created, renamed and removed entries
+// survive a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
