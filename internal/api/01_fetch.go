@@ -92,6 +92,9 @@ func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 			rp := &rt.Partitions[i]
 			rp.Default()
 			rp.Partition = p.Partition
+			// Kafka always sends a record set, empty rather than null:
+			// librdkafka rejects a null one as a protocol error.
+			rp.RecordBatches = []byte{}
 			part := h.partitionFor(im, name, p.Partition)
 			if part == nil {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
@@ -122,7 +125,9 @@ func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 				failed = true
 				continue
 			}
-			rp.RecordBatches = data
+			if data != nil {
+				rp.RecordBatches = data
+			}
 			total += len(data)
 		}
 		resp.Topics = append(resp.Topics, rt)
