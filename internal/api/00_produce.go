@@ -84,7 +84,7 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 				anyErr = true
 				continue
 			}
-			res, err := part.Append(p.Records)
+			res, err := part.Append(p.Records, r.Acks)
 			if err != nil {
 				rp.ErrorCode = errorCode(h.deps.Logger, err)
 				rp.ErrorMessage = errorMessage(err)
@@ -110,7 +110,11 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 	return Outcome{Wait: func() Outcome {
 		defer cancel()
 		for _, pa := range pending {
-			if err := pa.p.WaitDurable(wctx, pa.end); err != nil {
+			wait := pa.p.WaitReplicated
+			if r.Acks == 1 {
+				wait = pa.p.WaitDurable
+			}
+			if err := wait(wctx, pa.end); err != nil {
 				if errors.Is(err, context.DeadlineExceeded) {
 					err = kerr.RequestTimedOut
 				}

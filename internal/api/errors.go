@@ -38,8 +38,17 @@ func errorCode(logger *slog.Logger, err error) int16 {
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, partition.ErrInvalidProducerEpoch):
 		return kerr.InvalidProducerEpoch.Code
-	case errors.Is(err, partition.ErrClosed), errors.Is(err, commitlog.ErrClosed):
+	case errors.Is(err, partition.ErrClosed), errors.Is(err, commitlog.ErrClosed),
+		errors.Is(err, partition.ErrNotLeader), errors.Is(err, partition.ErrUnknownReplica):
 		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, partition.ErrNotEnoughReplicas):
+		return kerr.NotEnoughReplicas.Code
+	case errors.Is(err, partition.ErrNotEnoughReplicasAfterAppend):
+		return kerr.NotEnoughReplicasAfterAppend.Code
+	case errors.Is(err, partition.ErrFencedLeaderEpoch):
+		return kerr.FencedLeaderEpoch.Code
+	case errors.Is(err, partition.ErrUnknownLeaderEpoch):
+		return kerr.UnknownLeaderEpoch.Code
 	case errors.Is(err, partition.ErrStorage):
 		logger.Error("storage error", "err", err)
 		return kerr.KafkaStorageError.Code

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,11 +15,26 @@ import (
 	"github.com/arus-io/arus/internal/record"
 )
 
-// ErrClosed is returned for operations on a closed (or deleted) partition.
-var ErrClosed = errors.New("partition: closed")
-
-// ErrStorage wraps I/O failures of the log: the write may not be durable.
-var ErrStorage = errors.New("partition: storage error")
+// Errors returned to callers, mapped to Kafka codes by internal/api.
+var (
+	// ErrClosed is returned for operations on a closed (or deleted) partition.
+	ErrClosed = errors.New("partition: closed")
+	// ErrStorage wraps I/O failures of the log: the write may not be durable.
+	ErrStorage = errors.New("partition: storage error")
+	// ErrNotLeader: this replica is a follower (NOT_LEADER_OR_FOLLOWER).
+	ErrNotLeader = errors.New("partition: not the leader")
+	// ErrNotEnoughReplicas: acks=all while the ISR is below min.insync.replicas.
+	ErrNotEnoughReplicas = errors.New("partition: in-sync replicas below min.insync.replicas")
+	// ErrNotEnoughReplicasAfterAppend: appended, but the ISR shrank below
+	// min.insync.replicas before the batch was replicated.
+	ErrNotEnoughReplicasAfterAppend = errors.New("partition: in-sync replicas fell below min.insync.replicas after append")
+	// ErrUnknownReplica: a fetch from a broker that is not a replica.
+	ErrUnknownReplica = errors.New("partition: fetch from a broker that is not a replica")
+	// ErrFencedLeaderEpoch / ErrUnknownLeaderEpoch: the requester's leader
+	// epoch is older / newer than ours (KIP-320).
+	ErrFencedLeaderEpoch  = errors.New("partition: fenced leader epoch")
+	ErrUnknownLeaderEpoch = errors.New("partition: unknown leader epoch")
+)
 
 // Config of a partition.
 type Config struct {
@@ -26,8 +42,13 @@ type Config struct {
 	Index     int32
 	Dir       string
 	TopicConf config.Topic
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// Role is the replica's initial role; the zero Role (no replicas)
+	// means a single-replica leader on broker 0.
+	Role   Role
+	Now    func() time.Time
+	Logger *slog.Logger
+	// ReplicaLagMax is replica.lag.time.max.ms (default 30 s).
+	ReplicaLagMax time.Duration
 }
 
 func (c Config) logConfig() commitlog.Config {
@@ -56,27 +77,56 @@ func retentionBytes(t config.Topic) int64 {
 	return t.RetentionBytes
 }
 
+// Role is what the metadata says about this replica.
+type Role struct {
+	Self           int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	Replicas       []int32
+	ISR            []int32
+}
+
+// IsLeader reports whether this replica leads.
+func (r Role) IsLeader() bool { return r.Leader == r.Self }
+
+// followerState is what a leader knows of one follower.
+type followerState struct {
+	leo                  int64 // -1 until its first fetch
+	lastFetch            time.Time
+	lastCaughtUp         time.Time
+	leaderLEOAtLastFetch int64
+}
+
 // Partition is one partition replica. Safe for concurrent use.
 type Partition struct {
-	topic  string
-	index  int32
-	now    func() time.Time
-	logger *slog.Logger
-	log    *commitlog.Log
+	topic         string
+	index         int32
+	dir           string
+	now           func() time.Time
+	logger        *slog.Logger
+	log           *commitlog.Log
+	replicaLagMax time.Duration
 
-	conf atomic.Pointer[config.Topic]
-	hw   atomic.Int64 // durable log end offset: what consumers may read
+	conf    atomic.Pointer[config.Topic]
+	flushed atomic.Int64 // local durable log end offset
+	hw      atomic.Int64 // high watermark: what consumers may read
 
 	mu struct {
 		sync.Mutex
 		producers map[int64]*producerEntry
 		closed    bool
+		role      Role
+		followers map[int32]*followerState // leader only
+		epochs    epochCache
+		leaderHW  int64 // follower only: the leader's HW from the last fetch
 	}
 
-	hwMu struct {
+	notify struct {
 		sync.Mutex
-		changed chan struct{} // closed and replaced when hw moves
-		err     error         // sticky fsync failure
+		hwChanged  chan struct{} // closed and replaced when hw moves
+		leoChanged chan struct{} // closed and replaced on every append
+		err        error         // sticky fsync failure
 	}
 
 	flushReq chan struct{}
@@ -85,7 +135,7 @@ type Partition struct {
 }
 
 // Open opens the partition's log (recovering it if needed), rebuilds the
-// idempotent-producer state and starts the flusher.
+// idempotent-producer state and the leader-epoch cache, and starts the flusher.
 func Open(cfg Config) (*Partition, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -93,36 +143,54 @@ func Open(cfg Config) (*Partition, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ReplicaLagMax == 0 {
+		cfg.ReplicaLagMax = 30 * time.Second
+	}
+	if len(cfg.Role.Replicas) == 0 {
+		cfg.Role = Role{Self: cfg.Role.Self, Leader: cfg.Role.Self, Replicas: []int32{cfg.Role.Self}, ISR: []int32{cfg.Role.Self}}
+	}
 	logger := cfg.Logger.With("topic", cfg.Topic, "partition", cfg.Index)
 	l, err := commitlog.Open(cfg.Dir, cfg.logConfig(), logger)
 	if err != nil {
 		return nil, fmt.Errorf("open %s-%d: %w", cfg.Topic, cfg.Index, err)
 	}
 	p := &Partition{
-		topic: cfg.Topic, index: cfg.Index, now: cfg.Now, logger: logger, log: l,
-		flushReq: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		topic: cfg.Topic, index: cfg.Index, dir: cfg.Dir, now: cfg.Now, logger: logger, log: l,
+		replicaLagMax: cfg.ReplicaLagMax,
+		flushReq:      make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	tc := cfg.TopicConf
 	p.conf.Store(&tc)
-	p.hw.Store(l.LogEndOffset())
-	p.hwMu.changed = make(chan struct{})
-	if err := p.rebuildProducers(cfg.Dir); err != nil {
+	leo := l.LogEndOffset()
+	p.flushed.Store(leo)
+	p.notify.hwChanged = make(chan struct{})
+	p.notify.leoChanged = make(chan struct{})
+	if err := p.rebuildState(); err != nil {
 		l.Close()
 		return nil, err
 	}
+	// A restarted single replica has everything durable (recovery
+	// truncated the rest); a replicated one learns its HW from the
+	// leader or, as leader, from its followers.
+	if len(cfg.Role.Replicas) <= 1 {
+		p.hw.Store(leo)
+	}
+	p.SetRole(cfg.Role)
 	go p.flushLoop()
 	return p, nil
 }
 
-// rebuildProducers loads the newest producer snapshot and replays batch
-// headers after it.
-func (p *Partition) rebuildProducers(dir string) error {
+// rebuildState loads the newest producer snapshot and replays batch
+// headers to rebuild producer state and the leader-epoch cache.
+func (p *Partition) rebuildState() error {
 	leo := p.log.LogEndOffset()
-	from, producers, ok := loadSnapshot(dir, leo)
+	from, producers, ok := loadSnapshot(p.dir, leo)
 	if !ok || from < p.log.LogStartOffset() {
 		from, producers = p.log.LogStartOffset(), map[int64]*producerEntry{}
 	}
-	err := p.log.ScanBatches(from, func(h record.Header) error {
+	var epochs epochCache
+	err := p.log.ScanBatches(p.log.LogStartOffset(), func(h record.Header) error {
+		epochs = epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset)
 		if h.ProducerID < 0 || h.BaseOffset < from {
 			return nil
 		}
@@ -135,9 +203,17 @@ func (p *Partition) rebuildProducers(dir string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("rebuild producer state of %s-%d: %w", p.topic, p.index, err)
+		return fmt.Errorf("rebuild state of %s-%d: %w", p.topic, p.index, err)
+	}
+	// Epochs that wrote nothing yet (a leader that never appended) come
+	// from the checkpoint.
+	for _, e := range readEpochCheckpoint(p.dir) {
+		if e.StartOffset >= leo {
+			epochs = epochs.assign(e.Epoch, e.StartOffset)
+		}
 	}
 	p.mu.producers = producers
+	p.mu.epochs = epochs
 	return nil
 }
 
@@ -151,6 +227,105 @@ func (p *Partition) Index() int32 { return p.index }
 func (p *Partition) SetTopicConfig(tc config.Topic) {
 	p.conf.Store(&tc)
 	p.log.SetConfig(Config{TopicConf: tc, Now: p.now}.logConfig())
+	p.mu.Lock()
+	p.maybeAdvanceHWLocked()
+	p.mu.Unlock()
+}
+
+// Role returns the current role.
+func (p *Partition) Role() Role {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.role
+}
+
+// SetRole applies the metadata's view of this partition: leader or
+// follower, leader epoch, replicas and ISR.
+func (p *Partition) SetRole(r Role) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.mu.role
+	p.mu.role = r
+	if !r.IsLeader() {
+		p.mu.followers = nil
+		return
+	}
+	now := p.now()
+	if !old.IsLeader() || old.LeaderEpoch != r.LeaderEpoch || p.mu.followers == nil {
+		// A new leadership: remember where this epoch starts and give
+		// every follower a full lag period before it can be dropped.
+		if r.LeaderEpoch > p.mu.epochs.latest() {
+			p.mu.epochs = p.mu.epochs.assign(r.LeaderEpoch, p.log.LogEndOffset())
+			if err := writeEpochCheckpoint(p.dir, p.mu.epochs); err != nil {
+				p.logger.Warn("write leader epoch checkpoint", "err", err)
+			}
+		}
+		p.mu.followers = map[int32]*followerState{}
+	}
+	for _, id := range r.Replicas {
+		if id == r.Self {
+			continue
+		}
+		if _, ok := p.mu.followers[id]; !ok {
+			p.mu.followers[id] = &followerState{leo: -1, lastCaughtUp: now}
+		}
+	}
+	for id := range p.mu.followers {
+		if !slices.Contains(r.Replicas, id) {
+			delete(p.mu.followers, id)
+		}
+	}
+	p.maybeAdvanceHWLocked()
+}
+
+// maybeAdvanceHWLocked recomputes a leader's high watermark: the smallest
+// log end offset over the ISR (its own counted only once durable), moved
+// only forward and only while the ISR has min.insync.replicas members.
+func (p *Partition) maybeAdvanceHWLocked() {
+	r := p.mu.role
+	if !r.IsLeader() {
+		return
+	}
+	if len(r.ISR) < int(p.conf.Load().MinInsyncReplicas) && len(r.Replicas) > 1 {
+		return
+	}
+	hw := p.flushed.Load()
+	for _, id := range r.ISR {
+		if id == r.Self {
+			continue
+		}
+		f, ok := p.mu.followers[id]
+		if !ok || f.leo < 0 {
+			return
+		}
+		hw = min(hw, f.leo)
+	}
+	p.setHW(hw)
+}
+
+// setHW moves the high watermark forward and wakes its waiters.
+func (p *Partition) setHW(hw int64) {
+	if hw <= p.hw.Load() {
+		return
+	}
+	p.notify.Lock()
+	defer p.notify.Unlock()
+	if hw > p.hw.Load() {
+		p.hw.Store(hw)
+		close(p.notify.hwChanged)
+		p.notify.hwChanged = make(chan struct{})
+	}
+}
+
+func (p *Partition) signalAppended() {
+	p.notify.Lock()
+	close(p.notify.leoChanged)
+	p.notify.leoChanged = make(chan struct{})
+	p.notify.Unlock()
+	select {
+	case p.flushReq <- struct{}{}:
+	default:
+	}
 }
 
 // AppendResult describes an appended (or duplicate) batch.
@@ -159,16 +334,17 @@ type AppendResult struct {
 	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
 	LogStartOffset int64
 	Duplicate      bool
-	// End is the offset after the batch: the high watermark to wait for
-	// before acknowledging (see WaitDurable).
+	// End is the offset after the batch: what to wait for before
+	// acknowledging (see WaitDurable and WaitReplicated).
 	End int64
 }
 
 // Append validates one producer batch, checks idempotence and appends it
 // to the page cache; a duplicate of a recent batch is not appended again
-// and reports the original offsets. Call WaitDurable with res.End before
-// acknowledging. Appends to different partitions run concurrently.
-func (p *Partition) Append(batch []byte) (AppendResult, error) {
+// and reports the original offsets. With acks=-1 it first checks the ISR
+// against min.insync.replicas. Wait with WaitDurable (acks=1) or
+// WaitReplicated (acks=all) before acknowledging.
+func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 	conf := p.conf.Load()
 	res := AppendResult{LogAppendTime: -1}
 	h, err := record.Validate(batch, int(conf.MaxMessageBytes))
@@ -176,9 +352,14 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 		return res, err
 	}
 	p.mu.Lock()
-	if p.mu.closed {
-		p.mu.Unlock()
+	defer p.mu.Unlock()
+	switch {
+	case p.mu.closed:
 		return res, ErrClosed
+	case !p.mu.role.IsLeader():
+		return res, ErrNotLeader
+	case acks == -1 && len(p.mu.role.ISR) < int(conf.MinInsyncReplicas):
+		return res, fmt.Errorf("%w: ISR %v, min.insync.replicas %d", ErrNotEnoughReplicas, p.mu.role.ISR, conf.MinInsyncReplicas)
 	}
 	now := p.now().UnixMilli()
 	var entry *producerEntry
@@ -186,14 +367,12 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 		entry = p.mu.producers[h.ProducerID]
 		if entry != nil {
 			if dup, ok := entry.duplicate(&h); ok {
-				p.mu.Unlock()
 				res.BaseOffset, res.Duplicate, res.End = dup.FirstOffset, true, dup.LastOffset+1
 				res.LogStartOffset = p.log.LogStartOffset()
 				return res, nil
 			}
 		}
 		if err := entry.check(&h); err != nil {
-			p.mu.Unlock()
 			return res, err
 		}
 	}
@@ -202,9 +381,8 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 		h.MaxTimestamp = now
 		res.LogAppendTime = now
 	}
-	base, err := p.log.Append(batch, &h, 0)
+	base, err := p.log.Append(batch, &h, p.mu.role.LeaderEpoch)
 	if err != nil {
-		p.mu.Unlock()
 		return res, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
 	if h.ProducerID >= 0 {
@@ -214,34 +392,53 @@ func (p *Partition) Append(batch []byte) (AppendResult, error) {
 		}
 		entry.update(&h, now)
 	}
-	p.mu.Unlock()
 	res.BaseOffset = base
 	res.LogStartOffset = p.log.LogStartOffset()
-	select {
-	case p.flushReq <- struct{}{}:
-	default:
-	}
 	res.End = h.NextOffset()
+	p.signalAppended()
 	return res, nil
 }
 
-// WaitDurable blocks until the high watermark reaches end, ctx is done
-// (the produce timeout) or the partition closes.
+// WaitDurable blocks until end is fsynced locally (acks=1).
 func (p *Partition) WaitDurable(ctx context.Context, end int64) error {
+	return p.wait(ctx, func() bool { return p.flushed.Load() >= end }, false)
+}
+
+// WaitReplicated blocks until the high watermark reaches end (acks=all):
+// durable here and on every in-sync replica.
+func (p *Partition) WaitReplicated(ctx context.Context, end int64) error {
+	err := p.wait(ctx, func() bool { return p.hw.Load() >= end }, true)
+	if errors.Is(err, context.DeadlineExceeded) {
+		p.mu.Lock()
+		short := len(p.mu.role.ISR) < int(p.conf.Load().MinInsyncReplicas)
+		p.mu.Unlock()
+		if short {
+			return ErrNotEnoughReplicasAfterAppend
+		}
+	}
+	return err
+}
+
+func (p *Partition) wait(ctx context.Context, done func() bool, onHW bool) error {
 	for {
-		ch, err := p.hwChanged()
+		p.notify.Lock()
+		ch, err := p.notify.hwChanged, p.notify.err
+		if !onHW {
+			ch = p.notify.leoChanged // flushes also close it, see flushLoop
+		}
+		p.notify.Unlock()
+		if done() {
+			return nil
+		}
 		if err != nil {
 			return err
-		}
-		if p.hw.Load() >= end {
-			return nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-p.done:
-			if p.hw.Load() >= end {
+			if done() {
 				return nil
 			}
 			return ErrClosed
@@ -249,30 +446,20 @@ func (p *Partition) WaitDurable(ctx context.Context, end int64) error {
 	}
 }
 
-func (p *Partition) hwChanged() (<-chan struct{}, error) {
-	p.hwMu.Lock()
-	defer p.hwMu.Unlock()
-	return p.hwMu.changed, p.hwMu.err
-}
-
-// Changed returns a channel closed the next time the high watermark moves
-// (or the partition closes); long-poll fetches wait on it.
+// Changed returns a channel closed the next time the high watermark moves;
+// consumers' long-poll fetches wait on it.
 func (p *Partition) Changed() <-chan struct{} {
-	ch, _ := p.hwChanged()
-	return ch
+	p.notify.Lock()
+	defer p.notify.Unlock()
+	return p.notify.hwChanged
 }
 
-func (p *Partition) setHW(hw int64, err error) {
-	p.hwMu.Lock()
-	defer p.hwMu.Unlock()
-	if err != nil && p.hwMu.err == nil {
-		p.hwMu.err = fmt.Errorf("%w: fsync: %v", ErrStorage, err)
-	}
-	if hw > p.hw.Load() {
-		p.hw.Store(hw)
-	}
-	close(p.hwMu.changed)
-	p.hwMu.changed = make(chan struct{})
+// Appended returns a channel closed at the next append or flush; followers'
+// long-poll fetches wait on it.
+func (p *Partition) Appended() <-chan struct{} {
+	p.notify.Lock()
+	defer p.notify.Unlock()
+	return p.notify.leoChanged
 }
 
 // flushLoop is the group commit: each fsync covers all appends made before
@@ -283,20 +470,36 @@ func (p *Partition) flushLoop() {
 		select {
 		case <-p.stop:
 			// Make whatever was appended durable before waiters give up.
-			synced, err := p.log.Sync()
-			p.setHW(synced, err)
+			p.flushOnce()
 			return
 		case <-p.flushReq:
 		}
-		synced, err := p.log.Sync()
-		if err != nil {
-			p.logger.Error("fsync failed; acknowledgements stop", "err", err)
-		}
-		p.setHW(synced, err)
+		p.flushOnce()
 	}
 }
 
-// HighWatermark is the offset below which records are durable and visible.
+func (p *Partition) flushOnce() {
+	synced, err := p.log.Sync()
+	if err != nil {
+		p.logger.Error("fsync failed; acknowledgements stop", "err", err)
+		p.notify.Lock()
+		if p.notify.err == nil {
+			p.notify.err = fmt.Errorf("%w: fsync: %v", ErrStorage, err)
+		}
+		p.notify.Unlock()
+	} else if synced > p.flushed.Load() {
+		p.flushed.Store(synced)
+	}
+	p.notify.Lock()
+	close(p.notify.leoChanged)
+	p.notify.leoChanged = make(chan struct{})
+	p.notify.Unlock()
+	p.mu.Lock()
+	p.maybeAdvanceHWLocked()
+	p.mu.Unlock()
+}
+
+// HighWatermark is the offset below which records are visible to consumers.
 func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 
 // LogStartOffset is the first offset still in the log.
@@ -310,7 +513,7 @@ func (p *Partition) LogEndOffset() int64 { return p.log.LogEndOffset() }
 func (p *Partition) Read(offset int64, maxBytes int, minOneBatch bool) ([]byte, error) {
 	hw := p.hw.Load()
 	if offset > hw && offset <= p.log.LogEndOffset() {
-		// Written but not yet durable: nothing to read yet, not out of range.
+		// Written but not yet committed: nothing to read yet, not out of range.
 		return nil, nil
 	}
 	return p.log.Read(offset, hw, maxBytes, minOneBatch)
@@ -326,7 +529,34 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err err
 	return p.log.MaxTimestamp(p.hw.Load())
 }
 
-// EnforceRetention deletes segments past retention.
+// EndOffsetForEpoch answers OffsetForLeaderEpoch: the largest epoch <=
+// epoch this replica knows and the offset where it ended.
+func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.epochs.endOffsetFor(epoch, p.log.LogEndOffset())
+}
+
+// CheckLeaderEpoch compares a requester's leader epoch with ours (KIP-320);
+// -1 skips the check.
+func (p *Partition) CheckLeaderEpoch(epoch int32) error {
+	if epoch < 0 {
+		return nil
+	}
+	p.mu.Lock()
+	ours := p.mu.role.LeaderEpoch
+	p.mu.Unlock()
+	switch {
+	case epoch < ours:
+		return ErrFencedLeaderEpoch
+	case epoch > ours:
+		return ErrUnknownLeaderEpoch
+	}
+	return nil
+}
+
+// EnforceRetention deletes segments past retention; never past the high
+// watermark, so followers can still fetch what is not committed.
 func (p *Partition) EnforceRetention() (int, error) { return p.log.EnforceRetention() }
 
 // Size is the bytes on disk of the log.
@@ -347,12 +577,14 @@ func (p *Partition) shutdown(remove bool) error {
 	}
 	p.mu.closed = true
 	producers := p.mu.producers
+	epochs := p.mu.epochs
 	p.mu.Unlock()
 	close(p.stop)
 	<-p.done
 	if remove {
 		return p.log.Delete()
 	}
-	snapErr := writeSnapshot(p.log.Dir(), p.log.LogEndOffset(), producers)
-	return errors.Join(snapErr, p.log.Close())
+	snapErr := writeSnapshot(p.dir, p.log.LogEndOffset(), producers)
+	epochErr := writeEpochCheckpoint(p.dir, epochs)
+	return errors.Join(snapErr, epochErr, p.log.Close())
 }

@@ -38,13 +38,13 @@ func idBatch(t *testing.T, pid int64, epoch int16, seq int32, n int) []byte {
 
 func appendDurable(t *testing.T, p *Partition, batch []byte) (AppendResult, error) {
 	t.Helper()
-	res, err := p.Append(batch)
+	res, err := p.Append(batch, -1)
 	if err != nil {
 		return res, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return res, p.WaitDurable(ctx, res.End)
+	return res, p.WaitReplicated(ctx, res.End)
 }
 
 func TestIdempotentProducer(t *testing.T) {
@@ -168,7 +168,7 @@ func TestHighWatermarkOnlyCoversDurableData(t *testing.T) {
 	p := openTest(t, t.TempDir(), nil)
 	defer p.Close()
 	changed := p.Changed()
-	res, err := p.Append(idBatch(t, -1, -1, -1, 4))
+	res, err := p.Append(idBatch(t, -1, -1, -1, 4), -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestHighWatermarkOnlyCoversDurableData(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := p.WaitDurable(ctx, res.End); err != nil {
+	if err := p.WaitReplicated(ctx, res.End); err != nil {
 		t.Fatal(err)
 	}
 	if hw := p.HighWatermark(); hw != 4 {

@@ -1,0 +1,40 @@
+package partition
+
+import (
+	"github.com/arus-io/arus/internal/record"
+)
+
+// observeBatchesLocked updates the epoch cache and producer state from
+// batches a follower appended.
+func (p *Partition) observeBatchesLocked(batches []byte) error {
+	changed := false
+	for pos := 0; pos < len(batches); {
+		size, err := record.PeekSize(batches[pos:])
+		if err != nil {
+			return err
+		}
+		h, err := record.ParseHeader(batches[pos:])
+		if err != nil {
+			return err
+		}
+		if h.PartitionLeaderEpoch > p.mu.epochs.latest() {
+			p.mu.epochs = p.mu.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset)
+			changed = true
+		}
+		if h.ProducerID >= 0 {
+			e := p.mu.producers[h.ProducerID]
+			if e == nil {
+				e = &producerEntry{Epoch: h.ProducerEpoch}
+				p.mu.producers[h.ProducerID] = e
+			}
+			e.update(&h, h.MaxTimestamp)
+		}
+		pos += size
+	}
+	if changed {
+		if err := writeEpochCheckpoint(p.dir, p.mu.epochs); err != nil {
+			p.logger.Warn("write leader epoch checkpoint", "err", err)
+		}
+	}
+	return nil
+}

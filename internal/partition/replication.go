@@ -1,0 +1,218 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/arus-io/arus/internal/commitlog"
+	"github.com/arus-io/arus/internal/record"
+)
+
+// FollowerRead is what a leader answers a follower's fetch with.
+type FollowerRead struct {
+	Records        []byte
+	HighWatermark  int64
+	LogStartOffset int64
+	LogEndOffset   int64
+	// Diverging is set when the follower's log diverged from ours: it must
+	// truncate to DivergingEndOffset (of epoch DivergingEpoch) first.
+	Diverging          bool
+	DivergingEpoch     int32
+	DivergingEndOffset int64
+}
+
+// FollowerFetch serves a follower's fetch on the leader (KIP-101/279/320
+// replica fetch): it checks the follower's last fetched epoch against the
+// leader-epoch cache, records the follower's log end offset (its fetch
+// offset), advances the high watermark and reads up to the log end.
+func (p *Partition) FollowerFetch(replicaID int32, fetchOffset int64, lastFetchedEpoch int32, maxBytes int) (FollowerRead, error) {
+	var out FollowerRead
+	p.mu.Lock()
+	r := p.mu.role
+	switch {
+	case p.mu.closed:
+		p.mu.Unlock()
+		return out, ErrClosed
+	case !r.IsLeader():
+		p.mu.Unlock()
+		return out, ErrNotLeader
+	case !slices.Contains(r.Replicas, replicaID) || replicaID == r.Self:
+		p.mu.Unlock()
+		return out, fmt.Errorf("%w: broker %d, replicas %v", ErrUnknownReplica, replicaID, r.Replicas)
+	}
+	leo := p.log.LogEndOffset()
+	if lastFetchedEpoch >= 0 {
+		epoch, end := p.mu.epochs.endOffsetFor(lastFetchedEpoch, leo)
+		if epoch != lastFetchedEpoch || end < fetchOffset {
+			p.mu.Unlock()
+			out.Diverging, out.DivergingEpoch, out.DivergingEndOffset = true, epoch, end
+			out.HighWatermark, out.LogStartOffset, out.LogEndOffset = p.hw.Load(), p.log.LogStartOffset(), leo
+			return out, nil
+		}
+	}
+	if fetchOffset > leo || fetchOffset < p.log.LogStartOffset() && fetchOffset != 0 {
+		p.mu.Unlock()
+		return out, fmt.Errorf("follower %d fetch at %d outside [%d, %d]: %w", replicaID, fetchOffset, p.log.LogStartOffset(), leo, commitlog.ErrOffsetOutOfRange)
+	}
+	now := p.now()
+	f := p.mu.followers[replicaID]
+	// Kafka's rule: caught up if the follower reached our log end as of
+	// now, or as of its previous fetch (then as of that fetch's time).
+	if fetchOffset >= leo {
+		f.lastCaughtUp = now
+	} else if fetchOffset >= f.leaderLEOAtLastFetch && !f.lastFetch.IsZero() && f.lastFetch.After(f.lastCaughtUp) {
+		f.lastCaughtUp = f.lastFetch
+	}
+	f.leo, f.lastFetch, f.leaderLEOAtLastFetch = fetchOffset, now, leo
+	p.maybeAdvanceHWLocked()
+	p.mu.Unlock()
+
+	data, err := p.log.Read(fetchOffset, leo, maxBytes, true)
+	if err != nil {
+		return out, err
+	}
+	out.Records = data
+	out.HighWatermark, out.LogStartOffset, out.LogEndOffset = p.hw.Load(), p.log.LogStartOffset(), leo
+	return out, nil
+}
+
+// ISRChange is a proposed new ISR for the controller (AlterPartition).
+type ISRChange struct {
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	ISR            []int32
+}
+
+// ProposeISR returns the ISR the leader wants now: followers that have not
+// caught up within replica.lag.time.max.ms leave, followers that reached
+// the high watermark (and this leader epoch's start) join. ok is false when
+// nothing should change.
+func (p *Partition) ProposeISR() (ISRChange, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.mu.role
+	if !r.IsLeader() || p.mu.closed {
+		return ISRChange{}, false
+	}
+	now := p.now()
+	hw := p.hw.Load()
+	var epochStart int64
+	if n := len(p.mu.epochs); n > 0 {
+		epochStart = p.mu.epochs[n-1].StartOffset
+	}
+	isr := []int32{}
+	changed := false
+	for _, id := range r.Replicas {
+		if id == r.Self {
+			isr = append(isr, id)
+			continue
+		}
+		f := p.mu.followers[id]
+		in := slices.Contains(r.ISR, id)
+		switch {
+		case in && f != nil && now.Sub(f.lastCaughtUp) > p.replicaLagMax:
+			changed = true // lagging: shrink
+		case in:
+			isr = append(isr, id)
+		case f != nil && f.leo >= hw && f.leo >= epochStart && now.Sub(f.lastCaughtUp) <= p.replicaLagMax:
+			isr = append(isr, id) // caught up: expand
+			changed = true
+		}
+	}
+	if !changed {
+		return ISRChange{}, false
+	}
+	return ISRChange{LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch, ISR: isr}, true
+}
+
+// FetchPosition is where a follower fetches next.
+type FetchPosition struct {
+	Offset           int64
+	LastFetchedEpoch int32
+	LeaderEpoch      int32
+	Leader           int32
+}
+
+// FollowerPosition returns the follower's next fetch position; ok is false
+// when this replica leads or is closed.
+func (p *Partition) FollowerPosition() (FetchPosition, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.mu.role
+	if r.IsLeader() || p.mu.closed || r.Leader < 0 {
+		return FetchPosition{}, false
+	}
+	return FetchPosition{
+		Offset: p.log.LogEndOffset(), LastFetchedEpoch: p.mu.epochs.latest(),
+		LeaderEpoch: r.LeaderEpoch, Leader: r.Leader,
+	}, true
+}
+
+// ErrRoleChanged: the follower's role changed while a fetch was in flight;
+// its response is dropped.
+var ErrRoleChanged = errors.New("partition: role changed during fetch")
+
+// AppendFromLeader appends what a follower fetched, keeping the leader's
+// offsets and epochs, then takes the leader's high watermark (bounded by
+// its own log end).
+func (p *Partition) AppendFromLeader(leaderEpoch int32, batches []byte, leaderHW int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.closed {
+		return ErrClosed
+	}
+	if p.mu.role.IsLeader() || p.mu.role.LeaderEpoch != leaderEpoch {
+		return ErrRoleChanged
+	}
+	if len(batches) > 0 {
+		if _, err := p.log.AppendAsFollower(batches); err != nil {
+			return err
+		}
+		// Producer state and epochs follow the leader's batches.
+		if err := p.observeBatchesLocked(batches); err != nil {
+			return err
+		}
+		p.signalAppended()
+	}
+	p.mu.leaderHW = leaderHW
+	p.setHW(min(leaderHW, p.log.LogEndOffset()))
+	return nil
+}
+
+// TruncateTo drops the log at and after offset (a diverged tail) and
+// rebuilds the producer state and epoch cache.
+func (p *Partition) TruncateTo(offset int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.closed {
+		return ErrClosed
+	}
+	if offset >= p.log.LogEndOffset() {
+		return nil
+	}
+	p.logger.Info("truncating diverged log", "from", p.log.LogEndOffset(), "to", offset)
+	if err := p.log.TruncateTo(offset); err != nil {
+		return err
+	}
+	if p.flushed.Load() > offset {
+		p.flushed.Store(offset)
+	}
+	p.mu.epochs = p.mu.epochs.truncateFrom(offset)
+	_ = writeEpochCheckpoint(p.dir, p.mu.epochs)
+	// Producer state is rebuilt from the log (truncation is rare).
+	producers := map[int64]*producerEntry{}
+	err := p.log.ScanBatches(p.log.LogStartOffset(), func(h record.Header) error {
+		if h.ProducerID >= 0 {
+			e := producers[h.ProducerID]
+			if e == nil {
+				e = &producerEntry{Epoch: h.ProducerEpoch}
+				producers[h.ProducerID] = e
+			}
+			e.update(&h, h.MaxTimestamp)
+		}
+		return nil
+	})
+	p.mu.producers = producers
+	return err
+}
