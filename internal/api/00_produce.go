@@ -75,9 +75,9 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 			rp := &rt.Partitions[i]
 			rp.Default()
 			rp.Partition = p.Partition
-			part := h.partitionFor(im, name, p.Partition)
-			if part == nil {
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			part, code := h.leaderFor(im, name, p.Partition)
+			if code != 0 {
+				rp.ErrorCode = code
 				if r.Version >= 13 && name == "" {
 					rp.ErrorCode = kerr.UnknownTopicID.Code
 				}

@@ -79,6 +79,10 @@ func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 	}
 	total := 0
 	failed := false
+	replicaID := r.ReplicaID
+	if r.Version >= 15 {
+		replicaID = r.ReplicaState.ID
+	}
 	var waitOn []<-chan struct{}
 	for _, t := range r.Topics {
 		rt := kmsg.NewFetchResponseTopic()
@@ -95,16 +99,23 @@ func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 			// Kafka always sends a record set, empty rather than null:
 			// librdkafka rejects a null one as a protocol error.
 			rp.RecordBatches = []byte{}
-			part := h.partitionFor(im, name, p.Partition)
-			if part == nil {
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				if r.Version >= 13 {
-					rp.ErrorCode = kerr.UnknownTopicID.Code
+			if replicaID >= 0 {
+				n, ch, ok := h.followerFetchPartition(im, name, replicaID, p, rp)
+				total += n
+				failed = failed || !ok
+				if ch != nil {
+					waitOn = append(waitOn, ch)
 				}
-				failed = true
 				continue
 			}
-			if code := checkLeaderEpoch(im, name, p.Partition, p.CurrentLeaderEpoch); code != 0 {
+			part, code := h.leaderFor(im, name, p.Partition)
+			if code == kerr.UnknownTopicOrPartition.Code && r.Version >= 13 {
+				code = kerr.UnknownTopicID.Code
+			}
+			if code == 0 {
+				code = errorCode(h.deps.Logger, part.CheckLeaderEpoch(p.CurrentLeaderEpoch))
+			}
+			if code != 0 {
 				rp.ErrorCode = code
 				failed = true
 				continue
@@ -144,18 +155,33 @@ func fillFetchPartition(rp *kmsg.FetchResponseTopicPartition, part *partition.Pa
 	}
 }
 
-// checkLeaderEpoch compares a client's idea of the leader epoch with ours
-// (KIP-320): older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
-func checkLeaderEpoch(im *metadata.Image, topic string, index int32, epoch int32) int16 {
-	if epoch < 0 {
-		return 0
+// followerFetchPartition serves one partition of a follower's fetch:
+// records up to the log end, the leader's high watermark, or where the
+// follower's log diverged. It returns the bytes read, the channel to
+// long-poll on and whether it succeeded.
+func (h *Handlers) followerFetchPartition(im *metadata.Image, topic string, replicaID int32, p kmsg.FetchRequestTopicPartition, rp *kmsg.FetchResponseTopicPartition) (int, <-chan struct{}, bool) {
+	part, code := h.leaderFor(im, topic, p.Partition)
+	if code == 0 {
+		code = errorCode(h.deps.Logger, part.CheckLeaderEpoch(p.CurrentLeaderEpoch))
 	}
-	ours := im.Topics[topic].Partitions[index].LeaderEpoch
-	switch {
-	case epoch < ours:
-		return kerr.FencedLeaderEpoch.Code
-	case epoch > ours:
-		return kerr.UnknownLeaderEpoch.Code
+	if code != 0 {
+		rp.ErrorCode = code
+		return 0, nil, false
 	}
-	return 0
+	ch := part.Appended()
+	res, err := part.FollowerFetch(replicaID, p.FetchOffset, p.LastFetchedEpoch, int(p.PartitionMaxBytes))
+	rp.HighWatermark, rp.LogStartOffset = res.HighWatermark, res.LogStartOffset
+	rp.LastStableOffset = res.HighWatermark
+	if err != nil {
+		rp.ErrorCode = errorCode(h.deps.Logger, err)
+		return 0, nil, false
+	}
+	if res.Diverging {
+		rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = res.DivergingEpoch, res.DivergingEndOffset
+		return 0, nil, false
+	}
+	if res.Records != nil {
+		rp.RecordBatches = res.Records
+	}
+	return len(res.Records), ch, true
 }

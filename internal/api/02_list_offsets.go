@@ -36,18 +36,16 @@ func (h *Handlers) listOffsets(_ context.Context, req *Request) Outcome {
 			rp := kmsg.NewListOffsetsResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.Timestamp, rp.Offset = -1, -1
-			part := h.partitionFor(im, t.Topic, p.Partition)
-			switch {
-			case part == nil:
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			default:
-				rp.ErrorCode = checkLeaderEpoch(im, t.Topic, p.Partition, p.CurrentLeaderEpoch)
+			part, code := h.leaderFor(im, t.Topic, p.Partition)
+			rp.ErrorCode = code
+			if code == 0 {
+				rp.ErrorCode = errorCode(h.deps.Logger, part.CheckLeaderEpoch(p.CurrentLeaderEpoch))
 			}
 			if rp.ErrorCode != 0 {
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}
-			rp.LeaderEpoch = im.Topics[t.Topic].Partitions[p.Partition].LeaderEpoch
+			rp.LeaderEpoch = part.Role().LeaderEpoch
 			var err error
 			switch p.Timestamp {
 			case tsLatest:

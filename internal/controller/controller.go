@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/metadata"
@@ -48,7 +49,10 @@ type Controller struct {
 
 	mu struct {
 		sync.Mutex
-		listeners []func(*metadata.Image)
+		listeners     []func(*metadata.Image)
+		cluster       ClusterConfig
+		heartbeats    map[int32]time.Time // soft state of the active controller
+		lastRebalance time.Time
 	}
 }
 

@@ -23,10 +23,11 @@ type Image struct {
 
 // Broker is one registered broker.
 type Broker struct {
-	ID   int32
-	Host string
-	Port int32
-	Rack string
+	ID     int32
+	Host   string
+	Port   int32
+	Rack   string
+	Fenced bool
 }
 
 // Topic is one topic with its partitions, indexed by partition number.
@@ -38,11 +39,12 @@ type Topic struct {
 
 // Partition is one partition's replica assignment and leadership.
 type Partition struct {
-	Index       int32
-	Replicas    []int32
-	ISR         []int32
-	Leader      int32
-	LeaderEpoch int32
+	Index          int32
+	Replicas       []int32
+	ISR            []int32
+	Leader         int32 // -1: offline, no eligible leader
+	LeaderEpoch    int32
+	PartitionEpoch int32
 }
 
 // Empty returns the image of an empty metadata log.
@@ -73,7 +75,9 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 	case r.RegisterBroker != nil:
 		b := r.RegisterBroker
 		next.Brokers = maps.Clone(im.Brokers)
-		next.Brokers[b.BrokerID] = Broker{ID: b.BrokerID, Host: b.Host, Port: b.Port, Rack: b.Rack}
+		// Re-registration keeps the fence: a returning broker is unfenced
+		// by its heartbeat, which also re-elects partitions waiting for it.
+		next.Brokers[b.BrokerID] = Broker{ID: b.BrokerID, Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: im.Brokers[b.BrokerID].Fenced}
 	case r.Topic != nil:
 		if _, ok := im.Topics[r.Topic.Name]; ok {
 			return nil, fmt.Errorf("%w: topic %q exists", ErrInconsistent, r.Topic.Name)
@@ -94,7 +98,7 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		}
 		t := *old
 		t.Partitions = append([]Partition(nil), old.Partitions...)
-		part := Partition{Index: p.Partition, Replicas: p.Replicas, ISR: p.ISR, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch}
+		part := Partition{Index: p.Partition, Replicas: p.Replicas, ISR: p.ISR, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}
 		if int(p.Partition) == len(t.Partitions) {
 			t.Partitions = append(t.Partitions, part)
 		} else {
@@ -135,6 +139,20 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 			m[c.Name] = *c.Value
 		}
 		(*src)[c.ResourceName] = m
+	case r.FenceBroker != nil, r.UnfenceBroker != nil:
+		id, fenced := int32(0), r.FenceBroker != nil
+		if fenced {
+			id = r.FenceBroker.BrokerID
+		} else {
+			id = r.UnfenceBroker.BrokerID
+		}
+		b, ok := im.Brokers[id]
+		if !ok {
+			return nil, fmt.Errorf("%w: fence state of unknown broker %d", ErrInconsistent, id)
+		}
+		b.Fenced = fenced
+		next.Brokers = maps.Clone(im.Brokers)
+		next.Brokers[id] = b
 	case r.ProducerIDs != nil:
 		if r.ProducerIDs.NextProducerID <= im.NextProducerID {
 			return nil, fmt.Errorf("%w: producer id block moves back", ErrInconsistent)

@@ -16,6 +16,19 @@ type Record struct {
 	Config         *ConfigRecord         `json:"config,omitempty"`
 	ProducerIDs    *ProducerIDsRecord    `json:"producerIds,omitempty"`
 	ClusterID      *ClusterIDRecord      `json:"clusterId,omitempty"`
+	FenceBroker    *FenceBrokerRecord    `json:"fenceBroker,omitempty"`
+	UnfenceBroker  *UnfenceBrokerRecord  `json:"unfenceBroker,omitempty"`
+}
+
+// FenceBrokerRecord marks a broker fenced: it missed its heartbeats (or
+// shut down) and may lead nothing.
+type FenceBrokerRecord struct {
+	BrokerID int32 `json:"brokerId"`
+}
+
+// UnfenceBrokerRecord marks a fenced broker alive again.
+type UnfenceBrokerRecord struct {
+	BrokerID int32 `json:"brokerId"`
 }
 
 // ClusterIDRecord names the cluster; the first record of every metadata log.
@@ -45,6 +58,9 @@ type PartitionRecord struct {
 	ISR         []int32  `json:"isr"`
 	Leader      int32    `json:"leader"`
 	LeaderEpoch int32    `json:"leaderEpoch"`
+	// PartitionEpoch counts every change of the record (leader or ISR);
+	// AlterPartition requests must name the current one.
+	PartitionEpoch int32 `json:"partitionEpoch"`
 }
 
 // RemoveTopicRecord deletes a topic and its configs.
