@@ -41,7 +41,9 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 			if t.Topic == nil {
 				continue
 			}
-			if _, ok := im.Topics[*t.Topic]; !ok && allowAuto && config.ValidTopicName(*t.Topic) == nil {
+			// Internal topics are created by their coordinators, with
+			// their own partition count and configs.
+			if _, ok := im.Topics[*t.Topic]; !ok && allowAuto && !isInternal(*t.Topic) && config.ValidTopicName(*t.Topic) == nil {
 				create = append(create, controller.TopicSpec{Name: *t.Topic, NumPartitions: -1, ReplicationFactor: -1})
 			}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/partition"
 )
 
@@ -23,6 +24,7 @@ type Deps struct {
 	Broker     *config.Broker
 	Controller *controller.Controller
 	Partitions Partitions
+	Groups     *group.Coordinator
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -49,7 +51,10 @@ type Request struct {
 	Version       int16
 	CorrelationID int32
 	ClientID      *string
-	Body          kmsg.Request
+	// ClientHost is the client's address as Kafka shows it in
+	// DescribeGroups ("/127.0.0.1").
+	ClientHost string
+	Body       kmsg.Request
 }
 
 // Outcome tells the connection what to do after a request.

@@ -10,6 +10,7 @@ import (
 	"github.com/arus-io/arus/internal/commitlog"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/record"
 )
@@ -52,6 +53,38 @@ func errorCode(logger *slog.Logger, err error) int16 {
 	case errors.Is(err, partition.ErrStorage):
 		logger.Error("storage error", "err", err)
 		return kerr.KafkaStorageError.Code
+	case errors.Is(err, group.ErrInvalidGroupID):
+		return kerr.InvalidGroupID.Code
+	case errors.Is(err, group.ErrCoordinatorNotAvailable):
+		return kerr.CoordinatorNotAvailable.Code
+	case errors.Is(err, group.ErrNotCoordinator):
+		return kerr.NotCoordinator.Code
+	case errors.Is(err, group.ErrLoadInProgress):
+		return kerr.CoordinatorLoadInProgress.Code
+	case errors.Is(err, group.ErrInvalidSessionTimeout):
+		return kerr.InvalidSessionTimeout.Code
+	case errors.Is(err, group.ErrInconsistentProtocol):
+		return kerr.InconsistentGroupProtocol.Code
+	case errors.Is(err, group.ErrUnknownMemberID):
+		return kerr.UnknownMemberID.Code
+	case errors.Is(err, group.ErrMemberIDRequired):
+		return kerr.MemberIDRequired.Code
+	case errors.Is(err, group.ErrFencedInstanceID):
+		return kerr.FencedInstanceID.Code
+	case errors.Is(err, group.ErrIllegalGeneration):
+		return kerr.IllegalGeneration.Code
+	case errors.Is(err, group.ErrRebalanceInProgress):
+		return kerr.RebalanceInProgress.Code
+	case errors.Is(err, group.ErrGroupIDNotFound):
+		return kerr.GroupIDNotFound.Code
+	case errors.Is(err, group.ErrNonEmptyGroup):
+		return kerr.NonEmptyGroup.Code
+	case errors.Is(err, group.ErrGroupSubscribedToTopic):
+		return kerr.GroupSubscribedToTopic.Code
+	case errors.Is(err, group.ErrOffsetMetadataTooLarge):
+		return kerr.OffsetMetadataTooLarge.Code
+	case errors.Is(err, group.ErrInvalidCommitOffsetSize):
+		return kerr.InvalidCommitOffsetSize.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
 	case errors.Is(err, controller.ErrTopicExists):

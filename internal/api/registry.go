@@ -21,11 +21,22 @@ var registry = map[int16]entry{
 	1:  {4, 18, (*Handlers).fetch},          //
 	2:  {1, 11, (*Handlers).listOffsets},    //
 	3:  {0, 13, (*Handlers).metadata},       //
+	8:  {0, 10, (*Handlers).offsetCommit},   //
+	9:  {0, 10, (*Handlers).offsetFetch},    //
+	10: {0, 6, (*Handlers).findCoordinator}, //
+	11: {0, 9, (*Handlers).joinGroup},       //
+	12: {0, 4, (*Handlers).heartbeat},       //
+	13: {0, 5, (*Handlers).leaveGroup},      //
+	14: {0, 5, (*Handlers).syncGroup},       //
+	15: {0, 6, (*Handlers).describeGroups},  //
+	16: {0, 5, (*Handlers).listGroups},      //
 	18: {0, 4, (*Handlers).apiVersions},     // v5 unreleased in Kafka 4.x
 	19: {0, 7, (*Handlers).createTopics},    //
 	20: {0, 6, (*Handlers).deleteTopics},    //
 	22: {0, 5, (*Handlers).initProducerID},  //
 	32: {0, 4, (*Handlers).describeConfigs}, //
+	42: {0, 3, (*Handlers).deleteGroups},    //
+	47: {0, 0, (*Handlers).offsetDelete},    //
 }
 
 // VersionRange returns the versions served for key; ok is false for keys

@@ -48,6 +48,28 @@ func WithNumPartitions(n int32) Option {
 	return func(c *config.Broker) { c.NumPartitions = n }
 }
 
+// WithGroupInitialRebalanceDelay sets group.initial.rebalance.delay.ms.
+// Test brokers use 0 unless told otherwise, as Kafka's own tests do, so
+// the first rebalance of a group does not wait 3s.
+func WithGroupInitialRebalanceDelay(d time.Duration) Option {
+	return func(c *config.Broker) { c.Groups.InitialRebalanceDelay = &d }
+}
+
+// WithGroupSessionTimeouts sets group.min.session.timeout.ms and
+// group.max.session.timeout.ms, so tests can use session timeouts below
+// Kafka's 6s minimum.
+func WithGroupSessionTimeouts(min, max time.Duration) Option {
+	return func(c *config.Broker) { c.Groups.MinSessionTimeout, c.Groups.MaxSessionTimeout = min, max }
+}
+
+// WithOffsetsRetention sets offsets.retention.minutes (as a duration) and
+// offsets.retention.check.interval.ms.
+func WithOffsetsRetention(retention, checkInterval time.Duration) Option {
+	return func(c *config.Broker) {
+		c.Groups.OffsetsRetention, c.Groups.OffsetsRetentionCheckInterval = retention, checkInterval
+	}
+}
+
 // Logger returns a logger for tests: quiet unless ARUS_TEST_LOG is set.
 func Logger(t testing.TB) *slog.Logger {
 	level := slog.LevelError
@@ -62,6 +84,8 @@ func Logger(t testing.TB) *slog.Logger {
 func StartBroker(t testing.TB, opts ...Option) *Broker {
 	t.Helper()
 	cfg := config.Broker{Listener: "127.0.0.1:0", DataDir: t.TempDir()}
+	noDelay := time.Duration(0)
+	cfg.Groups.InitialRebalanceDelay = &noDelay
 	for _, o := range opts {
 		o(&cfg)
 	}

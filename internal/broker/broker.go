@@ -20,6 +20,7 @@ import (
 	"github.com/arus-io/arus/internal/api"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/quorum"
@@ -34,6 +35,7 @@ type Broker struct {
 	meta       *quorum.Local
 	controller *controller.Controller
 	server     *server.Server
+	groups     *group.Coordinator
 	advertised struct {
 		host string
 		port int32
@@ -91,8 +93,11 @@ func Start(cfg config.Broker, logger *slog.Logger) (b *Broker, err error) {
 		return b, err
 	}
 
+	b.groups = group.New(group.Config{
+		NodeID: cfg.NodeID, Groups: cfg.Groups, Metadata: b.controller, Partitions: b, Logger: logger,
+	})
 	handlers := api.New(api.Deps{
-		Broker: &b.cfg, Controller: b.controller, Partitions: b, Logger: logger,
+		Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger,
 	}, func() (string, int32) { return b.advertised.host, b.advertised.port })
 	b.server, err = server.Listen(cfg.Listener, server.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger,
@@ -108,6 +113,8 @@ func Start(cfg config.Broker, logger *slog.Logger) (b *Broker, err error) {
 	// registering, then follow every new image.
 	b.reconcile(b.controller.Image())
 	b.controller.Subscribe(b.reconcile)
+	b.groups.OnImage(b.controller.Image())
+	b.controller.Subscribe(b.groups.OnImage)
 	if err := b.controller.Bootstrap(metadata.RegisterBrokerRecord{
 		BrokerID: cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port,
 	}); err != nil {
@@ -312,6 +319,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		var errs []error
 		if b.server != nil {
 			errs = append(errs, b.server.Shutdown(ctx))
+		}
+		if b.groups != nil {
+			errs = append(errs, b.groups.Shutdown(ctx))
 		}
 		b.wg.Wait()
 		b.mu.Lock()

@@ -37,6 +37,82 @@ type Broker struct {
 	// TopicDefaults overrides topic config defaults broker-wide, keyed by
 	// the topic config name (retention.ms, segment.bytes, ...).
 	TopicDefaults map[string]string
+
+	// Groups are the consumer group coordinator's settings.
+	Groups Groups
+}
+
+// Groups holds the group coordinator's settings, with Kafka's names.
+type Groups struct {
+	// InitialRebalanceDelay is group.initial.rebalance.delay.ms: how long
+	// the first rebalance of an empty group waits for more members (3s).
+	// A pointer because 0 is a useful value (tests); nil means the default.
+	InitialRebalanceDelay *time.Duration
+	// MinSessionTimeout and MaxSessionTimeout are
+	// group.min.session.timeout.ms (6s) and group.max.session.timeout.ms
+	// (30 min): the session timeouts members may ask for.
+	MinSessionTimeout time.Duration
+	MaxSessionTimeout time.Duration
+	// OffsetsRetention is offsets.retention.minutes (7 days): committed
+	// offsets of a group that has been empty this long are deleted.
+	OffsetsRetention time.Duration
+	// OffsetsRetentionCheckInterval is offsets.retention.check.interval.ms
+	// (10 min).
+	OffsetsRetentionCheckInterval time.Duration
+	// OffsetMetadataMaxBytes is offset.metadata.max.bytes (4096).
+	OffsetMetadataMaxBytes int32
+	// OffsetsTopicPartitions is offsets.topic.num.partitions (50), used when
+	// __consumer_offsets is created.
+	OffsetsTopicPartitions int32
+	// OffsetsTopicReplicationFactor is offsets.topic.replication.factor
+	// (3, capped at the number of registered brokers).
+	OffsetsTopicReplicationFactor int16
+	// OffsetsTopicSegmentBytes is offsets.topic.segment.bytes (100 MiB).
+	OffsetsTopicSegmentBytes int32
+}
+
+// validate fills the group defaults.
+func (g *Groups) validate() error {
+	if g.InitialRebalanceDelay == nil {
+		d := 3 * time.Second
+		g.InitialRebalanceDelay = &d
+	}
+	if *g.InitialRebalanceDelay < 0 {
+		return fmt.Errorf("group.initial.rebalance.delay.ms must not be negative")
+	}
+	if g.MinSessionTimeout == 0 {
+		g.MinSessionTimeout = 6 * time.Second
+	}
+	if g.MaxSessionTimeout == 0 {
+		g.MaxSessionTimeout = 30 * time.Minute
+	}
+	if g.MinSessionTimeout < 0 || g.MaxSessionTimeout < g.MinSessionTimeout {
+		return fmt.Errorf("group.min.session.timeout.ms (%s) must be positive and at most group.max.session.timeout.ms (%s)",
+			g.MinSessionTimeout, g.MaxSessionTimeout)
+	}
+	if g.OffsetsRetention == 0 {
+		g.OffsetsRetention = 7 * 24 * time.Hour
+	}
+	if g.OffsetsRetentionCheckInterval == 0 {
+		g.OffsetsRetentionCheckInterval = 10 * time.Minute
+	}
+	if g.OffsetMetadataMaxBytes == 0 {
+		g.OffsetMetadataMaxBytes = 4096
+	}
+	if g.OffsetsTopicPartitions == 0 {
+		g.OffsetsTopicPartitions = 50
+	}
+	if g.OffsetsTopicReplicationFactor == 0 {
+		g.OffsetsTopicReplicationFactor = 3
+	}
+	if g.OffsetsTopicSegmentBytes == 0 {
+		g.OffsetsTopicSegmentBytes = 100 << 20
+	}
+	if g.OffsetsRetention < 0 || g.OffsetsRetentionCheckInterval < 0 || g.OffsetMetadataMaxBytes < 0 ||
+		g.OffsetsTopicPartitions < 0 || g.OffsetsTopicReplicationFactor < 0 || g.OffsetsTopicSegmentBytes < 0 {
+		return fmt.Errorf("group and offsets settings must be positive")
+	}
+	return nil
 }
 
 // Validate fills defaults and rejects nonsense.
@@ -85,6 +161,9 @@ func (b *Broker) Validate() error {
 	if b.RetentionCheckInterval == 0 {
 		b.RetentionCheckInterval = 5 * time.Minute
 	}
+	if err := b.Groups.validate(); err != nil {
+		return err
+	}
 	for k, v := range b.TopicDefaults {
 		v := v
 		if err := ValidateTopicConfig(k, &v); err != nil {
@@ -108,6 +187,17 @@ func (b *Broker) BrokerConfigs() map[string]string {
 		"socket.request.max.bytes":        strconv.Itoa(int(b.MaxRequestBytes)),
 		"log.retention.check.interval.ms": strconv.FormatInt(b.RetentionCheckInterval.Milliseconds(), 10),
 		"process.roles":                   "broker,controller",
+	}
+	if g := b.Groups; g.InitialRebalanceDelay != nil {
+		m["group.initial.rebalance.delay.ms"] = strconv.FormatInt(g.InitialRebalanceDelay.Milliseconds(), 10)
+		m["group.min.session.timeout.ms"] = strconv.FormatInt(g.MinSessionTimeout.Milliseconds(), 10)
+		m["group.max.session.timeout.ms"] = strconv.FormatInt(g.MaxSessionTimeout.Milliseconds(), 10)
+		m["offsets.retention.minutes"] = strconv.FormatInt(int64(g.OffsetsRetention/time.Minute), 10)
+		m["offsets.retention.check.interval.ms"] = strconv.FormatInt(g.OffsetsRetentionCheckInterval.Milliseconds(), 10)
+		m["offset.metadata.max.bytes"] = strconv.Itoa(int(g.OffsetMetadataMaxBytes))
+		m["offsets.topic.num.partitions"] = strconv.Itoa(int(g.OffsetsTopicPartitions))
+		m["offsets.topic.replication.factor"] = strconv.Itoa(int(g.OffsetsTopicReplicationFactor))
+		m["offsets.topic.segment.bytes"] = strconv.Itoa(int(g.OffsetsTopicSegmentBytes))
 	}
 	if b.AdvertisedListener != "" {
 		m["advertised.listeners"] = "PLAINTEXT://" + b.AdvertisedListener

@@ -124,6 +124,10 @@ func (s *Server) serveConn(conn net.Conn) {
 		_ = tc.SetNoDelay(true)
 	}
 	logger := s.cfg.Logger.With("remote", conn.RemoteAddr().String())
+	clientHost := "/" + conn.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(conn.RemoteAddr().String()); err == nil {
+		clientHost = "/" + host
+	}
 	pending := make(chan pendingResponse, maxPipelined)
 	writerDone := make(chan struct{})
 	go func() {
@@ -155,7 +159,7 @@ func (s *Server) serveConn(conn net.Conn) {
 			logger.Warn("closing connection after bad request", "err", err)
 			return
 		}
-		outcome := s.handle(logger, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, Body: req})
+		outcome := s.handle(logger, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: clientHost, Body: req})
 		pending <- pendingResponse{h.correlationID, outcome}
 		if outcome.Close {
 			return

@@ -1,0 +1,66 @@
+package api
+
+// FindCoordinator (key 10), versions 0-6.
+//   v0: group key only (GroupCoordinator). v1: CoordinatorType (0 group,
+//   1 transaction), ErrorMessage, throttle. v2: no change. v3: flexible.
+//   v4: batched CoordinatorKeys with a result per key (KIP-699). v5: no
+//   change for us. v6: key type 2 (share groups, KIP-932), not served.
+//
+// The first request for a group creates __consumer_offsets, as Kafka
+// does; arus creates it synchronously, so the answer names the
+// coordinator at once instead of COORDINATOR_NOT_AVAILABLE. Transaction
+// coordinators do not exist yet: COORDINATOR_NOT_AVAILABLE.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/group"
+)
+
+func (h *Handlers) findCoordinator(_ context.Context, req *Request) Outcome {
+	r := req.Body.(*kmsg.FindCoordinatorRequest)
+	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	keys := r.CoordinatorKeys
+	if r.Version < 4 {
+		keys = []string{r.CoordinatorKey}
+	}
+	for _, key := range keys {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key, c.NodeID, c.Port = key, -1, -1
+		var err error
+		switch r.CoordinatorType {
+		case 0:
+			var node int32
+			if node, err = h.deps.Groups.FindCoordinator(key); err == nil {
+				host, port, ok := h.brokerAddress(h.deps.Controller.Image(), node)
+				if !ok {
+					err = group.ErrCoordinatorNotAvailable
+				} else {
+					c.NodeID, c.Host, c.Port = node, host, port
+				}
+			}
+		case 1:
+			err = group.ErrCoordinatorNotAvailable // no transaction coordinator yet
+		default:
+			c.ErrorCode = kerr.InvalidRequest.Code
+			msg := "unknown coordinator type"
+			c.ErrorMessage = &msg
+		}
+		if err != nil {
+			c.NodeID, c.Host, c.Port = -1, "", -1
+			c.ErrorCode = errorCode(h.deps.Logger, err)
+			c.ErrorMessage = errorMessage(err)
+		}
+		resp.Coordinators = append(resp.Coordinators, c)
+	}
+	if r.Version < 4 {
+		c := resp.Coordinators[0]
+		resp.Coordinators = nil
+		resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
+		resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
+	}
+	return respond(resp)
+}
