@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sys/unix"
 
 	"github.com/arus-io/arus/internal/api"
@@ -24,6 +25,7 @@ import (
 	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/quorum"
+	"github.com/arus-io/arus/internal/replica"
 	"github.com/arus-io/arus/internal/server"
 )
 
@@ -35,11 +37,16 @@ type Broker struct {
 	meta       *quorum.Local
 	controller *controller.Controller
 	server     *server.Server
-	groups     *group.Coordinator
 	advertised struct {
 		host string
 		port int32
 	}
+
+	opts     options
+	interCl  *kgo.Client      // inter-broker requests (replica fetch)
+	replicas *replica.Manager // follower fetchers
+	groups   *group.Coordinator
+	seeds    string // broker addresses the inter-broker client knows; guarded by mu
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -51,6 +58,7 @@ type Broker struct {
 	}
 	shutdownOnce sync.Once
 	shutdownErr  error
+	controlled   bool // set by Shutdown, not by Crash
 }
 
 type topicPartition struct {
@@ -60,14 +68,17 @@ type topicPartition struct {
 
 // Start opens everything and begins serving clients. On error everything
 // opened so far is closed again.
-func Start(cfg config.Broker, logger *slog.Logger) (b *Broker, err error) {
+func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
-	b = &Broker{cfg: cfg, logger: logger, stop: make(chan struct{})}
+	b = &Broker{cfg: cfg, logger: logger, stop: make(chan struct{}), opts: defaultOptions()}
+	for _, o := range opts {
+		o(&b.opts)
+	}
 	b.mu.partitions = map[topicPartition]*partition.Partition{}
 	defer func() {
 		if err != nil {
@@ -81,16 +92,23 @@ func Start(cfg config.Broker, logger *slog.Logger) (b *Broker, err error) {
 	if b.lock, err = lockDir(cfg.DataDir); err != nil {
 		return b, err
 	}
-	var committed [][]byte
-	b.meta, committed, err = quorum.OpenLocal(filepath.Join(cfg.DataDir, "__cluster_metadata-0"), logger)
-	if err != nil {
-		return b, err
-	}
-	b.controller, err = controller.New(b.meta, committed, controller.Defaults{
-		NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-	}, logger)
-	if err != nil {
-		return b, err
+	if b.opts.controller != nil {
+		b.controller = b.opts.controller
+	} else {
+		var committed [][]byte
+		b.meta, committed, err = quorum.OpenLocal(filepath.Join(cfg.DataDir, "__cluster_metadata-0"), logger)
+		if err != nil {
+			return b, err
+		}
+		b.controller, err = controller.New(b.meta, committed, controller.Defaults{
+			NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		}, logger)
+		if err != nil {
+			return b, err
+		}
+		b.controller.SetClusterConfig(controller.ClusterConfig{
+			SessionTimeout: b.opts.timing.SessionTimeout, LeaderRebalanceInterval: b.opts.timing.LeaderRebalanceInterval,
+		})
 	}
 
 	b.groups = group.New(group.Config{
@@ -109,6 +127,9 @@ func Start(cfg config.Broker, logger *slog.Logger) (b *Broker, err error) {
 		return b, err
 	}
 
+	b.replicas = replica.NewManager(cfg.NodeID, logger, kgo.ClientID(fmt.Sprintf("arus-broker-%d", cfg.NodeID)),
+		kgo.RequestTimeoutOverhead(5*time.Second))
+
 	// Open the partitions the committed metadata gives us before
 	// registering, then follow every new image.
 	b.reconcile(b.controller.Image())
@@ -125,6 +146,11 @@ func Start(cfg config.Broker, logger *slog.Logger) (b *Broker, err error) {
 	}
 	b.server.Serve()
 	b.goFunc(b.retentionLoop)
+	b.goFunc(b.heartbeatLoop)
+	b.goFunc(b.isrLoop)
+	if b.opts.controller == nil {
+		b.goFunc(b.controllerLoop)
+	}
 	logger.Info("arus broker started", "node_id", cfg.NodeID, "listener", b.server.Addr().String(),
 		"advertised", net.JoinHostPort(b.advertised.host, strconv.Itoa(int(b.advertised.port))),
 		"data_dir", cfg.DataDir, "cluster_id", b.controller.Image().ClusterID)
@@ -192,6 +218,7 @@ func (b *Broker) reconcile(im *metadata.Image) {
 		return
 	}
 	want := map[topicPartition]bool{}
+	var followed []replica.Followed
 	for name, t := range im.Topics {
 		tc := b.topicConfig(im, name)
 		for _, p := range t.Partitions {
@@ -200,22 +227,35 @@ func (b *Broker) reconcile(im *metadata.Image) {
 			}
 			tp := topicPartition{name, p.Index}
 			want[tp] = true
-			if part, ok := b.mu.partitions[tp]; ok {
+			role := partition.Role{
+				Self: b.cfg.NodeID, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+				Replicas: p.Replicas, ISR: p.ISR,
+			}
+			part, ok := b.mu.partitions[tp]
+			if ok {
 				part.SetTopicConfig(tc)
-				continue
+				part.SetRole(role)
+			} else {
+				var err error
+				part, err = partition.Open(partition.Config{
+					Topic: name, Index: p.Index,
+					Dir:       filepath.Join(b.cfg.DataDir, fmt.Sprintf("%s-%d", name, p.Index)),
+					TopicConf: tc, Logger: b.logger, Role: role, ReplicaLagMax: b.opts.timing.ReplicaLagMax,
+				})
+				if err != nil {
+					b.logger.Error("cannot open partition; it stays offline", "topic", name, "partition", p.Index, "err", err)
+					continue
+				}
+				b.mu.partitions[tp] = part
 			}
-			part, err := partition.Open(partition.Config{
-				Topic: name, Index: p.Index,
-				Dir:       filepath.Join(b.cfg.DataDir, fmt.Sprintf("%s-%d", name, p.Index)),
-				TopicConf: tc, Logger: b.logger,
-			})
-			if err != nil {
-				b.logger.Error("cannot open partition; it stays offline", "topic", name, "partition", p.Index, "err", err)
-				continue
+			if p.Leader != b.cfg.NodeID && p.Leader >= 0 {
+				lb := im.Brokers[p.Leader]
+				followed = append(followed, replica.Followed{Topic: name, TopicID: t.ID, Partition: part, Leader: p.Leader,
+					LeaderAddr: net.JoinHostPort(lb.Host, strconv.Itoa(int(lb.Port)))})
 			}
-			b.mu.partitions[tp] = part
 		}
 	}
+	b.replicas.SetFollowed(followed)
 	for tp, part := range b.mu.partitions {
 		if want[tp] {
 			continue
@@ -311,10 +351,28 @@ func (b *Broker) EnforceRetention() {
 	}
 }
 
-// Shutdown stops serving, closes every partition cleanly (so the next
-// start needs no recovery) and releases the data directory. Idempotent.
+// Shutdown hands over leadership (controlled shutdown, in a cluster),
+// stops serving, closes every partition cleanly (so the next start needs
+// no recovery) and releases the data directory. Idempotent.
 func (b *Broker) Shutdown(ctx context.Context) error {
+	b.controlled = true
+	return b.stopAll(ctx)
+}
+
+// Crash stops the broker without handing over leadership, as a dead
+// process would look to the rest of the cluster (tests of failover).
+func (b *Broker) Crash(ctx context.Context) error {
+	return b.stopAll(ctx)
+}
+
+func (b *Broker) stopAll(ctx context.Context) error {
 	b.shutdownOnce.Do(func() {
+		if b.controlled && b.controller != nil && len(b.controller.Image().Brokers) > 1 {
+			// Controlled shutdown: hand leadership over before going away.
+			if err := b.controller.FenceBroker(b.cfg.NodeID); err != nil {
+				b.logger.Warn("controlled shutdown", "err", err)
+			}
+		}
 		close(b.stop)
 		var errs []error
 		if b.server != nil {
@@ -324,6 +382,10 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 			errs = append(errs, b.groups.Shutdown(ctx))
 		}
 		b.wg.Wait()
+		if b.replicas != nil {
+			b.replicas.Shutdown()
+		}
+
 		b.mu.Lock()
 		b.mu.closed = true
 		for tp, p := range b.mu.partitions {

@@ -30,37 +30,47 @@ type Followed struct {
 	TopicID   [16]byte
 	Partition *partition.Partition
 	Leader    int32
+	// LeaderAddr is the leader's host:port; a fetcher is per leader and
+	// address, so a leader that restarts elsewhere gets a new connection.
+	LeaderAddr string
+}
+
+// source identifies a fetcher: a leader at an address.
+type source struct {
+	id   int32
+	addr string
 }
 
 // Manager runs one fetcher per leader broker.
 type Manager struct {
 	self   int32
-	client *kgo.Client
+	opts   []kgo.Opt
 	logger *slog.Logger
 
 	mu struct {
 		sync.Mutex
-		fetchers map[int32]*fetcher
+		fetchers map[source]*fetcher
 		closed   bool
 	}
 	wg sync.WaitGroup
 }
 
-// NewManager returns a manager whose fetchers send requests through
-// client (a kgo client that can reach every broker by node id).
-func NewManager(self int32, client *kgo.Client, logger *slog.Logger) *Manager {
-	m := &Manager{self: self, client: client, logger: logger}
-	m.mu.fetchers = map[int32]*fetcher{}
+// NewManager returns a manager; each fetcher opens its own kgo client to
+// its leader with opts added.
+func NewManager(self int32, logger *slog.Logger, opts ...kgo.Opt) *Manager {
+	m := &Manager{self: self, opts: opts, logger: logger}
+	m.mu.fetchers = map[source]*fetcher{}
 	return m
 }
 
 // SetFollowed replaces the followed partitions, starting and stopping
 // fetchers as leaders come and go.
 func (m *Manager) SetFollowed(all []Followed) {
-	byLeader := map[int32][]Followed{}
+	byLeader := map[source][]Followed{}
 	for _, f := range all {
-		if f.Leader >= 0 && f.Leader != m.self {
-			byLeader[f.Leader] = append(byLeader[f.Leader], f)
+		if f.Leader >= 0 && f.Leader != m.self && f.LeaderAddr != "" {
+			src := source{f.Leader, f.LeaderAddr}
+			byLeader[src] = append(byLeader[src], f)
 		}
 	}
 	m.mu.Lock()
@@ -77,7 +87,11 @@ func (m *Manager) SetFollowed(all []Followed) {
 	for leader, parts := range byLeader {
 		f, ok := m.mu.fetchers[leader]
 		if !ok {
-			f = newFetcher(m, leader)
+			var err error
+			if f, err = newFetcher(m, leader); err != nil {
+				m.logger.Error("start replica fetcher", "leader", leader.id, "addr", leader.addr, "err", err)
+				continue
+			}
 			m.mu.fetchers[leader] = f
 			m.wg.Add(1)
 			go func() {
@@ -104,6 +118,7 @@ func (m *Manager) Shutdown() {
 type fetcher struct {
 	m      *Manager
 	leader int32
+	client *kgo.Client // seeded with the leader only
 	ctx    context.Context
 	cancel context.CancelFunc
 	logger *slog.Logger
@@ -115,11 +130,16 @@ type fetcher struct {
 	}
 }
 
-func newFetcher(m *Manager, leader int32) *fetcher {
+func newFetcher(m *Manager, src source) (*fetcher, error) {
+	opts := append([]kgo.Opt{kgo.SeedBrokers(src.addr)}, m.opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &fetcher{m: m, leader: leader, ctx: ctx, cancel: cancel, logger: m.logger.With("source_broker", leader)}
+	f := &fetcher{m: m, leader: src.id, client: cl, ctx: ctx, cancel: cancel, logger: m.logger.With("source_broker", src.id)}
 	f.mu.changed = make(chan struct{})
-	return f
+	return f, nil
 }
 
 func (f *fetcher) stop() { f.cancel() }
@@ -148,6 +168,7 @@ const (
 )
 
 func (f *fetcher) run() {
+	defer f.client.Close()
 	backoff := time.Duration(0)
 	for f.ctx.Err() == nil {
 		parts, changed := f.partitions()
@@ -213,7 +234,9 @@ func (f *fetcher) fetchOnce(parts []Followed) bool {
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, fetchMaxWait+10*time.Second)
 	defer cancel()
-	resp, err := f.m.client.Broker(int(f.leader)).Request(ctx, req)
+	// The seed broker is the leader's address itself: no metadata lookup,
+	// so a leader that came back on a new address is reached at once.
+	resp, err := f.client.SeedBrokers()[0].Request(ctx, req)
 	if err != nil {
 		if f.ctx.Err() == nil {
 			f.logger.Debug("replica fetch failed", "err", err)

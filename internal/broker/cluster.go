@@ -1,0 +1,114 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/partition"
+)
+
+// Timing holds the cluster liveness settings (Kafka's names in comments).
+type Timing struct {
+	HeartbeatInterval       time.Duration // broker.heartbeat.interval.ms (2 s)
+	SessionTimeout          time.Duration // broker.session.timeout.ms (9 s)
+	ReplicaLagMax           time.Duration // replica.lag.time.max.ms (30 s)
+	LeaderRebalanceInterval time.Duration // leader.imbalance.check.interval.seconds (300 s); 0 off
+	ISRCheckInterval        time.Duration // how often leaders review their ISR (replica.lag.time.max.ms / 2)
+}
+
+type options struct {
+	controller *controller.Controller
+	timing     Timing
+}
+
+func defaultOptions() options {
+	return options{timing: Timing{
+		HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second,
+		ReplicaLagMax: 30 * time.Second, LeaderRebalanceInterval: 300 * time.Second,
+		ISRCheckInterval: 15 * time.Second,
+	}}
+}
+
+// Option changes how a broker starts.
+type Option func(*options)
+
+// WithController makes the broker use an existing controller instead of
+// opening its own metadata log: the brokers of an in-process test cluster
+// share one.
+func WithController(c *controller.Controller) Option {
+	return func(o *options) { o.controller = c }
+}
+
+// WithTiming overrides the liveness settings (tests shorten them).
+func WithTiming(t Timing) Option {
+	return func(o *options) { o.timing = t }
+}
+
+// heartbeatLoop tells the controller this broker is alive.
+func (b *Broker) heartbeatLoop() {
+	t := time.NewTicker(b.opts.timing.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		if err := b.controller.Heartbeat(b.cfg.NodeID, time.Now()); err != nil {
+			b.logger.Warn("heartbeat", "err", err)
+		}
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// controllerLoop drives the controller's clock: fencing silent brokers and
+// restoring preferred leaders.
+func (b *Broker) controllerLoop() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-t.C:
+			if err := b.controller.Tick(now); err != nil {
+				b.logger.Error("controller tick", "err", err)
+			}
+		}
+	}
+}
+
+// isrLoop has each led partition propose ISR changes to the controller.
+func (b *Broker) isrLoop() {
+	t := time.NewTicker(b.opts.timing.ISRCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.CheckISR()
+		}
+	}
+}
+
+// CheckISR runs one ISR review of every partition this broker leads.
+func (b *Broker) CheckISR() {
+	b.mu.RLock()
+	parts := make(map[topicPartition]*partition.Partition, len(b.mu.partitions))
+	for tp, p := range b.mu.partitions {
+		parts[tp] = p
+	}
+	b.mu.RUnlock()
+	// Without the lock: the controller's commit calls back into reconcile.
+	for tp, p := range parts {
+		c, ok := p.ProposeISR()
+		if !ok {
+			continue
+		}
+		if _, err := b.controller.AlterPartition(tp.topic, tp.index, b.cfg.NodeID, c.LeaderEpoch, c.PartitionEpoch, c.ISR); err != nil {
+			b.logger.Info("ISR change refused", "topic", tp.topic, "partition", tp.index, "isr", c.ISR, "err", err)
+		} else {
+			b.logger.Info("ISR changed", "topic", tp.topic, "partition", tp.index, "isr", c.ISR)
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/arus-io/arus/internal/arustest"
+)
+
+// acked is one acknowledged record.
+type acked struct {
+	partition int32
+	offset    int64
+	value     string
+}
+
+// produceAcked produces n records (values prefix-i) with acks=all and
+// returns those acknowledged, failing on none.
+func produceAcked(t *testing.T, ctx context.Context, cl *kgo.Client, topic, prefix string, n int) []acked {
+	t.Helper()
+	var mu sync.Mutex
+	var out []acked
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		r := &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("%s-%05d", prefix, i))}
+		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			defer wg.Done()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			out = append(out, acked{r.Partition, r.Offset, string(r.Value)})
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func TestReplicatedFailoverKeepsAcknowledgedWrites(t *testing.T) {
+	c := arustest.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.RecordDeliveryTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": ptr("2")}, "repl"); err != nil {
+		t.Fatal(err)
+	}
+	// All replicas in sync before we start.
+	arustest.Eventually(t, 20*time.Second, "ISR of every partition has 3 replicas", func() bool {
+		for _, p := range c.Controller.Image().Topics["repl"].Partitions {
+			if len(p.ISR) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+
+	first := produceAcked(t, ctx, cl, "repl", "a", 300)
+	if len(first) != 300 {
+		t.Fatalf("%d of 300 acknowledged with all brokers up", len(first))
+	}
+	leader, _ := c.Leader("repl", 0)
+	c.Crash(leader)
+	start := time.Now()
+	arustest.Eventually(t, 15*time.Second, "partition 0 gets a new leader", func() bool {
+		l, _ := c.Leader("repl", 0)
+		return l != leader && l >= 0
+	})
+	t.Logf("new leader of repl-0 after %v", time.Since(start).Round(time.Millisecond))
+
+	second := produceAcked(t, ctx, cl, "repl", "b", 300)
+	t.Logf("produced after failover at %v", time.Since(start).Round(time.Millisecond))
+	if len(second) == 0 {
+		t.Fatal("nothing acknowledged after failover")
+	}
+	all := append(first, second...)
+	checkAllPresent(t, ctx, c.Addrs(), "repl", all)
+
+	t.Logf("checked at %v", time.Since(start).Round(time.Millisecond))
+	// The crashed broker returns, catches up and rejoins every ISR.
+	c.Start(leader)
+	arustest.Eventually(t, 30*time.Second, fmt.Sprintf("broker %d back in every ISR", leader), func() bool {
+		for _, p := range c.Controller.Image().Topics["repl"].Partitions {
+			if !slices.Contains(p.ISR, leader) {
+				return false
+			}
+		}
+		return true
+	})
+	// And, with preferred leader election, leads again what it led.
+	arustest.Eventually(t, 30*time.Second, "preferred leader restored", func() bool {
+		l, _ := c.Leader("repl", 0)
+		return l == leader
+	})
+	t.Logf("rejoined and preferred at %v", time.Since(start).Round(time.Millisecond))
+	third := produceAcked(t, ctx, cl, "repl", "c", 100)
+	t.Logf("third produce at %v", time.Since(start).Round(time.Millisecond))
+	checkAllPresent(t, ctx, c.Addrs(), "repl", append(all, third...))
+	t.Logf("done at %v", time.Since(start).Round(time.Millisecond))
+}
+
+// checkAllPresent consumes the topic and checks every acknowledged record
+// is at its offset, exactly once, and offsets are contiguous.
+func checkAllPresent(t *testing.T, ctx context.Context, addrs []string, topic string, want []acked) {
+	t.Helper()
+	ends := map[int32]int64{}
+	for _, a := range want {
+		ends[a.partition] = max(ends[a.partition], a.offset+1)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got := map[int32]map[int64]string{}
+	done := func() bool {
+		for p, end := range ends {
+			if int64(len(got[p])) < end {
+				return false
+			}
+		}
+		return true
+	}
+	for !done() {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("timed out consuming: have %v records per partition, want ends %v", lens(got), ends)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if got[r.Partition] == nil {
+				got[r.Partition] = map[int64]string{}
+			}
+			if old, dup := got[r.Partition][r.Offset]; dup && old != string(r.Value) {
+				t.Fatalf("offset %d of partition %d read twice with different values", r.Offset, r.Partition)
+			}
+			got[r.Partition][r.Offset] = string(r.Value)
+		})
+	}
+	seen := map[string]bool{}
+	for p, m := range got {
+		for off, v := range m {
+			if seen[v] {
+				t.Fatalf("value %s appears twice (partition %d offset %d)", v, p, off)
+			}
+			seen[v] = true
+		}
+	}
+	for _, a := range want {
+		if got[a.partition][a.offset] != a.value {
+			t.Fatalf("acknowledged %s at %d/%d, found %q", a.value, a.partition, a.offset, got[a.partition][a.offset])
+		}
+	}
+}
+
+func lens(m map[int32]map[int64]string) map[int32]int {
+	out := map[int32]int{}
+	for p, v := range m {
+		out[p] = len(v)
+	}
+	return out
+}
