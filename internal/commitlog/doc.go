@@ -24,18 +24,32 @@
 //   - Index entries are kept in memory for lookups and written to their
 //     files in small buffered chunks; the files are complete after a roll or
 //     Close and rebuilt from the .log file whenever they are in doubt.
+//   - Offsets never change. Compaction (compact.go, for
+//     cleanup.policy=compact) rewrites non-active segments without the
+//     records it removes, so segments may have gaps between batches and
+//     batches between their records, and a batch may hold no record at all
+//     (a producer's last batch). A rewritten segment keeps its base offset
+//     and replaces the old files through .cleaned and .swap files that Open
+//     rolls back or completes after a crash.
 //
 // Concurrency: one goroutine at a time appends (Append, AppendAsFollower,
 // TruncateTo); Read, Sync, OffsetForTimestamp, MaxTimestamp, ScanBatches,
-// EnforceRetention and the accessors may run concurrently with it and with
-// each other. Log.mu (an RWMutex) guards the segment list and each segment's
-// in-memory state; appends hold it for writing around one pwrite. Readers
+// EnforceRetention, Compact and the accessors may run concurrently with it
+// and with each other, except that Compact, EnforceRetention, TruncateTo
+// and Close are serialized by the cleaner mutex (TruncateTo and Close make
+// a running Compact stop early). Log.mu (an RWMutex) guards the segment
+// list and each segment's in-memory state; appends hold it for writing
+// around one pwrite. Readers
 // copy what they need under the read lock, take a reference on the segments
 // and read the files (pread) without the lock; a segment's files close when
 // retention has dropped it and the last reader has released it. Because
 // TruncateTo lets later appends overwrite bytes a reader planned to read,
 // readers compare a truncation counter before and after and retry (a
 // sequence lock). Sync fsyncs without the lock. LogEndOffset,
-// LogStartOffset and Size are atomics readable without any lock. There is
-// no lock nesting.
+// LogStartOffset and Size are atomics readable without any lock. Lock
+// order: the cleaner mutex (Log.cleaner.mu) before Log.mu; nothing else
+// nests. Compact holds the cleaner mutex for a whole pass but Log.mu only
+// to take a snapshot and to swap the segment list: it reads and writes
+// files outside it, and readers of a replaced segment keep its old files
+// open through their reference.
 package commitlog

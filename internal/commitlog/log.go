@@ -55,6 +55,10 @@ type Log struct {
 		// the files in doubt; every later write returns it.
 		failed error
 	}
+
+	// cleaner serializes Compact with TruncateTo, EnforceRetention and
+	// Close; see compact.go.
+	cleaner cleanerState
 }
 
 // Open opens the log in dir, creating dir if missing, and recovers it: after
@@ -73,6 +77,7 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 	}
 	l := &Log{dir: dir, logger: logger.With("dir", dir)}
 	l.cfg.Store(&cfg)
+	l.cleaner.mu.pendingHorizon = math.MinInt64
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.openLocked(); err != nil {
@@ -97,6 +102,10 @@ func (l *Log) openLocked() error {
 			return err
 		}
 	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	rebuild, err := recoverCleanerFiles(l.dir, l.logger)
+	if err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(l.dir)
@@ -133,7 +142,7 @@ func (l *Log) openLocked() error {
 			return err
 		}
 		l.mu.segments = append(l.mu.segments, s)
-		if err := l.loadSegmentLocked(s, i == len(bases)-1, clean); err != nil {
+		if err := l.loadSegmentLocked(s, i == len(bases)-1, clean, rebuild[base]); err != nil {
 			return fmt.Errorf("segment %d: %w", base, err)
 		}
 	}
@@ -163,10 +172,11 @@ func (l *Log) openLocked() error {
 
 // loadSegmentLocked loads one segment at open. Older segments were fsynced
 // when they were rolled, so their index files are trusted once checked; the
-// last one is rescanned unless the previous shutdown was clean.
-func (l *Log) loadSegmentLocked(s *segment, last, clean bool) error {
+// last one is rescanned unless the previous shutdown was clean. rebuild
+// forces a rescan (a segment swapped in by recoverCleanerFiles).
+func (l *Log) loadSegmentLocked(s *segment, last, clean, rebuild bool) error {
 	interval := l.cfg.Load().IndexIntervalBytes
-	if !last || clean {
+	if (!last || clean) && !rebuild {
 		err := s.loadLocked()
 		if err == nil {
 			return nil
@@ -440,8 +450,11 @@ func (l *Log) SetConfig(cfg Config) {
 // TruncateTo removes every batch at and after offset, which must be a batch
 // boundary or LogEndOffset, as a follower does when its log diverged from
 // the leader's. It truncates the files and indexes, deletes later segments
-// and fsyncs.
+// and fsyncs. A running Compact is stopped first (ErrCompactAborted).
 func (l *Log) TruncateTo(offset int64) error {
+	l.lockCleaner()
+	defer l.cleaner.mu.Unlock()
+	l.cleaner.mu.firstDirty = min(l.cleaner.mu.firstDirty, offset)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writableLocked(); err != nil {
@@ -503,7 +516,10 @@ func (l *Log) TruncateTo(offset int64) error {
 // retention.bytes. It never deletes the active segment. It moves
 // LogStartOffset to the base of the new first segment. Reads in progress
 // keep working: they hold a reference that keeps the deleted files open.
+// It waits for a running Compact pass to finish.
 func (l *Log) EnforceRetention() (deletedSegments int, err error) {
+	l.cleaner.mu.Lock()
+	defer l.cleaner.mu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.mu.closed {
@@ -546,8 +562,11 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 
 // Close syncs the active segment and its indexes, closes the files (reads
 // in progress finish first) and writes the clean-shutdown marker so that
-// the next Open skips recovery. It is idempotent.
+// the next Open skips recovery. It stops a running Compact first. It is
+// idempotent.
 func (l *Log) Close() error {
+	l.lockCleaner()
+	defer l.cleaner.mu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.mu.closed {

@@ -347,9 +347,11 @@ func (sn *snapshot) maxTimestamp(maxOffset int64) (timestampResult, error) {
 			res = timestampResult{offset: r.Offset, timestamp: r.Timestamp, found: true}
 		}
 	}
-	if !res.found {
+	if !res.found && h.RecordCount != 0 {
 		return res, fmt.Errorf("commitlog: %w: batch at segment %d position %d holds no records", record.ErrCorrupt, v.base, pos)
 	}
+	// A batch without records is a header that compaction kept for its
+	// producer; like Kafka, report no record rather than a made-up one.
 	return res, nil
 }
 

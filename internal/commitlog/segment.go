@@ -24,6 +24,10 @@ const (
 	timeIndexSuffix   = ".timeindex"
 	cleanShutdownFile = ".arus-clean-shutdown"
 	baseOffsetDigits  = 20
+	// Compaction writes a new segment's files with cleanedSuffix appended
+	// and renames them to swapSuffix to commit it (compact_files.go).
+	cleanedSuffix = ".cleaned"
+	swapSuffix    = ".swap"
 )
 
 // Scan window sizes: small when hopping over a few headers after an index
