@@ -46,7 +46,7 @@ type Cluster struct {
 var FastTiming = broker.Timing{
 	HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: 1 * time.Second,
 	ReplicaLagMax: 2 * time.Second, LeaderRebalanceInterval: 500 * time.Millisecond,
-	ISRCheckInterval: 100 * time.Millisecond,
+	ISRCheckInterval: 100 * time.Millisecond, CleanerBackoff: time.Second,
 }
 
 // StartCluster starts n brokers (ids 1..n) on 127.0.0.1:0 and stops them

@@ -146,6 +146,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	}
 	b.server.Serve()
 	b.goFunc(b.retentionLoop)
+	b.goFunc(b.cleanerLoop)
 	b.goFunc(b.heartbeatLoop)
 	b.goFunc(b.isrLoop)
 	if b.opts.controller == nil {
@@ -333,15 +334,46 @@ func (b *Broker) retentionLoop() {
 	}
 }
 
-// EnforceRetention runs one retention pass over every partition now.
-func (b *Broker) EnforceRetention() {
+// cleanerLoop compacts compacted topics every log.cleaner.backoff.ms.
+func (b *Broker) cleanerLoop() {
+	t := time.NewTicker(b.opts.timing.CleanerBackoff)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.Compact()
+		}
+	}
+}
+
+// Compact runs one cleaner pass over every compacted partition now.
+func (b *Broker) Compact() {
+	for _, p := range b.partitionList() {
+		st, err := p.Compact()
+		if err != nil {
+			b.logger.Error("log cleaner", "topic", p.Topic(), "partition", p.Index(), "err", err)
+		} else if st.SegmentsCleaned > 0 {
+			b.logger.Info("log cleaner compacted", "topic", p.Topic(), "partition", p.Index(),
+				"segments", st.SegmentsCleaned, "bytes_before", st.BytesBefore, "bytes_after", st.BytesAfter, "records_removed", st.RecordsRemoved)
+		}
+	}
+}
+
+func (b *Broker) partitionList() []*partition.Partition {
 	b.mu.RLock()
+	defer b.mu.RUnlock()
 	parts := make([]*partition.Partition, 0, len(b.mu.partitions))
 	for _, p := range b.mu.partitions {
 		parts = append(parts, p)
 	}
-	b.mu.RUnlock()
-	for _, p := range parts {
+	return parts
+}
+
+// EnforceRetention runs one retention pass over every partition now.
+func (b *Broker) EnforceRetention() {
+	for _, p := range b.partitionList() {
 		n, err := p.EnforceRetention()
 		if err != nil {
 			b.logger.Error("retention", "topic", p.Topic(), "partition", p.Index(), "err", err)

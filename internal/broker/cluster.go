@@ -14,6 +14,7 @@ type Timing struct {
 	ReplicaLagMax           time.Duration // replica.lag.time.max.ms (30 s)
 	LeaderRebalanceInterval time.Duration // leader.imbalance.check.interval.seconds (300 s); 0 off
 	ISRCheckInterval        time.Duration // how often leaders review their ISR (replica.lag.time.max.ms / 2)
+	CleanerBackoff          time.Duration // log.cleaner.backoff.ms (15 s)
 }
 
 type options struct {
@@ -25,7 +26,7 @@ func defaultOptions() options {
 	return options{timing: Timing{
 		HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second,
 		ReplicaLagMax: 30 * time.Second, LeaderRebalanceInterval: 300 * time.Second,
-		ISRCheckInterval: 15 * time.Second,
+		ISRCheckInterval: 15 * time.Second, CleanerBackoff: 15 * time.Second,
 	}}
 }
 

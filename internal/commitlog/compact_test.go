@@ -315,7 +315,9 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 	}
 	// The record without key survives; the first k1 of the multi batch goes.
 	for _, value := range [][]byte{[]byte("no key"), nil} {
-		if !slices.ContainsFunc(got, func(s stored) bool { return s.Key == nil && bytes.Equal(s.Value, value) && (s.Value == nil) == (value == nil) }) {
+		if !slices.ContainsFunc(got, func(s stored) bool {
+			return s.Key == nil && bytes.Equal(s.Value, value) && (s.Value == nil) == (value == nil)
+		}) {
 			t.Fatalf("record without key and value %q removed", value)
 		}
 	}

@@ -254,7 +254,8 @@ func (l *Log) Append(batch []byte, h *record.Header, leaderEpoch int32) (baseOff
 
 // AppendAsFollower appends one or more whole batches keeping their offsets,
 // as a follower does with what it fetched from the leader. The first batch
-// must start at LogEndOffset and offsets must increase. Every batch is
+// must start at or after LogEndOffset (a compacted leader's log has gaps)
+// and offsets must increase. Every batch is
 // checked (size, magic, CRC) before anything is written; on such an error
 // nothing is appended. It returns the last offset appended.
 func (l *Log) AppendAsFollower(batches []byte) (lastOffset int64, err error) {
@@ -284,7 +285,9 @@ func (l *Log) AppendAsFollower(batches []byte) (lastOffset int64, err error) {
 		if h.LastOffsetDelta < 0 {
 			return -1, fmt.Errorf("commitlog: %w: batch at byte %d has last offset delta %d", record.ErrCorrupt, p, h.LastOffsetDelta)
 		}
-		if len(headers) == 0 && h.BaseOffset != next {
+		// A compacted leader's log has gaps, so the first batch may start
+		// past our end (Kafka accepts that too), never before it.
+		if len(headers) == 0 && h.BaseOffset < next {
 			return -1, fmt.Errorf("%w: first batch has offset %d, log end offset is %d", ErrOffsetOutOfRange, h.BaseOffset, next)
 		}
 		if h.BaseOffset < next {

@@ -414,15 +414,21 @@ func TestAppendAsFollower(t *testing.T) {
 	if _, err := f.AppendAsFollower(data[:len(data)-3]); !isCorrupt(err) {
 		t.Fatalf("partial batch: %v", err)
 	}
-	if _, err := f.AppendAsFollower(data[len(batch):]); !errors.Is(err, ErrOffsetOutOfRange) {
-		t.Fatalf("wrong first offset: %v", err)
-	}
 	if f.LogEndOffset() != 0 || f.Size() != 0 {
 		t.Fatalf("failed appends left LEO %d size %d", f.LogEndOffset(), f.Size())
 	}
 	last, err := f.AppendAsFollower(data)
 	if err != nil || last != 11 {
 		t.Fatalf("append: %d %v", last, err)
+	}
+	if _, err := f.AppendAsFollower(data); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("batches below the log end: %v", err)
+	}
+	// A compacted leader's log has gaps: a follower accepts a first batch
+	// past its log end and continues from there.
+	g := openLog(t, t.TempDir(), Config{})
+	if last, err := g.AppendAsFollower(data[len(batch):]); err != nil || last != 11 || g.LogEndOffset() != 12 {
+		t.Fatalf("append across a gap: last %d, LEO %d, %v", last, g.LogEndOffset(), err)
 	}
 	if got := segmentFiles(t, dir); !slices.Equal(got, []int64{0, 8}) {
 		t.Fatalf("segments %v", got)

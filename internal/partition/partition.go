@@ -351,6 +351,11 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 	if err != nil {
 		return res, err
 	}
+	if conf.CleanupCompact {
+		if err := checkKeys(batch); err != nil {
+			return res, err
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
@@ -587,4 +592,34 @@ func (p *Partition) shutdown(remove bool) error {
 	snapErr := writeSnapshot(p.dir, p.log.LogEndOffset(), producers)
 	epochErr := writeEpochCheckpoint(p.dir, epochs)
 	return errors.Join(snapErr, epochErr, p.log.Close())
+}
+
+// Compact runs one cleaner pass when the topic is compacted
+// (cleanup.policy=compact), never past the high watermark so a record a
+// follower may still truncate never removes a committed older one.
+func (p *Partition) Compact() (commitlog.CompactStats, error) {
+	conf := p.conf.Load()
+	if !conf.CleanupCompact {
+		return commitlog.CompactStats{}, nil
+	}
+	return p.log.Compact(commitlog.CompactConfig{
+		DeleteRetentionMs: conf.DeleteRetentionMs, MinCompactionLagMs: conf.MinCompactionLagMs,
+		MaxOffset: p.hw.Load(),
+	})
+}
+
+// checkKeys rejects records without a key on compacted topics, as Kafka
+// does: compaction keeps the latest record per key, so a keyless record
+// could never be compacted.
+func checkKeys(batch []byte) error {
+	recs, err := record.Records(batch)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Key == nil {
+			return fmt.Errorf("%w: compacted topic cannot accept a record without key (offset delta %d)", record.ErrInvalidRecord, r.Offset)
+		}
+	}
+	return nil
 }

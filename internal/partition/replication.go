@@ -51,9 +51,9 @@ func (p *Partition) FollowerFetch(replicaID int32, fetchOffset int64, lastFetche
 			return out, nil
 		}
 	}
-	if fetchOffset > leo || fetchOffset < p.log.LogStartOffset() && fetchOffset != 0 {
+	if fetchOffset > leo {
 		p.mu.Unlock()
-		return out, fmt.Errorf("follower %d fetch at %d outside [%d, %d]: %w", replicaID, fetchOffset, p.log.LogStartOffset(), leo, commitlog.ErrOffsetOutOfRange)
+		return out, fmt.Errorf("follower %d fetch at %d past the log end %d: %w", replicaID, fetchOffset, leo, commitlog.ErrOffsetOutOfRange)
 	}
 	now := p.now()
 	f := p.mu.followers[replicaID]
@@ -68,7 +68,9 @@ func (p *Partition) FollowerFetch(replicaID int32, fetchOffset int64, lastFetche
 	p.maybeAdvanceHWLocked()
 	p.mu.Unlock()
 
-	data, err := p.log.Read(fetchOffset, leo, maxBytes, true)
+	// A follower behind our log start (retention) continues from it: its
+	// log accepts a gap, as it does for a compacted log.
+	data, err := p.log.Read(max(fetchOffset, p.log.LogStartOffset()), leo, maxBytes, true)
 	if err != nil {
 		return out, err
 	}
