@@ -20,7 +20,7 @@ import (
 	"github.com/arus-io/arus/internal/group"
 )
 
-func (h *Handlers) findCoordinator(_ context.Context, req *Request) Outcome {
+func (h *Handlers) findCoordinator(ctx context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.FindCoordinatorRequest)
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	keys := r.CoordinatorKeys
@@ -34,7 +34,7 @@ func (h *Handlers) findCoordinator(_ context.Context, req *Request) Outcome {
 		switch r.CoordinatorType {
 		case 0:
 			var node int32
-			if node, err = h.deps.Groups.FindCoordinator(key); err == nil {
+			if node, err = h.deps.Groups.FindCoordinator(ctx, key); err == nil {
 				host, port, ok := h.brokerAddress(h.deps.Controller.Image(), node)
 				if !ok {
 					err = group.ErrCoordinatorNotAvailable

@@ -15,6 +15,7 @@ package api
 // else meanwhile.
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -38,7 +39,9 @@ func (h *Handlers) joinGroup(ctx context.Context, req *Request) Outcome {
 		jr.InstanceID = r.InstanceID
 	}
 	for _, p := range r.Protocols {
-		jr.Protocols = append(jr.Protocols, group.Protocol{Name: p.Name, Metadata: p.Metadata})
+		// The coordinator keeps the metadata; the request's bytes alias
+		// the connection's read buffer, which the next request reuses.
+		jr.Protocols = append(jr.Protocols, group.Protocol{Name: p.Name, Metadata: bytes.Clone(p.Metadata)})
 	}
 	res := h.deps.Groups.JoinGroup(ctx, jr)
 	resp.ErrorCode = errorCode(h.deps.Logger, res.Err)

@@ -11,6 +11,7 @@ package api
 // Kafka.
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -31,7 +32,8 @@ func (h *Handlers) syncGroup(ctx context.Context, req *Request) Outcome {
 	if len(r.GroupAssignment) > 0 {
 		sr.Assignments = make(map[string][]byte, len(r.GroupAssignment))
 		for _, a := range r.GroupAssignment {
-			sr.Assignments[a.MemberID] = a.MemberAssignment
+			// Kept by the coordinator: copy out of the connection's buffer.
+			sr.Assignments[a.MemberID] = bytes.Clone(a.MemberAssignment)
 		}
 	}
 	res := h.deps.Groups.SyncGroup(ctx, sr)

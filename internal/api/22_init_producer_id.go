@@ -10,10 +10,14 @@ package api
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/controller"
 )
 
 // producerIDBlockSize is how many ids one controller round trip hands out.
@@ -31,11 +35,11 @@ func (h *Handlers) nextProducerID() (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.next >= p.end {
-		start, err := h.deps.Controller.AllocateProducerIDs(h.deps.Broker.NodeID, producerIDBlockSize)
+		start, n, err := h.allocateProducerIDBlock()
 		if err != nil {
 			return 0, err
 		}
-		p.next, p.end = start, start+producerIDBlockSize
+		p.next, p.end = start, start+n
 	}
 	id := p.next
 	p.next++
@@ -57,4 +61,26 @@ func (h *Handlers) initProducerID(_ context.Context, req *Request) Outcome {
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0
 	return respond(resp)
+}
+
+// allocateProducerIDBlock gets a block from the active controller, local
+// or remote.
+func (h *Handlers) allocateProducerIDBlock() (int64, int64, error) {
+	start, err := h.deps.Controller.AllocateProducerIDs(h.deps.Broker.NodeID, producerIDBlockSize)
+	if err == nil || !errors.Is(err, controller.ErrNotController) || h.deps.Forward == nil {
+		return start, producerIDBlockSize, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrAllocateProducerIDsRequest()
+	req.BrokerID = h.deps.Broker.NodeID
+	resp, err := h.deps.Forward(ctx, req)
+	if err != nil {
+		return 0, 0, err
+	}
+	r := resp.(*kmsg.AllocateProducerIDsResponse)
+	if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+		return 0, 0, err
+	}
+	return r.ProducerIDStart, int64(r.ProducerIDLen), nil
 }

@@ -27,6 +27,9 @@ type Deps struct {
 	Groups     *group.Coordinator
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Forward sends a request to the active controller's node and returns
+	// its answer; nil on a node that is always the active controller.
+	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
 }
 
 // Handlers serves requests. Safe for concurrent use by many connections.
@@ -77,6 +80,9 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 	e, ok := registry[req.Body.Key()]
 	if !ok || e.handle == nil {
 		return Outcome{Close: true}
+	}
+	if out, done := h.maybeForward(ctx, req); done {
+		return out
 	}
 	return e.handle(h, ctx, req)
 }

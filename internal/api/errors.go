@@ -103,6 +103,14 @@ func errorCode(logger *slog.Logger, err error) int16 {
 		return kerr.InvalidConfig.Code
 	case errors.Is(err, controller.ErrInvalidRequest):
 		return kerr.InvalidRequest.Code
+	case errors.Is(err, controller.ErrElectionNotNeeded):
+		return kerr.ElectionNotNeeded.Code
+	case errors.Is(err, controller.ErrPreferredLeaderNotAvailable):
+		return kerr.PreferredLeaderNotAvailable.Code
+	case errors.Is(err, controller.ErrEligibleLeadersNotAvailable):
+		return kerr.EligibleLeadersNotAvailable.Code
+	case errors.Is(err, controller.ErrNoReassignmentInProgress):
+		return kerr.NoReassignmentInProgress.Code
 	default:
 		logger.Error("unexpected error", "err", err)
 		return kerr.UnknownServerError.Code

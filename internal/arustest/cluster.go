@@ -12,21 +12,6 @@ import (
 	"github.com/arus-io/arus/internal/controller"
 )
 
-// memLog is an in-memory committed metadata log shared by the brokers of
-// an in-process cluster (they share one controller).
-type memLog struct {
-	mu      sync.Mutex
-	records [][]byte
-}
-
-func (m *memLog) Append(records ...[]byte) (int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	first := int64(len(m.records))
-	m.records = append(m.records, records...)
-	return first, nil
-}
-
 // Cluster is an in-process cluster of brokers sharing one controller.
 type Cluster struct {
 	t          testing.TB
@@ -53,10 +38,7 @@ var FastTiming = broker.Timing{
 // when the test ends.
 func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
-	ctrl, err := controller.New(&memLog{}, nil, controller.Defaults{NumPartitions: 1, DefaultReplicationFactor: int16(min(n, 3))}, Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctrl, _ := controller.NewMemLog(controller.Defaults{NumPartitions: 1, DefaultReplicationFactor: int16(min(n, 3))}, Logger(t))
 	ctrl.SetClusterConfig(controller.ClusterConfig{
 		SessionTimeout: FastTiming.SessionTimeout, LeaderRebalanceInterval: FastTiming.LeaderRebalanceInterval,
 	})

@@ -34,7 +34,6 @@ type Broker struct {
 	cfg        config.Broker
 	logger     *slog.Logger
 	lock       *os.File
-	meta       *quorum.Local
 	controller *controller.Controller
 	server     *server.Server
 	advertised struct {
@@ -43,10 +42,11 @@ type Broker struct {
 	}
 
 	opts     options
-	interCl  *kgo.Client      // inter-broker requests (replica fetch)
 	replicas *replica.Manager // follower fetchers
 	groups   *group.Coordinator
-	seeds    string // broker addresses the inter-broker client knows; guarded by mu
+	raft     *quorum.Raft     // nil with a shared (test) controller
+	remote   *remote          // requests to the active controller on another node
+	voters   map[int32]string // metadata quorum: node id -> listener address
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -92,20 +92,11 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if b.lock, err = lockDir(cfg.DataDir); err != nil {
 		return b, err
 	}
+	defaults := controller.Defaults{NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor}
 	if b.opts.controller != nil {
 		b.controller = b.opts.controller
 	} else {
-		var committed [][]byte
-		b.meta, committed, err = quorum.OpenLocal(filepath.Join(cfg.DataDir, "__cluster_metadata-0"), logger)
-		if err != nil {
-			return b, err
-		}
-		b.controller, err = controller.New(b.meta, committed, controller.Defaults{
-			NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-		}, logger)
-		if err != nil {
-			return b, err
-		}
+		b.controller = controller.NewStateMachine(defaults, logger)
 		b.controller.SetClusterConfig(controller.ClusterConfig{
 			SessionTimeout: b.opts.timing.SessionTimeout, LeaderRebalanceInterval: b.opts.timing.LeaderRebalanceInterval,
 		})
@@ -114,37 +105,61 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	b.groups = group.New(group.Config{
 		NodeID: cfg.NodeID, Groups: cfg.Groups, Metadata: b.controller, Partitions: b, Logger: logger,
 	})
-	handlers := api.New(api.Deps{
-		Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger,
-	}, func() (string, int32) { return b.advertised.host, b.advertised.port })
+	b.remote = newRemote(b)
+	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger}
+	if b.opts.controller == nil {
+		deps.Forward = b.remote.forward
+	}
+	handlers := api.New(deps, func() (string, int32) { return b.advertised.host, b.advertised.port })
+	raftConns := newConnListener()
 	b.server, err = server.Listen(cfg.Listener, server.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger,
+		Preface: quorum.Preface(), Handoff: raftConns.deliver,
 	})
 	if err != nil {
 		return b, fmt.Errorf("listen on %s: %w", cfg.Listener, err)
 	}
+	raftConns.addr = b.server.Addr()
 	if err := b.resolveAdvertised(); err != nil {
 		return b, err
 	}
-
+	b.voters = map[int32]string{cfg.NodeID: net.JoinHostPort(b.advertised.host, strconv.Itoa(int(b.advertised.port)))}
+	if cfg.ControllerQuorumVoters != "" {
+		b.voters, _ = config.ParseVoters(cfg.ControllerQuorumVoters) // validated by cfg.Validate
+	}
 	b.replicas = replica.NewManager(cfg.NodeID, logger, kgo.ClientID(fmt.Sprintf("arus-broker-%d", cfg.NodeID)),
 		kgo.RequestTimeoutOverhead(5*time.Second))
 
-	// Open the partitions the committed metadata gives us before
-	// registering, then follow every new image.
-	b.reconcile(b.controller.Image())
+	// Serve before the quorum starts: Raft traffic arrives on this listener.
+	b.server.Serve()
+	if b.opts.controller == nil {
+		voters := map[uint64]string{}
+		for id, addr := range b.voters {
+			voters[uint64(id)] = addr
+		}
+		b.raft, err = quorum.StartRaft(quorum.Config{
+			NodeID: uint64(cfg.NodeID), Voters: voters, Listener: raftConns,
+			Dir: filepath.Join(cfg.DataDir, "__cluster_metadata-0"), Logger: logger,
+		}, b.controller)
+		if err != nil {
+			return b, fmt.Errorf("metadata quorum: %w", err)
+		}
+		b.controller.SetLog(raftLog{b.raft})
+	} else {
+		raftConns.Close()
+	}
+
+	// Follow every new image, then catch up with the current one.
 	b.controller.Subscribe(b.reconcile)
-	b.groups.OnImage(b.controller.Image())
 	b.controller.Subscribe(b.groups.OnImage)
-	if err := b.controller.Bootstrap(metadata.RegisterBrokerRecord{
-		BrokerID: cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port,
-	}); err != nil {
+	b.reconcile(b.controller.Image())
+	b.groups.OnImage(b.controller.Image())
+	if err := b.register(); err != nil {
 		return b, err
 	}
 	if err := writeMetaProperties(cfg.DataDir, b.controller.Image().ClusterID, cfg.NodeID); err != nil {
 		return b, err
 	}
-	b.server.Serve()
 	b.goFunc(b.retentionLoop)
 	b.goFunc(b.cleanerLoop)
 	b.goFunc(b.heartbeatLoop)
@@ -401,7 +416,7 @@ func (b *Broker) stopAll(ctx context.Context) error {
 	b.shutdownOnce.Do(func() {
 		if b.controlled && b.controller != nil && len(b.controller.Image().Brokers) > 1 {
 			// Controlled shutdown: hand leadership over before going away.
-			if err := b.controller.FenceBroker(b.cfg.NodeID); err != nil {
+			if err := b.sendHeartbeat(true); err != nil {
 				b.logger.Warn("controlled shutdown", "err", err)
 			}
 		}
@@ -427,8 +442,11 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		}
 		b.mu.partitions = nil
 		b.mu.Unlock()
-		if b.meta != nil {
-			errs = append(errs, b.meta.Close())
+		if b.raft != nil {
+			errs = append(errs, b.raft.Shutdown(ctx))
+		}
+		if b.remote != nil {
+			b.remote.close()
 		}
 		if b.lock != nil {
 			errs = append(errs, b.lock.Close())

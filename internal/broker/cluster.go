@@ -50,7 +50,7 @@ func (b *Broker) heartbeatLoop() {
 	t := time.NewTicker(b.opts.timing.HeartbeatInterval)
 	defer t.Stop()
 	for {
-		if err := b.controller.Heartbeat(b.cfg.NodeID, time.Now()); err != nil {
+		if err := b.sendHeartbeat(false); err != nil {
 			b.logger.Warn("heartbeat", "err", err)
 		}
 		select {
@@ -106,7 +106,7 @@ func (b *Broker) CheckISR() {
 		if !ok {
 			continue
 		}
-		if _, err := b.controller.AlterPartition(tp.topic, tp.index, b.cfg.NodeID, c.LeaderEpoch, c.PartitionEpoch, c.ISR); err != nil {
+		if err := b.alterPartition(tp.topic, tp.index, c.LeaderEpoch, c.PartitionEpoch, c.ISR); err != nil {
 			b.logger.Info("ISR change refused", "topic", tp.topic, "partition", tp.index, "isr", c.ISR, "err", err)
 		} else {
 			b.logger.Info("ISR changed", "topic", tp.topic, "partition", tp.index, "isr", c.ISR)

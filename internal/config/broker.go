@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,12 @@ type Broker struct {
 	AdvertisedListener string
 	// DataDir is log.dirs; default ./arus-data.
 	DataDir string
+	// ControllerQuorumVoters is controller.quorum.voters: "id@host:port"
+	// for every node of the metadata quorum, comma separated. The port is
+	// the node's listener (Raft shares it). Empty: this node alone.
+	ControllerQuorumVoters string
+	// Rack is broker.rack, used to spread replicas over racks.
+	Rack string
 	// ClusterID is generated at first start and kept in meta.properties.
 	ClusterID string
 
@@ -139,6 +146,15 @@ func (b *Broker) Validate() error {
 	if b.DataDir == "" {
 		b.DataDir = "arus-data"
 	}
+	if b.ControllerQuorumVoters != "" {
+		voters, err := ParseVoters(b.ControllerQuorumVoters)
+		if err != nil {
+			return err
+		}
+		if _, ok := voters[b.NodeID]; !ok {
+			return fmt.Errorf("controller.quorum.voters %q does not include this node (node.id %d); every node of a cluster is a voter", b.ControllerQuorumVoters, b.NodeID)
+		}
+	}
 	if b.AutoCreateTopics == nil {
 		t := true
 		b.AutoCreateTopics = &t
@@ -213,4 +229,31 @@ func (b *Broker) BrokerConfigs() map[string]string {
 		m[d.BrokerName] = v
 	}
 	return m
+}
+
+// ParseVoters parses controller.quorum.voters: "1@host1:9092,2@host2:9092".
+func ParseVoters(s string) (map[int32]string, error) {
+	out := map[int32]string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		idStr, addr, ok := strings.Cut(part, "@")
+		id, err := strconv.ParseInt(idStr, 10, 32)
+		if !ok || err != nil || id <= 0 {
+			return nil, fmt.Errorf("controller.quorum.voters: %q is not id@host:port with a positive id", part)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("controller.quorum.voters: %q: %w", part, err)
+		}
+		if _, dup := out[int32(id)]; dup {
+			return nil, fmt.Errorf("controller.quorum.voters: node %d listed twice", id)
+		}
+		out[int32(id)] = addr
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("controller.quorum.voters is empty")
+	}
+	return out, nil
 }

@@ -44,6 +44,9 @@ func (c *Controller) SetClusterConfig(cfg ClusterConfig) {
 func (c *Controller) Heartbeat(id int32, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.IsActive() {
+		return ErrNotController
+	}
 	im := c.image.Load()
 	b, ok := im.Brokers[id]
 	if !ok {
@@ -80,6 +83,12 @@ func (c *Controller) heartbeatsLocked() map[int32]time.Time {
 func (c *Controller) Tick(now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.IsActive() {
+		// Liveness is the active controller's soft state; a controller
+		// that takes over starts with a full session of grace for all.
+		c.mu.heartbeats = nil
+		return nil
+	}
 	if c.mu.cluster.SessionTimeout <= 0 {
 		c.mu.cluster.SessionTimeout = 9 * time.Second
 	}
@@ -99,6 +108,9 @@ func (c *Controller) Tick(now time.Time) error {
 			}
 			im = c.image.Load()
 		}
+	}
+	if err := c.completeReassignmentsLocked(nil); err != nil {
+		return err
 	}
 	if iv := c.mu.cluster.LeaderRebalanceInterval; iv > 0 && now.Sub(c.mu.lastRebalance) >= iv {
 		c.mu.lastRebalance = now
@@ -172,6 +184,7 @@ func partitionChange(topicID [16]byte, p metadata.Partition, leader int32, isr [
 	return metadata.Record{Partition: &metadata.PartitionRecord{
 		TopicID: topicID, Partition: p.Index, Replicas: p.Replicas, ISR: isr,
 		Leader: leader, LeaderEpoch: epoch, PartitionEpoch: p.PartitionEpoch + 1,
+		AddingReplicas: p.AddingReplicas, RemovingReplicas: p.RemovingReplicas,
 	}}
 }
 
@@ -206,6 +219,10 @@ func (c *Controller) AlterPartition(topic string, index, leader, leaderEpoch, pa
 		return p, nil
 	}
 	if err := c.commitLocked([]metadata.Record{partitionChange(t.ID, p, leader, isr)}); err != nil {
+		return p, err
+	}
+	// An adding replica may just have joined the ISR (reassign.go).
+	if err := c.completeReassignmentsLocked(func(name string, i int32) bool { return name == topic && i == index }); err != nil {
 		return p, err
 	}
 	return c.image.Load().Topics[topic].Partitions[index], nil

@@ -28,10 +28,19 @@ var (
 	ErrNotController            = errors.New("not the active controller")
 )
 
-// Log is the committed metadata log: Append returns once the records are
-// committed (durable on a quorum), with the offset of the first.
+// Log is the committed metadata log. Append returns once the records are
+// committed and applied: the log calls the controller's Apply for every
+// committed record, in order, on every node, before Append returns on the
+// node that proposed them.
 type Log interface {
 	Append(records ...[]byte) (int64, error)
+}
+
+// Leadership is implemented by logs with a leader (the Raft quorum); a
+// controller whose log lacks it always acts as the active controller.
+type Leadership interface {
+	IsLeader() bool
+	LeaderID() uint64
 }
 
 // Defaults are the broker settings that shape created topics.
@@ -41,38 +50,52 @@ type Defaults struct {
 }
 
 // Controller owns metadata changes. Safe for concurrent use.
+//
+// Locking: mu serialises proposals (validate against the image, then
+// append). Apply runs on the log's goroutine and takes only listenersMu, so
+// a proposal waiting in Append under mu never blocks it.
 type Controller struct {
 	log      Log
 	defaults Defaults
 	logger   *slog.Logger
 	image    atomic.Pointer[metadata.Image]
 
+	listenersMu sync.Mutex
+	listeners   []func(*metadata.Image)
+
 	mu struct {
 		sync.Mutex
-		listeners     []func(*metadata.Image)
 		cluster       ClusterConfig
 		heartbeats    map[int32]time.Time // soft state of the active controller
 		lastRebalance time.Time
 	}
 }
 
-// New replays the committed records and returns a controller whose image
-// reflects them.
+// NewStateMachine returns a controller with an empty image; the log it is
+// then attached to (SetLog) replays committed records into it via Apply.
+func NewStateMachine(defaults Defaults, logger *slog.Logger) *Controller {
+	c := &Controller{defaults: defaults, logger: logger}
+	c.image.Store(metadata.Empty())
+	return c
+}
+
+// SetLog attaches the committed log proposals go to.
+func (c *Controller) SetLog(log Log) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log = log
+}
+
+// New returns a controller over log after replaying the already committed
+// records; used with logs that do not call Apply themselves (MemLog does).
 func New(log Log, committed [][]byte, defaults Defaults, logger *slog.Logger) (*Controller, error) {
-	c := &Controller{log: log, defaults: defaults, logger: logger}
-	im := metadata.Empty()
+	c := NewStateMachine(defaults, logger)
 	for i, raw := range committed {
-		r, err := metadata.DecodeRecord(raw)
-		if err != nil {
-			return nil, fmt.Errorf("metadata record %d: %w", i, err)
+		if err := c.apply(int64(i), raw); err != nil {
+			return nil, err
 		}
-		next, err := im.Apply(int64(i), r)
-		if err != nil {
-			return nil, fmt.Errorf("replay metadata record %d: %w", i, err)
-		}
-		im = next
 	}
-	c.image.Store(im)
+	c.log = log
 	return c, nil
 }
 
@@ -80,17 +103,94 @@ func New(log Log, committed [][]byte, defaults Defaults, logger *slog.Logger) (*
 func (c *Controller) Image() *metadata.Image { return c.image.Load() }
 
 // Subscribe registers fn to be called with every new image, in commit
-// order, from the goroutine that committed it, before that proposal returns.
+// order, from the goroutine that applies committed records.
 func (c *Controller) Subscribe(fn func(*metadata.Image)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.mu.listeners = append(c.mu.listeners, fn)
+	c.listenersMu.Lock()
+	defer c.listenersMu.Unlock()
+	c.listeners = append(c.listeners, fn)
 }
 
-// commitLocked appends records, applies them and notifies listeners.
+// Apply applies one committed record (quorum.StateMachine). A record that
+// does not fit the image is logged and skipped: every node skips it alike.
+func (c *Controller) Apply(offset int64, raw []byte) {
+	if err := c.apply(offset, raw); err != nil {
+		c.logger.Error("skipping metadata record", "offset", offset, "err", err)
+		im := *c.image.Load()
+		im.Offset = offset
+		c.image.Store(&im)
+		return
+	}
+	c.listenersMu.Lock()
+	listeners := c.listeners
+	c.listenersMu.Unlock()
+	im := c.image.Load()
+	for _, fn := range listeners {
+		fn(im)
+	}
+}
+
+func (c *Controller) apply(offset int64, raw []byte) error {
+	r, err := metadata.DecodeRecord(raw)
+	if err != nil {
+		return fmt.Errorf("metadata record %d: %w", offset, err)
+	}
+	next, err := c.image.Load().Apply(offset, r)
+	if err != nil {
+		return fmt.Errorf("metadata record %d: %w", offset, err)
+	}
+	c.image.Store(next)
+	return nil
+}
+
+// Snapshot returns the image as records that rebuild it (quorum.StateMachine).
+func (c *Controller) Snapshot() ([]byte, error) {
+	return metadata.EncodeSnapshot(c.image.Load())
+}
+
+// Restore replaces the image with a snapshot's (quorum.StateMachine).
+func (c *Controller) Restore(snapshot []byte, nextOffset int64) error {
+	im, err := metadata.DecodeSnapshot(snapshot, nextOffset-1)
+	if err != nil {
+		return err
+	}
+	c.image.Store(im)
+	c.listenersMu.Lock()
+	listeners := c.listeners
+	c.listenersMu.Unlock()
+	for _, fn := range listeners {
+		fn(im)
+	}
+	return nil
+}
+
+// IsActive reports whether this node's controller may propose: it leads
+// the quorum (or the log has no leadership).
+func (c *Controller) IsActive() bool {
+	if l, ok := c.log.(Leadership); ok {
+		return l.IsLeader()
+	}
+	return c.log != nil
+}
+
+// ActiveID returns the node id of the active controller, -1 if unknown.
+func (c *Controller) ActiveID(self int32) int32 {
+	if l, ok := c.log.(Leadership); ok {
+		if id := l.LeaderID(); id != 0 {
+			return int32(id)
+		}
+		return -1
+	}
+	return self
+}
+
+// commitLocked appends records; the log applies them (Apply) before
+// Append returns.
 func (c *Controller) commitLocked(records []metadata.Record) error {
 	if len(records) == 0 {
 		return nil
+	}
+	if c.log == nil {
+		return ErrNotController
 	}
 	raw := make([][]byte, len(records))
 	for i, r := range records {
@@ -100,25 +200,47 @@ func (c *Controller) commitLocked(records []metadata.Record) error {
 		}
 		raw[i] = b
 	}
-	first, err := c.log.Append(raw...)
-	if err != nil {
+	if _, err := c.log.Append(raw...); err != nil {
+		// A log with leadership reports ErrNotController itself.
 		return fmt.Errorf("commit metadata: %w", err)
 	}
-	im := c.image.Load()
-	for i, r := range records {
-		next, err := im.Apply(first+int64(i), r)
-		if err != nil {
-			// The records were built from this image under the lock; an
-			// inconsistency here is a bug, and the log now holds it.
-			return fmt.Errorf("apply committed metadata: %w", err)
-		}
-		im = next
-	}
-	c.image.Store(im)
-	for _, fn := range c.mu.listeners {
-		fn(im)
-	}
 	return nil
+}
+
+// MemLog is an in-memory committed log that applies each record to its
+// controller at once: the one-process stand-in for the quorum (tests and
+// in-process clusters).
+type MemLog struct {
+	mu      sync.Mutex
+	sm      interface{ Apply(int64, []byte) }
+	records [][]byte
+}
+
+// NewMemLog returns a controller over an in-memory log.
+func NewMemLog(defaults Defaults, logger *slog.Logger) (*Controller, *MemLog) {
+	c := NewStateMachine(defaults, logger)
+	m := &MemLog{sm: c}
+	c.log = m
+	return c, m
+}
+
+// Append implements Log.
+func (m *MemLog) Append(records ...[]byte) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	first := int64(len(m.records))
+	for i, r := range records {
+		m.records = append(m.records, r)
+		m.sm.Apply(first+int64(i), r)
+	}
+	return first, nil
+}
+
+// Records returns a copy of every committed record.
+func (m *MemLog) Records() [][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([][]byte(nil), m.records...)
 }
 
 // Bootstrap gives a new cluster its id and registers (or re-registers) the

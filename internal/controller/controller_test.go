@@ -9,22 +9,9 @@ import (
 	"github.com/arus-io/arus/internal/metadata"
 )
 
-// memLog is an in-memory committed log.
-type memLog struct{ records [][]byte }
-
-func (m *memLog) Append(records ...[]byte) (int64, error) {
-	first := int64(len(m.records))
-	m.records = append(m.records, records...)
-	return first, nil
-}
-
-func newTestController(t *testing.T, brokers ...int32) (*Controller, *memLog) {
+func newTestController(t *testing.T, brokers ...int32) (*Controller, *MemLog) {
 	t.Helper()
-	log := &memLog{}
-	c, err := New(log, nil, Defaults{NumPartitions: 3, DefaultReplicationFactor: 1}, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, log := NewMemLog(Defaults{NumPartitions: 3, DefaultReplicationFactor: 1}, slog.Default())
 	for _, id := range brokers {
 		if err := c.Bootstrap(metadata.RegisterBrokerRecord{BrokerID: id, Host: "localhost", Port: 9092 + id}); err != nil {
 			t.Fatal(err)
@@ -67,7 +54,7 @@ func TestCreateTopicsAndReplay(t *testing.T) {
 	}
 
 	// Replaying the same records reaches the same image.
-	replayed, err := New(&memLog{}, log.records, Defaults{}, slog.Default())
+	replayed, err := New(nil, log.Records(), Defaults{}, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +70,7 @@ func TestCreateTopicsValidation(t *testing.T) {
 	c, log := newTestController(t, 1)
 	c.CreateTopics([]TopicSpec{{Name: "exists.here", NumPartitions: 1, ReplicationFactor: 1}}, false)
 	bad := "abc"
-	before := len(log.records)
+	before := len(log.Records())
 	for _, tc := range []struct {
 		spec TopicSpec
 		want error
@@ -106,12 +93,12 @@ func TestCreateTopicsValidation(t *testing.T) {
 			}
 		})
 	}
-	if len(log.records) != before {
-		t.Fatalf("rejected topics committed %d records", len(log.records)-before)
+	if len(log.Records()) != before {
+		t.Fatalf("rejected topics committed %d records", len(log.Records())-before)
 	}
 	// validateOnly commits nothing.
-	if res := c.CreateTopics([]TopicSpec{{Name: "dry", NumPartitions: 1, ReplicationFactor: 1}}, true); res[0].Err != nil || len(log.records) != before {
-		t.Fatalf("validate only: %v, %d new records", res[0].Err, len(log.records)-before)
+	if res := c.CreateTopics([]TopicSpec{{Name: "dry", NumPartitions: 1, ReplicationFactor: 1}}, true); res[0].Err != nil || len(log.Records()) != before {
+		t.Fatalf("validate only: %v, %d new records", res[0].Err, len(log.Records())-before)
 	}
 }
 

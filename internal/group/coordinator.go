@@ -189,8 +189,9 @@ func (c *Coordinator) EnsureOffsetsTopic() error {
 }
 
 // FindCoordinator returns the node that coordinates group, creating the
-// offsets topic first if needed.
-func (c *Coordinator) FindCoordinator(group string) (int32, error) {
+// offsets topic first if needed. When this node is the coordinator it
+// waits (briefly) for the group's partition to be loaded.
+func (c *Coordinator) FindCoordinator(ctx context.Context, group string) (int32, error) {
 	if err := c.EnsureOffsetsTopic(); err != nil {
 		return -1, err
 	}
@@ -204,9 +205,41 @@ func (c *Coordinator) FindCoordinator(group string) (int32, error) {
 		return -1, ErrCoordinatorNotAvailable
 	}
 	if p.Leader == c.cfg.NodeID {
-		_, _ = c.shardFor(group) // start loading now
+		c.awaitLoad(ctx, group)
 	}
 	return p.Leader, nil
+}
+
+// findLoadWait bounds how long FindCoordinator waits for the group's
+// partition to load before answering anyway.
+const findLoadWait = 2 * time.Second
+
+// awaitLoad starts loading the group's partition and waits a little for
+// it: a new (or small) partition loads in microseconds, and a client that
+// gets COORDINATOR_LOAD_IN_PROGRESS on its first JoinGroup backs off for
+// seconds.
+func (c *Coordinator) awaitLoad(ctx context.Context, group string) {
+	_, err := c.shardFor(group)
+	if !errors.Is(err, ErrLoadInProgress) {
+		return
+	}
+	c.mu.Lock()
+	var s *shard
+	if t := c.cfg.Metadata.Image().Topics[OffsetsTopic]; t != nil && len(t.Partitions) > 0 {
+		s = c.mu.shards[PartitionFor(group, int32(len(t.Partitions)))]
+	}
+	c.mu.Unlock()
+	if s == nil {
+		return
+	}
+	timer := time.NewTimer(findLoadWait)
+	defer timer.Stop()
+	select {
+	case <-s.loadDone:
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-s.stop:
+	}
 }
 
 // shardFor returns the loaded shard of group.

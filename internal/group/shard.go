@@ -53,6 +53,7 @@ type shard struct {
 	// read failed (the shard then answers COORDINATOR_NOT_AVAILABLE).
 	loaded   atomic.Bool
 	failed   atomic.Bool
+	loadDone chan struct{} // closed when loading ended, loaded or failed
 	stopOnce sync.Once
 
 	ctx    context.Context // ends waiters at stop
@@ -76,7 +77,7 @@ func newShard(index int32, log Log, set *settings, now func() time.Time, retenti
 	s := &shard{
 		index: index, log: log, logger: set.logger.With("offsets_partition", index), now: now,
 		retention: retention, checkEach: checkEach,
-		inbox: make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}),
+		inbox: make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}), loadDone: make(chan struct{}),
 		ctx: ctx, cancel: cancel, pending: map[uint64]pendingWrite{},
 	}
 	s.set = newGroupSet(set, s)
@@ -106,12 +107,14 @@ func (s *shard) run() {
 	start := s.now()
 	if err := s.load(); err != nil {
 		s.failed.Store(true)
+		close(s.loadDone)
 		s.logger.Error("cannot load consumer groups; the partition's groups are unavailable", "err", err)
 		<-s.stop
 		s.shutdown()
 		return
 	}
 	s.loaded.Store(true)
+	close(s.loadDone)
 	s.logger.Info("loaded consumer groups", "groups", len(s.set.groups), "took", s.now().Sub(start))
 
 	timer := time.NewTimer(time.Hour)

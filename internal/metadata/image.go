@@ -45,6 +45,15 @@ type Partition struct {
 	Leader         int32 // -1: offline, no eligible leader
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas describe an ongoing reassignment
+	// (both empty when there is none); see PartitionRecord.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
+}
+
+// Reassigning reports whether a reassignment of p is in progress.
+func (p Partition) Reassigning() bool {
+	return len(p.AddingReplicas) > 0 || len(p.RemovingReplicas) > 0
 }
 
 // Empty returns the image of an empty metadata log.
@@ -98,7 +107,8 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		}
 		t := *old
 		t.Partitions = append([]Partition(nil), old.Partitions...)
-		part := Partition{Index: p.Partition, Replicas: p.Replicas, ISR: p.ISR, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}
+		part := Partition{Index: p.Partition, Replicas: p.Replicas, ISR: p.ISR, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+			AddingReplicas: p.AddingReplicas, RemovingReplicas: p.RemovingReplicas}
 		if int(p.Partition) == len(t.Partitions) {
 			t.Partitions = append(t.Partitions, part)
 		} else {

@@ -61,6 +61,12 @@ type PartitionRecord struct {
 	// PartitionEpoch counts every change of the record (leader or ISR);
 	// AlterPartition requests must name the current one.
 	PartitionEpoch int32 `json:"partitionEpoch"`
+	// AddingReplicas and RemovingReplicas are set while the partition is
+	// being reassigned (AlterPartitionReassignments): Replicas is then the
+	// target replicas followed by the removing ones, and the move completes
+	// once every adding replica is in the ISR.
+	AddingReplicas   []int32 `json:"addingReplicas,omitempty"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitempty"`
 }
 
 // RemoveTopicRecord deletes a topic and its configs.

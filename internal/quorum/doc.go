@@ -1,15 +1,10 @@
 // Package quorum stores and commits the metadata log. A record is committed
 // once it is durable on a quorum, and gets an offset: its position in the
-// log, from 0, with no gaps. Two implementations share the contract of
-// Append(records ...[]byte) (firstOffset int64, err error), which returns
-// once the records are committed:
-//
-//   - Local (local.go) is the one-node log file of the first releases: a
-//     record is committed when it is fsynced to <dir>/records.log
-//     (docs/format/metadata-log.md).
-//   - Raft (raft.go) is a voter of a replicated quorum on go.etcd.io/raft/v3
-//     (docs/format/metadata-raft.md). A one-voter Raft is the single-node
-//     case of the same code.
+// log, from 0, with no gaps. Raft (raft.go) is a voter of a replicated
+// quorum on go.etcd.io/raft/v3 (docs/format/metadata-raft.md); its
+// Append(records ...[]byte) (firstOffset int64, err error) returns once
+// the records are committed and applied here. A one-voter Raft is the
+// single-node default on the same code path.
 //
 // # Raft
 //

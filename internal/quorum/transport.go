@@ -406,3 +406,7 @@ func (t *transport) serveConn(c net.Conn) {
 		}
 	}
 }
+
+// Preface returns the bytes every Raft transport connection starts with,
+// so a shared listener can tell them from other protocols.
+func Preface() []byte { return append([]byte(nil), preface[:]...) }

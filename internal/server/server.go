@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -19,6 +20,12 @@ type Config struct {
 	MaxRequestBytes int32
 	Handlers        *api.Handlers
 	Logger          *slog.Logger
+	// Preface and Handoff share the listener with another protocol: a
+	// connection whose first bytes are Preface is given to Handoff (which
+	// then owns it) instead of being served as Kafka. The metadata quorum's
+	// Raft transport uses this, so a node needs one port.
+	Preface []byte
+	Handoff func(net.Conn)
 }
 
 // Server serves the Kafka protocol on one listener.
@@ -95,13 +102,16 @@ func (s *Server) acceptLoop() {
 		s.mu.conns[conn] = struct{}{}
 		s.mu.Unlock()
 		s.goFunc(func() {
+			handedOff := false
 			defer func() {
 				s.mu.Lock()
 				delete(s.mu.conns, conn)
 				s.mu.Unlock()
-				conn.Close()
+				if !handedOff {
+					conn.Close()
+				}
 			}()
-			s.serveConn(conn)
+			handedOff = s.serveConn(conn)
 		})
 	}
 }
@@ -118,12 +128,24 @@ const maxPipelined = 16
 
 // serveConn reads and handles requests in order on this goroutine and
 // hands the outcomes to a writer goroutine that finishes them (waiting for
-// durability where needed) and writes the responses in the same order.
-func (s *Server) serveConn(conn net.Conn) {
+// durability where needed) and writes the responses in the same order. It
+// returns true when it handed the connection to cfg.Handoff.
+func (s *Server) serveConn(conn net.Conn) bool {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
 	logger := s.cfg.Logger.With("remote", conn.RemoteAddr().String())
+	r := bufio.NewReaderSize(conn, 64<<10)
+	if s.cfg.Handoff != nil && len(s.cfg.Preface) >= 4 {
+		// The preface's first 4 bytes, read as a Kafka size, are far above
+		// any request limit, so only then is it worth waiting for the rest.
+		if head, err := r.Peek(4); err == nil && bytes.Equal(head, s.cfg.Preface[:4]) {
+			if head, err := r.Peek(len(s.cfg.Preface)); err == nil && bytes.Equal(head, s.cfg.Preface) {
+				s.cfg.Handoff(&bufferedConn{Conn: conn, r: r})
+				return true
+			}
+		}
+	}
 	clientHost := "/" + conn.RemoteAddr().String()
 	if host, _, err := net.SplitHostPort(conn.RemoteAddr().String()); err == nil {
 		clientHost = "/" + host
@@ -139,7 +161,6 @@ func (s *Server) serveConn(conn net.Conn) {
 		<-writerDone
 	}()
 
-	r := bufio.NewReaderSize(conn, 64<<10)
 	var frame []byte
 	for {
 		var err error
@@ -148,7 +169,7 @@ func (s *Server) serveConn(conn net.Conn) {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && s.ctx.Err() == nil {
 				logger.Warn("closing connection", "err", err)
 			}
-			return
+			return false
 		}
 		h, req, err := parseRequest(frame)
 		if err != nil {
@@ -157,12 +178,12 @@ func (s *Server) serveConn(conn net.Conn) {
 				continue
 			}
 			logger.Warn("closing connection after bad request", "err", err)
-			return
+			return false
 		}
 		outcome := s.handle(logger, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: clientHost, Body: req})
 		pending <- pendingResponse{h.correlationID, outcome}
 		if outcome.Close {
-			return
+			return false
 		}
 		if cap(frame) > 8<<20 {
 			frame = nil // do not pin a large buffer to an idle connection
@@ -237,3 +258,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// bufferedConn is a connection whose first bytes were already read into r.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }

@@ -1,0 +1,138 @@
+package api
+
+// Requests between brokers and the active controller, as KRaft has them:
+// BrokerRegistration (62, v0-v4), BrokerHeartbeat (63, v0-v2),
+// AlterPartition (56, v2: partitions by topic id, NewISR) and
+// AllocateProducerIds (67, v0). A broker sends them to the node whose
+// controller leads the metadata quorum; any other node answers
+// NOT_CONTROLLER and the sender looks for the new leader.
+//
+// Admin requests from clients that change metadata (CreateTopics,
+// DeleteTopics, ...) may reach any broker: a broker whose controller is not
+// active forwards them to the active one and relays its answer (Kafka's
+// forwarding, KIP-590, without the envelope).
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/metadata"
+)
+
+// forwarded lists the client requests that run on the active controller.
+var forwarded = map[int16]bool{19: true, 20: true, 33: true, 37: true, 43: true, 44: true, 45: true}
+
+// maybeForward relays req to the active controller when this node's is
+// not; ok is false when the request should be served here.
+func (h *Handlers) maybeForward(ctx context.Context, req *Request) (Outcome, bool) {
+	if !forwarded[req.Body.Key()] || h.deps.Forward == nil || h.deps.Controller.IsActive() {
+		return Outcome{}, false
+	}
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := h.deps.Forward(fctx, req.Body)
+	if err != nil {
+		h.deps.Logger.Warn("forwarding to the active controller failed; closing the connection so the client retries",
+			"api_key", req.Body.Key(), "err", err)
+		return Outcome{Close: true}, true
+	}
+	resp.SetVersion(req.Version)
+	return respond(resp), true
+}
+
+func (h *Handlers) brokerRegistration(_ context.Context, req *Request) Outcome {
+	r := req.Body.(*kmsg.BrokerRegistrationRequest)
+	resp := r.ResponseKind().(*kmsg.BrokerRegistrationResponse)
+	rec := metadata.RegisterBrokerRecord{BrokerID: r.BrokerID}
+	for _, l := range r.Listeners {
+		rec.Host, rec.Port = l.Host, int32(l.Port)
+		break
+	}
+	if r.Rack != nil {
+		rec.Rack = *r.Rack
+	}
+	resp.ErrorCode = h.controllerCode(h.deps.Controller.Bootstrap(rec))
+	resp.BrokerEpoch = h.deps.Controller.Image().Offset
+	return respond(resp)
+}
+
+func (h *Handlers) brokerHeartbeat(_ context.Context, req *Request) Outcome {
+	r := req.Body.(*kmsg.BrokerHeartbeatRequest)
+	resp := r.ResponseKind().(*kmsg.BrokerHeartbeatResponse)
+	var err error
+	if r.WantShutdown {
+		err = h.deps.Controller.FenceBroker(r.BrokerID)
+	} else {
+		err = h.deps.Controller.Heartbeat(r.BrokerID, h.deps.Now())
+	}
+	resp.ErrorCode = h.controllerCode(err)
+	im := h.deps.Controller.Image()
+	resp.IsCaughtUp = r.CurrentMetadataOffset >= im.Offset
+	resp.IsFenced = im.Brokers[r.BrokerID].Fenced
+	return respond(resp)
+}
+
+func (h *Handlers) alterPartition(_ context.Context, req *Request) Outcome {
+	r := req.Body.(*kmsg.AlterPartitionRequest)
+	resp := r.ResponseKind().(*kmsg.AlterPartitionResponse)
+	if !h.deps.Controller.IsActive() {
+		resp.ErrorCode = kerr.NotController.Code
+		return respond(resp)
+	}
+	im := h.deps.Controller.Image()
+	for _, t := range r.Topics {
+		rt := kmsg.NewAlterPartitionResponseTopic()
+		rt.TopidID = t.TopicID // sic: kmsg spells it TopidID
+		name := im.TopicIDs[t.TopicID]
+		for _, p := range t.Partitions {
+			rp := kmsg.NewAlterPartitionResponseTopicPartition()
+			rp.Partition = p.Partition
+			if name == "" {
+				rp.ErrorCode = kerr.UnknownTopicID.Code
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
+			part, err := h.deps.Controller.AlterPartition(name, p.Partition, r.BrokerID, p.LeaderEpoch, p.PartitionEpoch, p.NewISR)
+			rp.ErrorCode = h.controllerCode(err)
+			rp.LeaderID, rp.LeaderEpoch, rp.ISR, rp.PartitionEpoch = part.Leader, part.LeaderEpoch, part.ISR, part.PartitionEpoch
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return respond(resp)
+}
+
+func (h *Handlers) allocateProducerIDs(_ context.Context, req *Request) Outcome {
+	r := req.Body.(*kmsg.AllocateProducerIDsRequest)
+	resp := r.ResponseKind().(*kmsg.AllocateProducerIDsResponse)
+	start, err := h.deps.Controller.AllocateProducerIDs(r.BrokerID, producerIDBlockSize)
+	resp.ErrorCode = h.controllerCode(err)
+	if err == nil {
+		resp.ProducerIDStart, resp.ProducerIDLen = start, producerIDBlockSize
+	}
+	return respond(resp)
+}
+
+// controllerCode maps controller errors of inter-broker requests.
+func (h *Handlers) controllerCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, controller.ErrNotController):
+		return kerr.NotController.Code
+	case errors.Is(err, controller.ErrStaleEpoch):
+		return kerr.InvalidUpdateVersion.Code
+	case errors.Is(err, controller.ErrNotLeaderOfPartition):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, controller.ErrInvalidISR):
+		return kerr.IneligibleReplica.Code
+	case errors.Is(err, controller.ErrUnknownBroker):
+		return kerr.BrokerIDNotRegistered.Code
+	}
+	return errorCode(h.deps.Logger, err)
+}

@@ -1,0 +1,244 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/metadata"
+	"github.com/arus-io/arus/internal/quorum"
+)
+
+// raftLog adapts the Raft quorum to the controller's Log, reporting "not
+// the leader" as controller.ErrNotController.
+type raftLog struct{ r *quorum.Raft }
+
+func (l raftLog) Append(records ...[]byte) (int64, error) {
+	off, err := l.r.Append(records...)
+	if errors.Is(err, quorum.ErrNotLeader) {
+		return off, fmt.Errorf("%w: %v", controller.ErrNotController, err)
+	}
+	return off, err
+}
+func (l raftLog) IsLeader() bool   { return l.r.IsLeader() }
+func (l raftLog) LeaderID() uint64 { return l.r.LeaderID() }
+
+// errNoController: no active controller is known yet (an election runs).
+var errNoController = errors.New("no active controller known yet")
+
+// remote sends requests to the node whose controller is active.
+type remote struct {
+	b  *Broker
+	mu struct {
+		sync.Mutex
+		clients map[string]*kgo.Client
+	}
+}
+
+func newRemote(b *Broker) *remote {
+	r := &remote{b: b}
+	r.mu.clients = map[string]*kgo.Client{}
+	return r
+}
+
+// activeAddr returns the listener address of the active controller's node.
+func (r *remote) activeAddr() (string, error) {
+	id := r.b.controller.ActiveID(r.b.cfg.NodeID)
+	if id < 0 {
+		return "", errNoController
+	}
+	if addr, ok := r.b.voters[id]; ok {
+		return addr, nil
+	}
+	if br, ok := r.b.controller.Image().Brokers[id]; ok {
+		return net.JoinHostPort(br.Host, strconv.Itoa(int(br.Port))), nil
+	}
+	return "", fmt.Errorf("no address for controller node %d", id)
+}
+
+// forward sends req to the active controller's node.
+func (r *remote) forward(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	addr, err := r.activeAddr()
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	cl, ok := r.mu.clients[addr]
+	if !ok {
+		cl, err = kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("arus-broker-%d", r.b.cfg.NodeID)))
+		if err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+		r.mu.clients[addr] = cl
+	}
+	r.mu.Unlock()
+	return cl.SeedBrokers()[0].Request(ctx, req)
+}
+
+func (r *remote) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for addr, cl := range r.mu.clients {
+		cl.Close()
+		delete(r.mu.clients, addr)
+	}
+}
+
+// register registers this broker with the active controller: directly
+// when it is local, else with BrokerRegistration; it retries until the
+// quorum has a leader (bounded by registrationTimeout).
+func (b *Broker) register() error {
+	rec := metadata.RegisterBrokerRecord{BrokerID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack}
+	deadline := time.Now().Add(registrationTimeout)
+	backoff := 20 * time.Millisecond
+	for {
+		err := b.controller.Bootstrap(rec)
+		if errors.Is(err, controller.ErrNotController) {
+			err = b.registerRemote(rec)
+		}
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("register with the metadata quorum (voters %v): %w", b.voters, err)
+		}
+		b.logger.Debug("registration not done yet", "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-b.stop:
+			return errors.New("stopped while registering")
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// registrationTimeout bounds how long a starting node waits for the quorum.
+const registrationTimeout = 2 * time.Minute
+
+func (b *Broker) registerRemote(rec metadata.RegisterBrokerRecord) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrBrokerRegistrationRequest()
+	req.BrokerID = rec.BrokerID
+	l := kmsg.NewBrokerRegistrationRequestListener()
+	l.Name, l.Host, l.Port = "PLAINTEXT", rec.Host, uint16(rec.Port)
+	req.Listeners = append(req.Listeners, l)
+	if rec.Rack != "" {
+		req.Rack = &rec.Rack
+	}
+	resp, err := b.remote.forward(ctx, req)
+	if err != nil {
+		return err
+	}
+	return kerr.ErrorForCode(resp.(*kmsg.BrokerRegistrationResponse).ErrorCode)
+}
+
+// sendHeartbeat tells the active controller this broker is alive (or,
+// with shutdown, that it is leaving and should be fenced now).
+func (b *Broker) sendHeartbeat(shutdown bool) error {
+	if b.controller.IsActive() || b.remote == nil {
+		if shutdown {
+			return b.controller.FenceBroker(b.cfg.NodeID)
+		}
+		err := b.controller.Heartbeat(b.cfg.NodeID, time.Now())
+		if !errors.Is(err, controller.ErrNotController) || b.opts.controller != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrBrokerHeartbeatRequest()
+	req.BrokerID = b.cfg.NodeID
+	req.CurrentMetadataOffset = b.controller.Image().Offset
+	req.WantShutdown = shutdown
+	resp, err := b.remote.forward(ctx, req)
+	if err != nil {
+		return err
+	}
+	return kerr.ErrorForCode(resp.(*kmsg.BrokerHeartbeatResponse).ErrorCode)
+}
+
+// alterPartition proposes an ISR to the active controller.
+func (b *Broker) alterPartition(topic string, index, leaderEpoch, partitionEpoch int32, isr []int32) error {
+	_, err := b.controller.AlterPartition(topic, index, b.cfg.NodeID, leaderEpoch, partitionEpoch, isr)
+	if !errors.Is(err, controller.ErrNotController) || b.opts.controller != nil {
+		return err
+	}
+	t, ok := b.controller.Image().Topics[topic]
+	if !ok {
+		return fmt.Errorf("topic %q is gone", topic)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrAlterPartitionRequest()
+	req.BrokerID = b.cfg.NodeID
+	rt := kmsg.NewAlterPartitionRequestTopic()
+	rt.TopicID = t.ID
+	rp := kmsg.NewAlterPartitionRequestTopicPartition()
+	rp.Partition, rp.LeaderEpoch, rp.PartitionEpoch, rp.NewISR = index, leaderEpoch, partitionEpoch, isr
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := b.remote.forward(ctx, req)
+	if err != nil {
+		return err
+	}
+	ar := resp.(*kmsg.AlterPartitionResponse)
+	if err := kerr.ErrorForCode(ar.ErrorCode); err != nil {
+		return err
+	}
+	for _, t := range ar.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// connListener is a net.Listener fed with connections the Kafka server
+// handed over (Raft's, recognised by their preface).
+type connListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newConnListener() *connListener {
+	return &connListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *connListener) deliver(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.closed:
+		c.Close()
+	}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return l.addr }
