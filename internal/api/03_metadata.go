@@ -75,7 +75,7 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 	}
 	clusterID := im.ClusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = h.deps.Broker.NodeID
+	resp.ControllerID = h.deps.Controller.ActiveID(h.deps.Broker.NodeID)
 
 	if all {
 		for _, name := range im.TopicNames() {

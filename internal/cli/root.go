@@ -57,6 +57,6 @@ cluster.`,
 		},
 	}
 	addServeFlags(root, opts)
-	root.AddCommand(newServeCommand(), newTopicCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand())
+	root.AddCommand(newServeCommand(), newTopicCommand(), newProduceCommand(), newConsumeCommand(), newBenchCommand(), newDevCommand())
 	return root
 }

@@ -28,6 +28,8 @@ type serveOptions struct {
 	logLevel       string
 	logFormat      string
 	pprofAddr      string
+	voters         string
+	rack           string
 }
 
 func addServeFlags(cmd *cobra.Command, o *serveOptions) {
@@ -42,6 +44,8 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringArrayVar(&o.topicDefaults, "topic-default", nil, "broker-wide topic config default, e.g. --topic-default retention.ms=86400000 (repeatable)")
 	f.StringVar(&o.logLevel, "log-level", envStr("ARUS_LOG_LEVEL", "info"), "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", envStr("ARUS_LOG_FORMAT", "text"), "text or json")
+	f.StringVar(&o.voters, "controller-quorum-voters", envStr("ARUS_CONTROLLER_QUORUM_VOTERS", ""), "metadata quorum of a cluster: id@host:port of every node, comma separated, e.g. 1@10.0.0.1:9092,2@10.0.0.2:9092,3@10.0.0.3:9092 (controller.quorum.voters; empty: a one-node cluster)")
+	f.StringVar(&o.rack, "rack", envStr("ARUS_RACK", ""), "rack of this broker (broker.rack)")
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 }
 
@@ -84,7 +88,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	cfg := config.Broker{
 		NodeID: o.nodeID, Listener: o.listener, AdvertisedListener: o.advertised, DataDir: o.dataDir,
 		AutoCreateTopics: &auto, NumPartitions: o.numPartitions, RetentionCheckInterval: o.retentionCheck,
-		TopicDefaults: defaults,
+		TopicDefaults: defaults, ControllerQuorumVoters: o.voters, Rack: o.rack,
 	}
 	b, err := broker.Start(cfg, logger)
 	if err != nil {

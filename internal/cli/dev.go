@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newDevCommand() *cobra.Command {
+	dev := &cobra.Command{
+		Use:   "dev",
+		Short: "Local development helpers",
+	}
+	var nodes int
+	var basePort int
+	var dataDir string
+	cluster := &cobra.Command{
+		Use:   "cluster",
+		Short: "Run a local multi-node cluster, each node its own arus process",
+		Long: `Start a local cluster for trying replication and failover: every node is
+its own arus child process (broker and controller), client listeners on
+127.0.0.1:9092, 9093, 9094, ..., data under ./arus-dev-data/node-N.
+
+The command prints the bootstrap address and each node's own command, stays in
+the foreground showing the nodes' logs, and stops every node on Ctrl-C. Kill a
+node (for example with kill -9 on its pid) to watch failover; start it again
+with its printed command, or run "arus dev cluster" again in another terminal:
+it starts only the nodes that are not running.`,
+		Example: `  arus dev cluster --nodes 3
+  arus topic create orders --partitions 6 --replication-factor 3 -b 127.0.0.1:9092`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDevCluster(cmd.Context(), cmd.OutOrStdout(), nodes, basePort, dataDir)
+		},
+	}
+	cluster.Flags().IntVar(&nodes, "nodes", 3, "number of nodes (all are voters of the metadata quorum)")
+	cluster.Flags().IntVar(&basePort, "base-port", 9092, "client port of node 1; node N listens on base-port+N-1")
+	cluster.Flags().StringVar(&dataDir, "data-dir", "arus-dev-data", "parent directory of the nodes' data directories")
+	dev.AddCommand(cluster)
+	return dev
+}
+
+func runDevCluster(ctx context.Context, out io.Writer, nodes, basePort int, dataDir string) error {
+	if nodes < 1 || nodes > 9 {
+		return fmt.Errorf("--nodes must be between 1 and 9, got %d", nodes)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the arus binary: %w", err)
+	}
+	var voters, addrs []string
+	for i := 1; i <= nodes; i++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", basePort+i-1)
+		addrs = append(addrs, addr)
+		voters = append(voters, fmt.Sprintf("%d@%s", i, addr))
+	}
+	args := func(i int) []string {
+		return []string{"serve", "--node-id", fmt.Sprint(i), "--listener", addrs[i-1],
+			"--data-dir", filepath.Join(dataDir, fmt.Sprintf("node-%d", i)),
+			"--controller-quorum-voters", strings.Join(voters, ","), "--num-partitions", "3"}
+	}
+	fmt.Fprintf(out, "arus dev cluster: %d nodes\n  bootstrap: %s\n", nodes, strings.Join(addrs, ","))
+	var children []*exec.Cmd
+	var wg sync.WaitGroup
+	for i := 1; i <= nodes; i++ {
+		fmt.Fprintf(out, "  node %d:    %s %s\n", i, exe, strings.Join(args(i), " "))
+		if c, err := net.DialTimeout("tcp", addrs[i-1], 200*time.Millisecond); err == nil {
+			c.Close()
+			fmt.Fprintf(out, "  node %d is already running on %s; not starting it\n", i, addrs[i-1])
+			continue
+		}
+		cmd := exec.Command(exe, args(i)...)
+		stdout, _ := cmd.StdoutPipe()
+		cmd.Stderr = cmd.Stdout
+		if err := cmd.Start(); err != nil {
+			stopChildren(children)
+			return fmt.Errorf("start node %d: %w", i, err)
+		}
+		children = append(children, cmd)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				fmt.Fprintf(out, "[node %d] %s\n", i, sc.Text())
+			}
+		}(i)
+	}
+	if len(children) == 0 {
+		fmt.Fprintln(out, "every node is already running")
+		return nil
+	}
+	fmt.Fprintln(out, "Ctrl-C stops the nodes started here.")
+	exited := make(chan int, len(children))
+	for i, c := range children {
+		go func(i int, c *exec.Cmd) {
+			_ = c.Wait()
+			exited <- i
+		}(i, c)
+	}
+	running := len(children)
+	for running > 0 {
+		select {
+		case <-ctx.Done():
+			stopChildren(children)
+			for running > 0 {
+				<-exited
+				running--
+			}
+		case i := <-exited:
+			running--
+			fmt.Fprintf(out, "arus dev cluster: a node (pid %d) exited: %v; restart it with its command above\n", children[i].Process.Pid, children[i].ProcessState)
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+// stopChildren asks every child to shut down cleanly.
+func stopChildren(children []*exec.Cmd) {
+	for _, c := range children {
+		if c.Process != nil && c.ProcessState == nil {
+			_ = c.Process.Signal(syscall.SIGTERM)
+		}
+	}
+}
