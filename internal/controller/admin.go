@@ -123,7 +123,7 @@ func planPartitions(im *metadata.Image, s PartitionsSpec) ([]metadata.Record, er
 				start = i
 			}
 		}
-		assignment = assign(live, int(s.Count), rf, start)[have:]
+		assignment = assign(im, live, int(s.Count), rf, start)[have:]
 	}
 	var recs []metadata.Record
 	for i, replicas := range assignment {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -335,7 +337,7 @@ func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]
 			return nil, err
 		}
 	}
-	brokers := im.BrokerIDs()
+	brokers := liveBrokers(im)
 	var assignment [][]int32
 	if len(s.Assignment) > 0 {
 		if s.NumPartitions != -1 || s.ReplicationFactor != -1 {
@@ -381,7 +383,7 @@ func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]
 		if int(rf) > len(brokers) {
 			return nil, fmt.Errorf("%w: replication factor %d is larger than the %d available brokers", ErrInvalidReplicationFactor, rf, len(brokers))
 		}
-		assignment = assign(brokers, int(n), int(rf), len(im.Topics))
+		assignment = assign(im, brokers, int(n), int(rf), len(im.Topics))
 	}
 	id := newTopicID()
 	for im.TopicIDs[id] != "" {
@@ -413,14 +415,65 @@ func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]
 // ErrInvalidRequest marks requests that contradict themselves.
 var ErrInvalidRequest = errors.New("invalid request")
 
+// liveBrokers returns the unfenced brokers in the order assignments walk
+// them: ids sorted within each rack, racks interleaved (rack a's first,
+// rack b's first, ..., rack a's second, ...), so consecutive brokers sit
+// in different racks and the replicas of a partition spread over racks
+// whenever the replication factor allows (rack-aware assignment).
+func liveBrokers(im *metadata.Image) []int32 {
+	byRack := map[string][]int32{}
+	var racks []string
+	for _, id := range im.BrokerIDs() {
+		b := im.Brokers[id]
+		if b.Fenced {
+			continue
+		}
+		if _, ok := byRack[b.Rack]; !ok {
+			racks = append(racks, b.Rack)
+		}
+		byRack[b.Rack] = append(byRack[b.Rack], id)
+	}
+	sort.Strings(racks)
+	var out []int32
+	for i := 0; len(out) < len(im.Brokers); i++ {
+		added := false
+		for _, r := range racks {
+			if i < len(byRack[r]) {
+				out = append(out, byRack[r][i])
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	return out
+}
+
 // assign spreads partitions over brokers round robin, starting at an offset
-// that differs per topic so leaders of many topics spread too.
-func assign(brokers []int32, partitions, rf, salt int) [][]int32 {
+// that differs per topic so leaders of many topics spread too. Each
+// further replica is the next broker in the list whose rack the partition
+// does not use yet, while racks remain (rack-aware assignment).
+func assign(im *metadata.Image, brokers []int32, partitions, rf, salt int) [][]int32 {
+	racks := map[string]bool{}
+	for _, id := range brokers {
+		racks[im.Brokers[id].Rack] = true
+	}
 	out := make([][]int32, partitions)
 	for p := range out {
-		replicas := make([]int32, rf)
-		for r := range replicas {
-			replicas[r] = brokers[(salt+p+r)%len(brokers)]
+		replicas := make([]int32, 0, rf)
+		used := map[string]bool{}
+		for i := 0; len(replicas) < rf && i < 2*len(brokers); i++ {
+			id := brokers[(salt+p+i)%len(brokers)]
+			if slices.Contains(replicas, id) {
+				continue
+			}
+			rack := im.Brokers[id].Rack
+			if used[rack] && len(used) < len(racks) && i < len(brokers) {
+				continue // another rack is still free
+			}
+			used[rack] = true
+			replicas = append(replicas, id)
 		}
 		out[p] = replicas
 	}

@@ -125,3 +125,32 @@ func TestAssignmentSpreadsLeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestRackAwareAssignment(t *testing.T) {
+	c, _ := NewMemLog(Defaults{NumPartitions: 1, DefaultReplicationFactor: 1}, slog.Default())
+	racks := map[int32]string{1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}
+	for id := int32(1); id <= 6; id++ {
+		if err := c.Bootstrap(metadata.RegisterBrokerRecord{BrokerID: id, Host: "h", Port: 9000 + id, Rack: racks[id]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.FenceBroker(6); err != nil {
+		t.Fatal(err)
+	}
+	res := c.CreateTopics([]TopicSpec{{Name: "racked", NumPartitions: 12, ReplicationFactor: 3}}, false)
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	for _, p := range c.Image().Topics["racked"].Partitions {
+		seen := map[string]bool{}
+		for _, r := range p.Replicas {
+			if r == 6 {
+				t.Fatalf("partition %d assigned to fenced broker 6: %v", p.Index, p.Replicas)
+			}
+			if seen[racks[r]] {
+				t.Fatalf("partition %d has two replicas in rack %s: %v", p.Index, racks[r], p.Replicas)
+			}
+			seen[racks[r]] = true
+		}
+	}
+}
