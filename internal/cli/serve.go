@@ -30,10 +30,23 @@ type serveOptions struct {
 	pprofAddr      string
 	voters         string
 	rack           string
+	configFile     string
+	changed        func(flag string) bool // set on the command line or by env
 }
 
 func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f := cmd.Flags()
+	f.StringVar(&o.configFile, "config", envStr("ARUS_CONFIG", ""), "Kafka-style server.properties file (node.id, listeners, log.dirs, controller.quorum.voters, broker.rack, num.partitions, log.retention.hours, ...); flags and env override it")
+	envOf := map[string]string{"node-id": "ARUS_NODE_ID", "listener": "ARUS_LISTENER", "advertised-listener": "ARUS_ADVERTISED_LISTENER",
+		"data-dir": "ARUS_DATA_DIR", "auto-create-topics": "ARUS_AUTO_CREATE_TOPICS", "num-partitions": "ARUS_NUM_PARTITIONS",
+		"controller-quorum-voters": "ARUS_CONTROLLER_QUORUM_VOTERS", "rack": "ARUS_RACK"}
+	o.changed = func(flag string) bool {
+		if f.Changed(flag) {
+			return true
+		}
+		_, ok := os.LookupEnv(envOf[flag])
+		return envOf[flag] != "" && ok
+	}
 	f.Int32Var(&o.nodeID, "node-id", envInt("ARUS_NODE_ID", 1), "node.id of this broker (env ARUS_NODE_ID)")
 	f.StringVar(&o.listener, "listener", envStr("ARUS_LISTENER", "localhost:9092"), "host:port clients connect to (env ARUS_LISTENER)")
 	f.StringVar(&o.advertised, "advertised-listener", envStr("ARUS_ADVERTISED_LISTENER", ""), "host:port given to clients in metadata; default: the listener (env ARUS_ADVERTISED_LISTENER)")
@@ -84,11 +97,52 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		}
 		defaults[k] = v
 	}
-	auto := o.autoCreate
-	cfg := config.Broker{
-		NodeID: o.nodeID, Listener: o.listener, AdvertisedListener: o.advertised, DataDir: o.dataDir,
-		AutoCreateTopics: &auto, NumPartitions: o.numPartitions, RetentionCheckInterval: o.retentionCheck,
-		TopicDefaults: defaults, ControllerQuorumVoters: o.voters, Rack: o.rack,
+	cfg := config.Broker{}
+	if o.configFile != "" {
+		props, err := config.LoadProperties(o.configFile)
+		if err != nil {
+			return err
+		}
+		if err := config.ApplyProperties(&cfg, props); err != nil {
+			return err
+		}
+	}
+	// Flags (and their environment variables) win over the file; the
+	// file wins over the flags' defaults.
+	pick := func(flag string, fileSet bool) bool { return o.changed(flag) || !fileSet }
+	if pick("node-id", cfg.NodeID != 0) {
+		cfg.NodeID = o.nodeID
+	}
+	if pick("listener", cfg.Listener != "") {
+		cfg.Listener = o.listener
+	}
+	if pick("advertised-listener", cfg.AdvertisedListener != "") {
+		cfg.AdvertisedListener = o.advertised
+	}
+	if pick("data-dir", cfg.DataDir != "") {
+		cfg.DataDir = o.dataDir
+	}
+	if pick("auto-create-topics", cfg.AutoCreateTopics != nil) {
+		auto := o.autoCreate
+		cfg.AutoCreateTopics = &auto
+	}
+	if pick("num-partitions", cfg.NumPartitions != 0) {
+		cfg.NumPartitions = o.numPartitions
+	}
+	if pick("controller-quorum-voters", cfg.ControllerQuorumVoters != "") {
+		cfg.ControllerQuorumVoters = o.voters
+	}
+	if pick("rack", cfg.Rack != "") {
+		cfg.Rack = o.rack
+	}
+	if pick("retention-check-interval", cfg.RetentionCheckInterval != 0) {
+		cfg.RetentionCheckInterval = o.retentionCheck
+	}
+	for k, v := range defaults {
+		if cfg.TopicDefaults == nil {
+			cfg.TopicDefaults = map[string]string{}
+		}
+		cfg.TopicDefaults[k] = v
 	}
 	b, err := broker.Start(cfg, logger)
 	if err != nil {
