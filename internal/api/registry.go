@@ -46,6 +46,7 @@ var registry = map[int16]entry{
 	47: {0, 0, (*Handlers).offsetDelete},               //
 	60: {0, 2, (*Handlers).describeCluster},            //
 	56: {2, 2, (*Handlers).alterPartition},             // inter-broker
+	59: {0, 1, (*Handlers).fetchSnapshot},              // inter-broker: observers' metadata
 	62: {0, 4, (*Handlers).brokerRegistration},         // inter-broker
 	63: {0, 2, (*Handlers).brokerHeartbeat},            // inter-broker
 	67: {0, 0, (*Handlers).allocateProducerIDs},        // inter-broker

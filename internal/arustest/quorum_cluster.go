@@ -51,15 +51,23 @@ func freePorts(t testing.TB, n int) []string {
 // StartQuorumCluster starts n combined nodes (broker and controller),
 // ids 1..n, and stops them when the test ends.
 func StartQuorumCluster(t testing.TB, n int, opts ...Option) *QuorumCluster {
+	return StartQuorumClusterWithBrokers(t, n, 0, opts...)
+}
+
+// StartQuorumClusterWithBrokers starts voters combined nodes (ids
+// 1..voters) and brokers broker-only nodes (the following ids).
+func StartQuorumClusterWithBrokers(t testing.TB, voterCount, brokerCount int, opts ...Option) *QuorumCluster {
 	t.Helper()
 	c := &QuorumCluster{t: t, addrs: map[int32]string{}, dirs: map[int32]string{}, opts: opts,
 		Timing: FastTiming, brokers: map[int32]*Broker{}}
 	var voters []string
-	for i, addr := range freePorts(t, n) {
+	for i, addr := range freePorts(t, voterCount+brokerCount) {
 		id := int32(i + 1)
 		c.addrs[id] = addr
 		c.dirs[id] = t.TempDir()
-		voters = append(voters, fmt.Sprintf("%d@%s", id, addr))
+		if i < voterCount {
+			voters = append(voters, fmt.Sprintf("%d@%s", id, addr))
+		}
 	}
 	c.voters = strings.Join(voters, ",")
 	var wg sync.WaitGroup
@@ -86,7 +94,7 @@ func StartQuorumCluster(t testing.TB, n int, opts ...Option) *QuorumCluster {
 // Start (re)starts node id on its address and data directory.
 func (c *QuorumCluster) Start(id int32) *Broker {
 	cfg := config.Broker{NodeID: id, Listener: c.addrs[id], DataDir: c.dirs[id], ControllerQuorumVoters: c.voters,
-		DefaultReplicationFactor: int16(min(len(c.addrs), 3))}
+		DefaultReplicationFactor: 1}
 	for _, o := range c.opts {
 		o(&cfg)
 	}

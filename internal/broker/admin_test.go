@@ -333,12 +333,28 @@ func TestElectLeadersRestoresPreferredLeader(t *testing.T) {
 // keep running: every acknowledged record stays readable and the removed
 // replica's data is deleted.
 func TestReassignPartitionUnderLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		from, to []int32
+		minISR   string
+	}{
+		{"rf1", []int32{1}, []int32{3}, "1"},
+		{"rf2", []int32{1, 2}, []int32{3, 2}, "2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { reassignUnderLoad(t, tc.from, tc.to, tc.minISR) })
+	}
+}
+
+func reassignUnderLoad(t *testing.T, from, to []int32, minISR string) {
 	c := arustest.StartCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cl := newFranz(t, c.Addrs()[0], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(30*time.Second))
+	// A short metadata age lets the clients follow the leader move at once
+	// (franz-go refreshes at most every 5 s by default).
+	cl := newFranz(t, c.Addrs()[0], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(30*time.Second),
+		kgo.MetadataMinAge(50*time.Millisecond))
 	adm := kadm.NewClient(cl)
-	createAssigned(t, ctx, cl, "move", map[string]string{"min.insync.replicas": "2"}, []int32{1, 2})
+	createAssigned(t, ctx, cl, "move", map[string]string{"min.insync.replicas": minISR}, from)
 	waitFullISR(t, c, "move")
 
 	// Producer: values in order, at most 32 in flight.
@@ -386,7 +402,8 @@ func TestReassignPartitionUnderLoad(t *testing.T) {
 	// Consumer: reads along from the start.
 	consumed := map[int64]string{}
 	var consumedMu sync.Mutex
-	ccl := newFranz(t, c.Addrs()[1], kgo.ConsumeTopics("move"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ccl := newFranz(t, c.Addrs()[1], kgo.ConsumeTopics("move"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.MetadataMinAge(50*time.Millisecond))
 	consumerCtx, stopConsumer := context.WithCancel(ctx)
 	consumerDone := make(chan struct{})
 	go func() {
@@ -405,8 +422,8 @@ func TestReassignPartitionUnderLoad(t *testing.T) {
 
 	arustest.Eventually(t, 20*time.Second, "200 records acknowledged before the move", func() bool { return ackedCount() >= 200 })
 
-	// Move the partition from {1,2} (led by 1) to {3,2}.
-	rs, err := adm.AlterPartitionAssignments(ctx, kadm.AlterPartitionAssignmentsReq{"move": {0: {3, 2}}})
+	// Move the partition off broker 1, its leader.
+	rs, err := adm.AlterPartitionAssignments(ctx, kadm.AlterPartitionAssignmentsReq{"move": {0: to}})
 	if err != nil || rs.Error() != nil {
 		t.Fatalf("alter partition assignments: %v %v", err, rs.Error())
 	}
@@ -414,7 +431,7 @@ func TestReassignPartitionUnderLoad(t *testing.T) {
 	arustest.Eventually(t, 30*time.Second, "reassignment completes", func() bool {
 		ls, err := adm.ListPartitionReassignments(ctx, kadm.TopicsSet{"move": {0: {}}})
 		p := c.Controller.Image().Topics["move"].Partitions[0]
-		return err == nil && len(ls) == 0 && slices.Equal(p.Replicas, []int32{3, 2}) && !p.Reassigning()
+		return err == nil && len(ls) == 0 && slices.Equal(p.Replicas, to) && !p.Reassigning()
 	})
 	p := c.Controller.Image().Topics["move"].Partitions[0]
 	t.Logf("reassignment done after %v with %d records acknowledged: leader %d, ISR %v",

@@ -44,9 +44,10 @@ type Broker struct {
 	opts     options
 	replicas *replica.Manager // follower fetchers
 	groups   *group.Coordinator
-	raft     *quorum.Raft     // nil with a shared (test) controller
-	remote   *remote          // requests to the active controller on another node
-	voters   map[int32]string // metadata quorum: node id -> listener address
+	raft     *quorum.Raft            // nil with a shared (test) controller or on a broker-only node
+	observer *controller.ObserverLog // set on a broker-only node
+	remote   *remote                 // requests to the active controller on another node
+	voters   map[int32]string        // metadata quorum: node id -> listener address
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -132,7 +133,11 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 
 	// Serve before the quorum starts: Raft traffic arrives on this listener.
 	b.server.Serve()
-	if b.opts.controller == nil {
+	_, voter := b.voters[cfg.NodeID]
+	switch {
+	case b.opts.controller != nil:
+		raftConns.Close()
+	case voter:
 		voters := map[uint64]string{}
 		for id, addr := range b.voters {
 			voters[uint64(id)] = addr
@@ -145,8 +150,15 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 			return b, fmt.Errorf("metadata quorum: %w", err)
 		}
 		b.controller.SetLog(raftLog{b.raft})
-	} else {
+	default:
+		// A broker-only node copies the metadata image from the voters.
 		raftConns.Close()
+		b.observer = &controller.ObserverLog{}
+		b.controller.SetLog(b.observer)
+		if err := b.waitForMetadata(); err != nil {
+			return b, err
+		}
+		b.goFunc(b.metadataLoop)
 	}
 
 	// Follow every new image, then catch up with the current one.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/arustest"
 )
@@ -126,4 +127,50 @@ func TestQuorumClusterFailover(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestBrokerOnlyNodes adds brokers that are not voters: they copy the
+// metadata from the voters, host replicas, lead partitions and forward
+// admin requests like any node.
+func TestBrokerOnlyNodes(t *testing.T) {
+	c := arustest.StartQuorumClusterWithBrokers(t, 1, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	arustest.Eventually(t, 20*time.Second, "the voter sees 3 brokers", func() bool {
+		return len(c.Broker(1).Controller().Image().Brokers) == 3
+	})
+	// Created through a broker-only node, placed on the broker-only nodes.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Broker(3).Addr()), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopics(ctx, -1, -1, nil, "observed")
+	if err != nil || resp["observed"].Err != nil {
+		t.Fatalf("create through a broker-only node: %v %v", err, resp["observed"].Err)
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "placed", -1, -1
+	rt.ReplicaAssignment = []kmsg.CreateTopicsRequestTopicReplicaAssignment{{Partition: 0, Replicas: []int32{2, 3}}}
+	req.Topics = append(req.Topics, rt)
+	cr, err := req.RequestWith(ctx, cl)
+	if err != nil || cr.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create with assignment: %v %+v", err, cr)
+	}
+	arustest.Eventually(t, 20*time.Second, "both broker-only nodes see the topic and its ISR", func() bool {
+		for _, id := range []int32{2, 3} {
+			tp, ok := c.Broker(id).Controller().Image().Topics["placed"]
+			if !ok || len(tp.Partitions[0].ISR) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	acks := produceAcked(t, ctx, cl, "placed", "x", 200)
+	if len(acks) != 200 {
+		t.Fatalf("%d of 200 acknowledged on a partition led by a broker-only node", len(acks))
+	}
+	checkAllPresent(t, ctx, c.Addrs(), "placed", acks)
 }

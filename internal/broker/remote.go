@@ -71,18 +71,27 @@ func (r *remote) forward(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 	if err != nil {
 		return nil, err
 	}
+	cl, err := r.clientFor(addr)
+	if err != nil {
+		return nil, err
+	}
+	return cl.SeedBrokers()[0].Request(ctx, req)
+}
+
+// clientFor returns the (cached) client whose only seed is addr.
+func (r *remote) clientFor(addr string) (*kgo.Client, error) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	cl, ok := r.mu.clients[addr]
 	if !ok {
+		var err error
 		cl, err = kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("arus-broker-%d", r.b.cfg.NodeID)))
 		if err != nil {
-			r.mu.Unlock()
 			return nil, err
 		}
 		r.mu.clients[addr] = cl
 	}
-	r.mu.Unlock()
-	return cl.SeedBrokers()[0].Request(ctx, req)
+	return cl, nil
 }
 
 func (r *remote) close() {

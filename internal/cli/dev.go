@@ -22,7 +22,7 @@ func newDevCommand() *cobra.Command {
 		Use:   "dev",
 		Short: "Local development helpers",
 	}
-	var nodes int
+	var nodes, brokers int
 	var basePort int
 	var dataDir string
 	cluster := &cobra.Command{
@@ -41,20 +41,22 @@ it starts only the nodes that are not running.`,
   arus topic create orders --partitions 6 --replication-factor 3 -b 127.0.0.1:9092`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDevCluster(cmd.Context(), cmd.OutOrStdout(), nodes, basePort, dataDir)
+			return runDevCluster(cmd.Context(), cmd.OutOrStdout(), nodes, brokers, basePort, dataDir)
 		},
 	}
-	cluster.Flags().IntVar(&nodes, "nodes", 3, "number of nodes (all are voters of the metadata quorum)")
+	cluster.Flags().IntVar(&nodes, "nodes", 3, "number of combined nodes (broker and controller: voters of the metadata quorum)")
+	cluster.Flags().IntVar(&brokers, "brokers", 0, "number of extra broker-only nodes (they follow the voters' metadata)")
 	cluster.Flags().IntVar(&basePort, "base-port", 9092, "client port of node 1; node N listens on base-port+N-1")
 	cluster.Flags().StringVar(&dataDir, "data-dir", "arus-dev-data", "parent directory of the nodes' data directories")
 	dev.AddCommand(cluster)
 	return dev
 }
 
-func runDevCluster(ctx context.Context, out io.Writer, nodes, basePort int, dataDir string) error {
-	if nodes < 1 || nodes > 9 {
-		return fmt.Errorf("--nodes must be between 1 and 9, got %d", nodes)
+func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, basePort int, dataDir string) error {
+	if voterCount < 1 || voterCount > 9 || brokerCount < 0 || voterCount+brokerCount > 16 {
+		return fmt.Errorf("--nodes must be between 1 and 9 and --brokers at most %d, got %d and %d", 16-voterCount, voterCount, brokerCount)
 	}
+	nodes := voterCount + brokerCount
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the arus binary: %w", err)
@@ -63,14 +65,16 @@ func runDevCluster(ctx context.Context, out io.Writer, nodes, basePort int, data
 	for i := 1; i <= nodes; i++ {
 		addr := fmt.Sprintf("127.0.0.1:%d", basePort+i-1)
 		addrs = append(addrs, addr)
-		voters = append(voters, fmt.Sprintf("%d@%s", i, addr))
+		if i <= voterCount {
+			voters = append(voters, fmt.Sprintf("%d@%s", i, addr))
+		}
 	}
 	args := func(i int) []string {
 		return []string{"serve", "--node-id", fmt.Sprint(i), "--listener", addrs[i-1],
 			"--data-dir", filepath.Join(dataDir, fmt.Sprintf("node-%d", i)),
 			"--controller-quorum-voters", strings.Join(voters, ","), "--num-partitions", "3"}
 	}
-	fmt.Fprintf(out, "arus dev cluster: %d nodes\n  bootstrap: %s\n", nodes, strings.Join(addrs, ","))
+	fmt.Fprintf(out, "arus dev cluster: %d nodes (%d controllers)\n  bootstrap: %s\n", nodes, voterCount, strings.Join(addrs, ","))
 	var children []*exec.Cmd
 	var wg sync.WaitGroup
 	for i := 1; i <= nodes; i++ {

@@ -147,12 +147,10 @@ func (b *Broker) Validate() error {
 		b.DataDir = "arus-data"
 	}
 	if b.ControllerQuorumVoters != "" {
-		voters, err := ParseVoters(b.ControllerQuorumVoters)
-		if err != nil {
+		// A node not among the voters is a broker-only node (an observer
+		// of the metadata quorum).
+		if _, err := ParseVoters(b.ControllerQuorumVoters); err != nil {
 			return err
-		}
-		if _, ok := voters[b.NodeID]; !ok {
-			return fmt.Errorf("controller.quorum.voters %q does not include this node (node.id %d); every node of a cluster is a voter", b.ControllerQuorumVoters, b.NodeID)
 		}
 	}
 	if b.AutoCreateTopics == nil {

@@ -117,8 +117,10 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 			}
 			setTopicDefault(b, "retention.ms", strconv.FormatInt((time.Duration(n)*unit).Milliseconds(), 10))
 		case "process.roles":
-			if strings.ReplaceAll(v, " ", "") != "broker,controller" && v != "controller,broker" {
-				return bad(fmt.Errorf("every arus node is broker and controller (process.roles=broker,controller)"))
+			// Derived: a node listed in controller.quorum.voters is a
+			// controller and broker, any other node a broker only.
+			if !strings.Contains(v, "broker") {
+				return bad(fmt.Errorf("every arus node serves clients; dedicated controllers are not supported"))
 			}
 		default:
 			name, ok := byBrokerName[k]

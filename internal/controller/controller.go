@@ -174,6 +174,37 @@ func (c *Controller) IsActive() bool {
 	return c.log != nil
 }
 
+// IsVoter reports whether this node's controller is part of the quorum
+// (its image comes from the committed log, not from another node).
+func (c *Controller) IsVoter() bool {
+	_, observer := c.log.(*ObserverLog)
+	return c.log != nil && !observer
+}
+
+// ObserverLog is the log of a broker-only node: it proposes nothing
+// (Append fails with ErrNotController) and knows the active controller
+// from the voter it copies its metadata from.
+type ObserverLog struct {
+	leader atomic.Int32
+}
+
+// Append implements Log; observers never propose.
+func (o *ObserverLog) Append(...[]byte) (int64, error) { return 0, ErrNotController }
+
+// IsLeader implements Leadership.
+func (o *ObserverLog) IsLeader() bool { return false }
+
+// LeaderID implements Leadership: the last active controller heard of.
+func (o *ObserverLog) LeaderID() uint64 {
+	if id := o.leader.Load(); id > 0 {
+		return uint64(id)
+	}
+	return 0
+}
+
+// SetLeader records the active controller.
+func (o *ObserverLog) SetLeader(id int32) { o.leader.Store(id) }
+
 // ActiveID returns the node id of the active controller, -1 if unknown.
 func (c *Controller) ActiveID(self int32) int32 {
 	if l, ok := c.log.(Leadership); ok {

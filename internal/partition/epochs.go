@@ -47,8 +47,18 @@ func (c epochCache) latest() int32 {
 
 // endOffsetFor returns the largest epoch <= epoch and the offset where it
 // ended (the start of the next epoch, or leo for the latest), as Kafka's
-// OffsetsForLeaderEpoch does. Unknown (older than every entry): -1, -1.
+// OffsetsForLeaderEpoch does. An epoch older than every entry ended where
+// the first known epoch starts (Kafka's LeaderEpochFileCache: a leader
+// elected with an empty log has no entry for the epochs before its own,
+// and its followers must not see that as divergence). Undefined (-1) or
+// an empty cache: -1, -1.
 func (c epochCache) endOffsetFor(epoch int32, leo int64) (int32, int64) {
+	if epoch < 0 || len(c) == 0 {
+		return -1, -1
+	}
+	if epoch < c[0].Epoch {
+		return epoch, c[0].StartOffset
+	}
 	for i := len(c) - 1; i >= 0; i-- {
 		if c[i].Epoch <= epoch {
 			if i == len(c)-1 {

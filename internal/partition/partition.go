@@ -246,6 +246,12 @@ func (p *Partition) SetRole(r Role) {
 	defer p.mu.Unlock()
 	old := p.mu.role
 	p.mu.role = r
+	if old.IsLeader() && (!r.IsLeader() || old.LeaderEpoch != r.LeaderEpoch) {
+		// Fetches long-polling on the old leadership answer now
+		// (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH) instead of at
+		// their MaxWait, so clients move to the new leader at once.
+		p.wakeWaiters()
+	}
 	if !r.IsLeader() {
 		p.mu.followers = nil
 		return
@@ -451,6 +457,17 @@ func (p *Partition) wait(ctx context.Context, done func() bool, onHW bool) error
 	}
 }
 
+// wakeWaiters closes the change channels so every long-poll fetch waiting
+// on this partition looks at it again.
+func (p *Partition) wakeWaiters() {
+	p.notify.Lock()
+	defer p.notify.Unlock()
+	close(p.notify.hwChanged)
+	p.notify.hwChanged = make(chan struct{})
+	close(p.notify.leoChanged)
+	p.notify.leoChanged = make(chan struct{})
+}
+
 // Changed returns a channel closed the next time the high watermark moves;
 // consumers' long-poll fetches wait on it.
 func (p *Partition) Changed() <-chan struct{} {
@@ -586,6 +603,7 @@ func (p *Partition) shutdown(remove bool) error {
 	p.mu.Unlock()
 	close(p.stop)
 	<-p.done
+	p.wakeWaiters() // long-poll fetches answer now, not at their MaxWait
 	if remove {
 		return p.log.Delete()
 	}
