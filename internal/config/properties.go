@@ -123,6 +123,12 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				return bad(fmt.Errorf("every arus node serves clients; dedicated controllers are not supported"))
 			}
 		default:
+			if ok, err := applyGroupProperty(&b.Groups, k, v); ok {
+				if err != nil {
+					return bad(err)
+				}
+				continue
+			}
 			name, ok := byBrokerName[k]
 			if !ok {
 				return fmt.Errorf("config %s: unknown or unsupported broker config", k)
