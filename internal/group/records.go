@@ -1,6 +1,7 @@
 package group
 
-// Records of __consumer_offsets, in Kafka's own encodings (kmsg's
+// Records of __consumer_offsets (spec: docs/format/consumer-offsets.md),
+// in Kafka's own encodings (kmsg's
 // OffsetCommitKey/Value and GroupMetadataKey/Value), so a Kafka tool that
 // reads the topic understands them and the log compacts by key:
 //
