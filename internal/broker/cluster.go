@@ -7,6 +7,9 @@ import (
 	"github.com/arus-io/arus/internal/partition"
 )
 
+// hwCheckpointInterval is replica.high.watermark.checkpoint.interval.ms.
+const hwCheckpointInterval = 5 * time.Second
+
 // Timing holds the cluster liveness settings (Kafka's names in comments).
 type Timing struct {
 	HeartbeatInterval       time.Duration // broker.heartbeat.interval.ms (2 s)
@@ -80,7 +83,8 @@ func (b *Broker) controllerLoop() {
 
 // isrLoop has each led partition propose ISR changes to the controller.
 func (b *Broker) isrLoop() {
-	t := time.NewTicker(b.opts.timing.ISRCheckInterval)
+	lastCheckpoint := time.Now()
+	t := time.NewTicker(min(b.opts.timing.ISRCheckInterval, hwCheckpointInterval))
 	defer t.Stop()
 	for {
 		select {
@@ -88,6 +92,14 @@ func (b *Broker) isrLoop() {
 			return
 		case <-t.C:
 			b.CheckISR()
+			if time.Since(lastCheckpoint) >= hwCheckpointInterval {
+				lastCheckpoint = time.Now()
+				for _, p := range b.partitionList() {
+					if err := p.CheckpointHW(); err != nil {
+						b.logger.Warn("high watermark checkpoint", "topic", p.Topic(), "partition", p.Index(), "err", err)
+					}
+				}
+			}
 		}
 	}
 }

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,10 +174,13 @@ func Open(cfg Config) (*Partition, error) {
 		return nil, err
 	}
 	// A restarted single replica has everything durable (recovery
-	// truncated the rest); a replicated one learns its HW from the
-	// leader or, as leader, from its followers.
+	// truncated the rest). A replicated one starts from its last
+	// checkpointed HW (never above its log end) and learns newer ones from
+	// the leader or, as leader, from its followers.
 	if len(cfg.Role.Replicas) <= 1 {
 		p.hw.Store(leo)
+	} else {
+		p.hw.Store(min(readHWCheckpoint(cfg.Dir), leo))
 	}
 	p.SetRole(cfg.Role)
 	go p.flushLoop()
@@ -609,7 +616,8 @@ func (p *Partition) shutdown(remove bool) error {
 	}
 	snapErr := writeSnapshot(p.dir, p.log.LogEndOffset(), producers)
 	epochErr := writeEpochCheckpoint(p.dir, epochs)
-	return errors.Join(snapErr, epochErr, p.log.Close())
+	hwErr := p.CheckpointHW()
+	return errors.Join(snapErr, epochErr, hwErr, p.log.Close())
 }
 
 // Compact runs one cleaner pass when the topic is compacted
@@ -640,4 +648,30 @@ func checkKeys(batch []byte) error {
 		}
 	}
 	return nil
+}
+
+const hwCheckpointFile = "high-watermark-checkpoint"
+
+// CheckpointHW writes the high watermark (Kafka's
+// replication-offset-checkpoint, per partition), so a restarted replica
+// does not show consumers an HW of 0 until its followers report in.
+func (p *Partition) CheckpointHW() error {
+	path := filepath.Join(p.dir, hwCheckpointFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(p.hw.Load(), 10)+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func readHWCheckpoint(dir string) int64 {
+	b, err := os.ReadFile(filepath.Join(dir, hwCheckpointFile))
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
