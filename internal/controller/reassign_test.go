@@ -366,3 +366,23 @@ func TestIncrementalAlterTopicConfigs(t *testing.T) {
 		t.Fatalf("configs after replace %v", got)
 	}
 }
+
+func TestReassignmentSurvivesSnapshot(t *testing.T) {
+	c, _ := newTestController(t, 1, 2, 3)
+	createAssigned(t, c, "snap", []int32{1, 2})
+	c.AlterPartitionReassignments([]ReassignSpec{{Topic: "snap", Partition: 0, Replicas: []int32{3, 2}}}, true)
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := NewStateMachine(Defaults{}, slog.Default())
+	if err := restored.Restore(snap, c.Image().Offset+1); err != nil {
+		t.Fatal(err)
+	}
+	want := part(c, "snap", 0)
+	got := restored.Image().Topics["snap"].Partitions[0]
+	wantPartition(t, got, want.Replicas, want.ISR, want.AddingReplicas, want.RemovingReplicas, want.Leader)
+	if !got.Reassigning() {
+		t.Fatal("the snapshot lost the ongoing reassignment")
+	}
+}

@@ -34,6 +34,7 @@ func EncodeSnapshot(im *Image) ([]byte, error) {
 			recs = append(recs, Record{Partition: &PartitionRecord{
 				TopicID: t.ID, Partition: p.Index, Replicas: p.Replicas, ISR: p.ISR,
 				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+				AddingReplicas: p.AddingReplicas, RemovingReplicas: p.RemovingReplicas,
 			}})
 		}
 	}
