@@ -37,6 +37,9 @@ Examples:
 		newTopicListCommand(),
 		newTopicDescribeCommand(),
 		newTopicDeleteCommand(),
+		newTopicReassignCommand(),
+		newTopicAlterConfigCommand(),
+		newTopicAddPartitionsCommand(),
 	)
 	return cmd
 }
