@@ -112,36 +112,55 @@ func (c *Controller) Subscribe(fn func(*metadata.Image)) {
 	c.listeners = append(c.listeners, fn)
 }
 
-// Apply applies one committed record (quorum.StateMachine). A record that
-// does not fit the image is logged and skipped: every node skips it alike.
+// Apply applies one committed record (quorum.StateMachine).
 func (c *Controller) Apply(offset int64, raw []byte) {
-	if err := c.apply(offset, raw); err != nil {
-		c.logger.Error("skipping metadata record", "offset", offset, "err", err)
-		im := *c.image.Load()
-		im.Offset = offset
-		c.image.Store(&im)
-		return
+	c.ApplyBatch(offset, [][]byte{raw})
+}
+
+// ApplyBatch applies the records of one proposal and publishes the image
+// once, so no reader or listener ever sees half a proposal (a topic with
+// some of its partitions). A record that does not fit the image is logged
+// and skipped: every node skips it alike.
+func (c *Controller) ApplyBatch(first int64, records [][]byte) {
+	im := c.image.Load()
+	for i, raw := range records {
+		next, err := applyRecord(im, first+int64(i), raw)
+		if err != nil {
+			c.logger.Error("skipping metadata record", "offset", first+int64(i), "err", err)
+			skipped := *im
+			skipped.Offset = first + int64(i)
+			next = &skipped
+		}
+		im = next
 	}
+	c.image.Store(im)
 	c.listenersMu.Lock()
 	listeners := c.listeners
 	c.listenersMu.Unlock()
-	im := c.image.Load()
 	for _, fn := range listeners {
 		fn(im)
 	}
 }
 
 func (c *Controller) apply(offset int64, raw []byte) error {
-	r, err := metadata.DecodeRecord(raw)
+	next, err := applyRecord(c.image.Load(), offset, raw)
 	if err != nil {
-		return fmt.Errorf("metadata record %d: %w", offset, err)
-	}
-	next, err := c.image.Load().Apply(offset, r)
-	if err != nil {
-		return fmt.Errorf("metadata record %d: %w", offset, err)
+		return err
 	}
 	c.image.Store(next)
 	return nil
+}
+
+func applyRecord(im *metadata.Image, offset int64, raw []byte) (*metadata.Image, error) {
+	r, err := metadata.DecodeRecord(raw)
+	if err != nil {
+		return nil, fmt.Errorf("metadata record %d: %w", offset, err)
+	}
+	next, err := im.Apply(offset, r)
+	if err != nil {
+		return nil, fmt.Errorf("metadata record %d: %w", offset, err)
+	}
+	return next, nil
 }
 
 // Snapshot returns the image as records that rebuild it (quorum.StateMachine).
@@ -245,7 +264,7 @@ func (c *Controller) commitLocked(records []metadata.Record) error {
 // in-process clusters).
 type MemLog struct {
 	mu      sync.Mutex
-	sm      interface{ Apply(int64, []byte) }
+	sm      interface{ ApplyBatch(int64, [][]byte) }
 	records [][]byte
 }
 
@@ -262,10 +281,8 @@ func (m *MemLog) Append(records ...[]byte) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	first := int64(len(m.records))
-	for i, r := range records {
-		m.records = append(m.records, r)
-		m.sm.Apply(first+int64(i), r)
-	}
+	m.records = append(m.records, records...)
+	m.sm.ApplyBatch(first, records)
 	return first, nil
 }
 

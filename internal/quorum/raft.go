@@ -63,6 +63,13 @@ type StateMachine interface {
 	Restore(snapshot []byte, nextOffset int64) error
 }
 
+// BatchApplier is implemented by state machines that apply the records of
+// one proposal together (so no reader sees half of it); ApplyBatch then
+// replaces Apply for committed proposals.
+type BatchApplier interface {
+	ApplyBatch(first int64, records [][]byte)
+}
+
 // Raft is one voter of the replicated metadata log. Append commits
 // records through the Raft leader; every node applies committed records to
 // its StateMachine in the same order with the same offsets.
@@ -535,9 +542,14 @@ func (r *Raft) applyEntry(e *pb.Entry) {
 			return
 		}
 		first := r.nextOffset
-		for _, rec := range records {
-			r.sm.Apply(r.nextOffset, rec)
-			r.nextOffset++
+		if ba, ok := r.sm.(BatchApplier); ok {
+			ba.ApplyBatch(first, records)
+			r.nextOffset += int64(len(records))
+		} else {
+			for _, rec := range records {
+				r.sm.Apply(r.nextOffset, rec)
+				r.nextOffset++
+			}
 		}
 		r.applied.Store(r.nextOffset)
 		if p, ok := r.waiters[id]; ok {
