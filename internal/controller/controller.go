@@ -57,7 +57,7 @@ type Defaults struct {
 // append). Apply runs on the log's goroutine and takes only listenersMu, so
 // a proposal waiting in Append under mu never blocks it.
 type Controller struct {
-	log      Log
+	logBox   atomic.Pointer[logBox] // set once; read without locks
 	defaults Defaults
 	logger   *slog.Logger
 	image    atomic.Pointer[metadata.Image]
@@ -85,7 +85,7 @@ func NewStateMachine(defaults Defaults, logger *slog.Logger) *Controller {
 func (c *Controller) SetLog(log Log) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.log = log
+	c.logBox.Store(&logBox{log})
 }
 
 // New returns a controller over log after replaying the already committed
@@ -97,7 +97,7 @@ func New(log Log, committed [][]byte, defaults Defaults, logger *slog.Logger) (*
 			return nil, err
 		}
 	}
-	c.log = log
+	c.logBox.Store(&logBox{log})
 	return c, nil
 }
 
@@ -187,17 +187,17 @@ func (c *Controller) Restore(snapshot []byte, nextOffset int64) error {
 // IsActive reports whether this node's controller may propose: it leads
 // the quorum (or the log has no leadership).
 func (c *Controller) IsActive() bool {
-	if l, ok := c.log.(Leadership); ok {
+	if l, ok := c.log().(Leadership); ok {
 		return l.IsLeader()
 	}
-	return c.log != nil
+	return c.log() != nil
 }
 
 // IsVoter reports whether this node's controller is part of the quorum
 // (its image comes from the committed log, not from another node).
 func (c *Controller) IsVoter() bool {
-	_, observer := c.log.(*ObserverLog)
-	return c.log != nil && !observer
+	_, observer := c.log().(*ObserverLog)
+	return c.log() != nil && !observer
 }
 
 // ObserverLog is the log of a broker-only node: it proposes nothing
@@ -226,7 +226,7 @@ func (o *ObserverLog) SetLeader(id int32) { o.leader.Store(id) }
 
 // ActiveID returns the node id of the active controller, -1 if unknown.
 func (c *Controller) ActiveID(self int32) int32 {
-	if l, ok := c.log.(Leadership); ok {
+	if l, ok := c.log().(Leadership); ok {
 		if id := l.LeaderID(); id != 0 {
 			return int32(id)
 		}
@@ -241,7 +241,8 @@ func (c *Controller) commitLocked(records []metadata.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
-	if c.log == nil {
+	log := c.log()
+	if log == nil {
 		return ErrNotController
 	}
 	raw := make([][]byte, len(records))
@@ -252,7 +253,7 @@ func (c *Controller) commitLocked(records []metadata.Record) error {
 		}
 		raw[i] = b
 	}
-	if _, err := c.log.Append(raw...); err != nil {
+	if _, err := log.Append(raw...); err != nil {
 		// A log with leadership reports ErrNotController itself.
 		return fmt.Errorf("commit metadata: %w", err)
 	}
@@ -272,7 +273,7 @@ type MemLog struct {
 func NewMemLog(defaults Defaults, logger *slog.Logger) (*Controller, *MemLog) {
 	c := NewStateMachine(defaults, logger)
 	m := &MemLog{sm: c}
-	c.log = m
+	c.logBox.Store(&logBox{m})
 	return c, m
 }
 
@@ -609,4 +610,15 @@ func newTopicID() [16]byte {
 func newClusterID() string {
 	id := newTopicID()
 	return base64.RawURLEncoding.EncodeToString(id[:])
+}
+
+// logBox holds the controller's log so it can be swapped atomically.
+type logBox struct{ Log }
+
+// log returns the attached log, nil before SetLog.
+func (c *Controller) log() Log {
+	if b := c.logBox.Load(); b != nil {
+		return b.Log
+	}
+	return nil
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // Record is one metadata change. Exactly one field is set. The JSON form is
-// what the metadata log stores (docs/format/metadata-log.md); field names
+// what the metadata log stores (docs/format/metadata-records.md); field names
 // must never change.
 type Record struct {
 	RegisterBroker *RegisterBrokerRecord `json:"registerBroker,omitempty"`
