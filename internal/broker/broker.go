@@ -104,7 +104,8 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	}
 
 	b.groups = group.New(group.Config{
-		NodeID: cfg.NodeID, Groups: cfg.Groups, Metadata: b.controller, Partitions: b, Logger: logger,
+		NodeID: cfg.NodeID, Groups: cfg.Groups, Metadata: b.controller, CreateTopic: b.createInternalTopic,
+		Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
 	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger}

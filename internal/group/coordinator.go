@@ -38,12 +38,15 @@ type Partitions interface {
 
 // Config of a Coordinator.
 type Config struct {
-	NodeID     int32
-	Groups     config.Groups // validated by config.Broker.Validate
-	Metadata   Metadata
-	Partitions Partitions
-	Logger     *slog.Logger
-	Now        func() time.Time
+	NodeID   int32
+	Groups   config.Groups // validated by config.Broker.Validate
+	Metadata Metadata
+	// CreateTopic creates __consumer_offsets on the active controller,
+	// wherever it runs; nil uses Metadata.CreateTopics (one node).
+	CreateTopic func(ctx context.Context, spec controller.TopicSpec) error
+	Partitions  Partitions
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Coordinator is the classic-protocol group coordinator of one broker. It
@@ -159,8 +162,10 @@ func (c *Coordinator) Shutdown(ctx context.Context) error {
 
 // EnsureOffsetsTopic creates __consumer_offsets (compacted, with
 // offsets.topic.num.partitions partitions) unless it exists. Kafka does
-// this on the first FindCoordinator.
-func (c *Coordinator) EnsureOffsetsTopic() error {
+// this on the first FindCoordinator. When the active controller runs on
+// another node, the topic reaches this node's image a little later:
+// meanwhile the answer is ErrCoordinatorNotAvailable, which clients retry.
+func (c *Coordinator) EnsureOffsetsTopic(ctx context.Context) error {
 	if _, ok := c.cfg.Metadata.Image().Topics[OffsetsTopic]; ok {
 		return nil
 	}
@@ -176,15 +181,26 @@ func (c *Coordinator) EnsureOffsetsTopic() error {
 		return fmt.Errorf("%w: no brokers registered to host %s", ErrCoordinatorNotAvailable, OffsetsTopic)
 	}
 	compact, segment, compression := "compact", strconv.Itoa(int(g.OffsetsTopicSegmentBytes)), "producer"
-	res := c.cfg.Metadata.CreateTopics([]controller.TopicSpec{{
+	spec := controller.TopicSpec{
 		Name: OffsetsTopic, NumPartitions: g.OffsetsTopicPartitions, ReplicationFactor: int16(rf),
 		Configs: map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment, "compression.type": &compression},
-	}}, false)
-	if err := res[0].Err; err != nil && !errors.Is(err, controller.ErrTopicExists) {
+	}
+	var err error
+	if c.cfg.CreateTopic != nil {
+		err = c.cfg.CreateTopic(ctx, spec)
+	} else {
+		err = c.cfg.Metadata.CreateTopics([]controller.TopicSpec{spec}, false)[0].Err
+	}
+	if err != nil && !errors.Is(err, controller.ErrTopicExists) {
 		c.settings.logger.Error("cannot create the offsets topic", "err", err)
 		return fmt.Errorf("%w: create %s: %v", ErrCoordinatorNotAvailable, OffsetsTopic, err)
 	}
-	c.settings.logger.Info("created the offsets topic", "topic", OffsetsTopic, "partitions", g.OffsetsTopicPartitions)
+	if err == nil {
+		c.settings.logger.Info("created the offsets topic", "topic", OffsetsTopic, "partitions", g.OffsetsTopicPartitions)
+	}
+	if _, ok := c.cfg.Metadata.Image().Topics[OffsetsTopic]; !ok {
+		return fmt.Errorf("%w: %s is being created", ErrCoordinatorNotAvailable, OffsetsTopic)
+	}
 	return nil
 }
 
@@ -192,7 +208,7 @@ func (c *Coordinator) EnsureOffsetsTopic() error {
 // offsets topic first if needed. When this node is the coordinator it
 // waits (briefly) for the group's partition to be loaded.
 func (c *Coordinator) FindCoordinator(ctx context.Context, group string) (int32, error) {
-	if err := c.EnsureOffsetsTopic(); err != nil {
+	if err := c.EnsureOffsetsTopic(ctx); err != nil {
 		return -1, err
 	}
 	im := c.cfg.Metadata.Image()

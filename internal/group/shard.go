@@ -24,7 +24,10 @@ type Log interface {
 	WaitReplicated(ctx context.Context, end int64) error
 	Read(offset int64, maxBytes int, minOneBatch bool) ([]byte, error)
 	LogStartOffset() int64
+	LogEndOffset() int64
 	HighWatermark() int64
+	// Changed is closed the next time the high watermark moves.
+	Changed() <-chan struct{}
 }
 
 // loadReadBytes is how much of the log one read during loading returns
@@ -173,12 +176,27 @@ func (s *shard) shutdown() {
 	s.wg.Wait()
 }
 
-// load reads the partition from its start to the high watermark and
-// rebuilds the groups and offsets.
+// load reads the partition from its start to its log end offset and
+// rebuilds the groups and offsets. Like Kafka, a new leader loads its whole
+// log, not just what it knew to be committed as a follower: as leader, its
+// log is what the partition commits. Reads stop at the high watermark, so
+// load first waits for the followers to confirm the log end (moments,
+// unless an in-sync follower is dead and has to be dropped from the ISR).
 func (s *shard) load() error {
+	end := s.log.LogEndOffset()
+	for {
+		changed := s.log.Changed()
+		if s.log.HighWatermark() >= end {
+			break
+		}
+		select {
+		case <-changed:
+		case <-s.stop:
+			return errors.New("stopped while loading")
+		}
+	}
 	l := newLoader()
 	pos := s.log.LogStartOffset()
-	end := s.log.HighWatermark()
 	for pos < end {
 		select {
 		case <-s.stop:
