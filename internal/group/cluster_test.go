@@ -20,6 +20,7 @@ import (
 )
 
 func TestGroupSurvivesCoordinatorFailover(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}

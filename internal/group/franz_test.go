@@ -71,6 +71,7 @@ func (m *franzMember) close() {
 }
 
 func TestFranzGroupSharesPartitions(t *testing.T) {
+	t.Parallel()
 	for _, members := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d members", members), func(t *testing.T) {
 			ctx := testCtx(t)
@@ -108,6 +109,7 @@ func TestFranzGroupSharesPartitions(t *testing.T) {
 }
 
 func TestFranzTwoGroupsEachGetEverything(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())
@@ -142,6 +144,7 @@ func TestFranzTwoGroupsEachGetEverything(t *testing.T) {
 // LeaveGroup, no heartbeats); after the session timeout the other member
 // takes its partitions and resumes from its last committed offsets.
 func TestFranzFailedMemberLosesPartitions(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())
@@ -205,6 +208,7 @@ func TestFranzFailedMemberLosesPartitions(t *testing.T) {
 // within its session timeout gets its partitions back without a
 // rebalance: the other member's generation and assignment do not change.
 func TestFranzStaticMemberRestartNoRebalance(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())

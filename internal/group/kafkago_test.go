@@ -73,6 +73,7 @@ func (m *kafkagoMember) close() {
 }
 
 func TestKafkagoGroupSharesPartitions(t *testing.T) {
+	t.Parallel()
 	for _, members := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d members", members), func(t *testing.T) {
 			ctx := testCtx(t)
@@ -99,6 +100,7 @@ func TestKafkagoGroupSharesPartitions(t *testing.T) {
 }
 
 func TestKafkagoTwoGroupsEachGetEverything(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())
@@ -122,6 +124,7 @@ func TestKafkagoTwoGroupsEachGetEverything(t *testing.T) {
 // member speaking the same range protocol; kafka-go takes its partitions
 // after the session timeout, from its committed offsets.
 func TestKafkagoTakesOverFailedMember(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())

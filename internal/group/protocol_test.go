@@ -124,6 +124,7 @@ func wantCode(t *testing.T, what string, got int16, want *kerr.Error) {
 }
 
 func TestCommitBadInput(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())
@@ -228,6 +229,7 @@ func TestCommitBadInput(t *testing.T) {
 }
 
 func TestInvalidGroupID(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	cl := rawClient(t, b.Addr(), nil)
@@ -248,6 +250,7 @@ func TestInvalidGroupID(t *testing.T) {
 }
 
 func TestSyncFromFollowerIsIgnoredAndEvictedHeartbeats(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	cl := rawClient(t, b.Addr(), nil)
@@ -298,6 +301,7 @@ func TestSyncFromFollowerIsIgnoredAndEvictedHeartbeats(t *testing.T) {
 }
 
 func TestMemberIDRequiredAndStaticFencing(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	cl := rawClient(t, b.Addr(), nil)
@@ -338,6 +342,7 @@ func TestMemberIDRequiredAndStaticFencing(t *testing.T) {
 }
 
 func TestFindCoordinatorKeyTypes(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	cl := rawClient(t, b.Addr(), nil)
@@ -368,6 +373,7 @@ func TestFindCoordinatorKeyTypes(t *testing.T) {
 }
 
 func TestDescribeDeleteListAndOffsetDelete(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())
@@ -469,6 +475,7 @@ func TestDescribeDeleteListAndOffsetDelete(t *testing.T) {
 // SyncGroup, Heartbeat and LeaveGroup v0, OffsetCommit v0-v2, OffsetFetch
 // v0-v1.
 func TestOldVersions(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())

@@ -24,6 +24,7 @@ func stopBroker(t *testing.T, b *arustest.Broker) {
 }
 
 func TestCommittedOffsetsSurviveRestart(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	b := startBroker(t, arustest.WithDataDir(dir))
@@ -109,6 +110,7 @@ func TestCommittedOffsetsSurviveRestart(t *testing.T) {
 }
 
 func TestOffsetsExpireAfterRetention(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	b := startBroker(t, arustest.WithDataDir(dir), arustest.WithOffsetsRetention(500*time.Millisecond, 50*time.Millisecond))

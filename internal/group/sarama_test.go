@@ -125,6 +125,7 @@ func (m *saramaMember) session() (string, int32, int) {
 }
 
 func TestSaramaGroupSharesPartitions(t *testing.T) {
+	t.Parallel()
 	for _, members := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d members", members), func(t *testing.T) {
 			ctx := testCtx(t)
@@ -165,6 +166,7 @@ func TestSaramaGroupSharesPartitions(t *testing.T) {
 }
 
 func TestSaramaTwoGroupsEachGetEverything(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())
@@ -189,6 +191,7 @@ func TestSaramaTwoGroupsEachGetEverything(t *testing.T) {
 }
 
 func TestSaramaFailedMemberLosesPartitions(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())
@@ -261,6 +264,7 @@ func TestSaramaFailedMemberLosesPartitions(t *testing.T) {
 }
 
 func TestSaramaStaticMemberRestartNoRebalance(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	b := startBroker(t)
 	adm := adminClient(t, b.Addr())
