@@ -83,8 +83,8 @@ func New(cfg Config) *Coordinator {
 	c := &Coordinator{cfg: cfg, settings: &settings{
 		initialRebalanceDelay: delay, newMemberJoinTimeout: newMemberJoinTimeout,
 		minSessionTimeout: g.MinSessionTimeout, maxSessionTimeout: g.MaxSessionTimeout,
-		offsetMetadataMax: int(g.OffsetMetadataMaxBytes), offsetsRetention: g.OffsetsRetention,
-		logger: cfg.Logger.With("component", "group-coordinator"),
+		offsetMetadataMax: int(g.OffsetMetadataMaxBytes),
+		logger:            cfg.Logger.With("component", "group-coordinator"),
 	}}
 	c.mu.shards = map[int32]*shard{}
 	return c

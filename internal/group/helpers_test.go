@@ -53,8 +53,8 @@ func testSettings() *settings {
 	return &settings{
 		initialRebalanceDelay: 0, newMemberJoinTimeout: 5 * time.Minute,
 		minSessionTimeout: time.Second, maxSessionTimeout: time.Hour,
-		offsetMetadataMax: 4096, offsetsRetention: 7 * 24 * time.Hour,
-		logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		offsetMetadataMax: 4096,
+		logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 }
 
