@@ -26,7 +26,7 @@
 //	Coordinator   routing by group id, offsets topic creation, shard lifecycle
 //	shard         one goroutine per offsets partition: load, inbox, timers, writes
 //	groupSet      pure: the groups of one partition, timer heap, load, expiry
-//	group         pure: one group's state machine and offsets (Kafka's GroupCoordinator)
+//	group         pure: one group (group.go), its rebalances (rebalance.go) and offsets (offsets.go)
 //
 // group and groupSet have no goroutines, no clock and no I/O: every method
 // takes the time, writes go through the small store interface, and
