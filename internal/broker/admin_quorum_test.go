@@ -48,6 +48,7 @@ func TestQuorumAdminAPIs(t *testing.T) {
 		})
 	}
 
+	waitAll("all brokers registered", func(b *arustest.Broker) bool { return len(b.Controller().Image().Brokers) == 3 })
 	// DescribeCluster names the active controller.
 	dresp, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(ctx, node)
 	if err != nil || len(dresp.Brokers) != 3 || dresp.ControllerID != active {

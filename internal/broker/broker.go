@@ -46,8 +46,10 @@ type Broker struct {
 	groups   *group.Coordinator
 	raft     *quorum.Raft            // nil with a shared (test) controller or on a broker-only node
 	observer *controller.ObserverLog // set on a broker-only node
-	remote   *remote                 // requests to the active controller on another node
-	voters   map[int32]string        // metadata quorum: node id -> listener address
+
+	lastHWCheckpoint time.Time        // owned by the reviewReplicas loop
+	remote           *remote          // requests to the active controller on another node
+	voters           map[int32]string // metadata quorum: node id -> listener address
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -173,12 +175,16 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if err := writeMetaProperties(cfg.DataDir, b.controller.Image().ClusterID, cfg.NodeID); err != nil {
 		return b, err
 	}
-	b.goFunc(b.retentionLoop)
-	b.goFunc(b.cleanerLoop)
-	b.goFunc(b.heartbeatLoop)
-	b.goFunc(b.isrLoop)
+	// log.retention.check.interval.ms, log.cleaner.backoff.ms
+	b.goFunc(func() { b.every(b.cfg.RetentionCheckInterval, func(time.Time) { b.EnforceRetention() }) })
+	b.goFunc(func() { b.every(b.opts.timing.CleanerBackoff, func(time.Time) { b.Compact() }) })
+	if err := b.sendHeartbeat(false); err != nil {
+		b.logger.Warn("heartbeat", "err", err)
+	}
+	b.goFunc(func() { b.every(b.opts.timing.HeartbeatInterval, b.heartbeat) })
+	b.goFunc(func() { b.every(min(b.opts.timing.ISRCheckInterval, hwCheckpointInterval), b.reviewReplicas) })
 	if b.opts.controller == nil {
-		b.goFunc(b.controllerLoop)
+		b.goFunc(func() { b.every(time.Second, b.tickController) })
 	}
 	logger.Info("arus broker started", "node_id", cfg.NodeID, "listener", b.server.Addr().String(),
 		"advertised", net.JoinHostPort(b.advertised.host, strconv.Itoa(int(b.advertised.port))),
@@ -347,31 +353,18 @@ func containsID(ids []int32, id int32) bool {
 	return false
 }
 
-// retentionLoop enforces retention.ms/retention.bytes every
-// log.retention.check.interval.ms.
-func (b *Broker) retentionLoop() {
-	t := time.NewTicker(b.cfg.RetentionCheckInterval)
+// every runs fn every interval until the broker stops; each background
+// duty (retention, cleaning, heartbeats, ISR review, the controller's
+// clock) is one such loop, started with goFunc.
+func (b *Broker) every(interval time.Duration, fn func(now time.Time)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-b.stop:
 			return
-		case <-t.C:
-			b.EnforceRetention()
-		}
-	}
-}
-
-// cleanerLoop compacts compacted topics every log.cleaner.backoff.ms.
-func (b *Broker) cleanerLoop() {
-	t := time.NewTicker(b.opts.timing.CleanerBackoff)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-t.C:
-			b.Compact()
+		case now := <-t.C:
+			fn(now)
 		}
 	}
 }

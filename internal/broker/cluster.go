@@ -48,58 +48,32 @@ func WithTiming(t Timing) Option {
 	return func(o *options) { o.timing = t }
 }
 
-// heartbeatLoop tells the controller this broker is alive.
-func (b *Broker) heartbeatLoop() {
-	t := time.NewTicker(b.opts.timing.HeartbeatInterval)
-	defer t.Stop()
-	for {
-		if err := b.sendHeartbeat(false); err != nil {
-			b.logger.Warn("heartbeat", "err", err)
-		}
-		select {
-		case <-b.stop:
-			return
-		case <-t.C:
-		}
+// heartbeat tells the controller this broker is alive.
+func (b *Broker) heartbeat(time.Time) {
+	if err := b.sendHeartbeat(false); err != nil {
+		b.logger.Warn("heartbeat", "err", err)
 	}
 }
 
-// controllerLoop drives the controller's clock: fencing silent brokers and
-// restoring preferred leaders.
-func (b *Broker) controllerLoop() {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case now := <-t.C:
-			if err := b.controller.Tick(now); err != nil {
-				b.logger.Error("controller tick", "err", err)
-			}
-		}
+// tickController drives the controller's clock: fencing silent brokers and
+// restoring preferred leaders (a no-op unless it is the active one).
+func (b *Broker) tickController(now time.Time) {
+	if err := b.controller.Tick(now); err != nil {
+		b.logger.Error("controller tick", "err", err)
 	}
 }
 
-// isrLoop has each led partition propose ISR changes to the controller.
-func (b *Broker) isrLoop() {
-	lastCheckpoint := time.Now()
-	t := time.NewTicker(min(b.opts.timing.ISRCheckInterval, hwCheckpointInterval))
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-t.C:
-			b.CheckISR()
-			if time.Since(lastCheckpoint) >= hwCheckpointInterval {
-				lastCheckpoint = time.Now()
-				for _, p := range b.partitionList() {
-					if err := p.CheckpointHW(); err != nil {
-						b.logger.Warn("high watermark checkpoint", "topic", p.Topic(), "partition", p.Index(), "err", err)
-					}
-				}
-			}
+// reviewReplicas has each led partition propose ISR changes to the
+// controller and checkpoints high watermarks every hwCheckpointInterval.
+func (b *Broker) reviewReplicas(now time.Time) {
+	b.CheckISR()
+	if now.Sub(b.lastHWCheckpoint) < hwCheckpointInterval {
+		return
+	}
+	b.lastHWCheckpoint = now
+	for _, p := range b.partitionList() {
+		if err := p.CheckpointHW(); err != nil {
+			b.logger.Warn("high watermark checkpoint", "topic", p.Topic(), "partition", p.Index(), "err", err)
 		}
 	}
 }
