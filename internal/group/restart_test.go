@@ -5,6 +5,7 @@ package group_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/arus-io/arus/internal/arustest"
+	"github.com/arus-io/arus/internal/config"
 )
 
 func stopBroker(t *testing.T, b *arustest.Broker) {
@@ -136,5 +138,63 @@ func TestOffsetsExpireAfterRetention(t *testing.T) {
 	fetched, err := adm.FetchOffsets(ctx, group)
 	if err != nil || len(fetched) != 0 {
 		t.Errorf("offsets after restart: %v %v", fetched, err)
+	}
+}
+
+// TestCompactedOffsetsReload: __consumer_offsets is compacted like any
+// compacted topic; after the cleaner dropped the superseded commits, a
+// restart still loads the latest offset of every partition and keeps
+// deleted groups deleted.
+func TestCompactedOffsetsReload(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	smallSegments := func(c *config.Broker) { c.Groups.OffsetsTopicSegmentBytes = 1024 }
+	b := startBroker(t, arustest.WithDataDir(dir), smallSegments)
+	adm := adminClient(t, b.Addr())
+	topic := uniqueName(t, "topic")
+	createTopic(t, ctx, adm, topic, 2)
+	keep, drop := uniqueName(t, "keep"), uniqueName(t, "drop")
+	for i := int64(1); i <= 100; i++ {
+		for _, g := range []string{keep, drop} {
+			o := kadm.Offsets{}
+			o.Add(kadm.Offset{Topic: topic, Partition: int32(i % 2), At: i, LeaderEpoch: -1, Metadata: fmt.Sprint("commit ", i)})
+			if err := adm.CommitAllOffsets(ctx, g, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := adm.DeleteGroups(ctx, drop); err != nil {
+		t.Fatal(err)
+	}
+	sizeOf := func() int64 {
+		var n int64
+		for p := int32(0); p < 50; p++ {
+			if part := b.Partition("__consumer_offsets", p); part != nil {
+				n += part.Size()
+			}
+		}
+		return n
+	}
+	before := sizeOf()
+	b.Compact()
+	if after := sizeOf(); after >= before {
+		t.Errorf("compaction reclaimed nothing: %d bytes before, %d after", before, after)
+	}
+
+	stopBroker(t, b)
+	b = startBroker(t, arustest.WithDataDir(dir), smallSegments)
+	adm = adminClient(t, b.Addr())
+	got, err := adm.FetchOffsets(ctx, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[int32]int64{0: 100, 1: 99} {
+		if o, ok := got.Lookup(topic, p); !ok || o.At != want || o.Metadata != fmt.Sprint("commit ", want) {
+			t.Errorf("partition %d after compaction and restart: %+v, want %d", p, o, want)
+		}
+	}
+	if got, err := adm.FetchOffsets(ctx, drop); err != nil || len(got) != 0 {
+		t.Errorf("the deleted group came back: %v %v", got, err)
 	}
 }
