@@ -76,9 +76,15 @@ func (h *Handlers) allocateProducerIDBlock() (int64, int64, error) {
 	req.BrokerID = h.deps.Broker.NodeID
 	resp, err := h.deps.Forward(ctx, req)
 	if err != nil {
-		return 0, 0, err
+		// No active controller reachable right now (an election runs):
+		// a retriable error, so producers try again.
+		h.deps.Logger.Warn("allocate producer ids from the active controller", "err", err)
+		return 0, 0, kerr.CoordinatorNotAvailable
 	}
 	r := resp.(*kmsg.AllocateProducerIDsResponse)
+	if r.ErrorCode == kerr.NotController.Code {
+		return 0, 0, kerr.CoordinatorNotAvailable // the controller moved: retry
+	}
 	if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
 		return 0, 0, err
 	}
