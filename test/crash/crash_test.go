@@ -5,6 +5,10 @@
 // every acknowledged record survived, exactly once, at its acknowledged
 // offset and in production order.
 //
+// cluster_test.go does the same to a 3-node cluster (kill -9 of partition
+// leaders and of the active controller) and cuts a leader off with network
+// namespaces; README.md describes the suites.
+//
 // Run with: go test -tags integration -race ./test/crash/
 // Set ARUS_CRASH_SEED to replay a run (the seed is logged by every run).
 package crash
@@ -145,24 +149,46 @@ type brokerProc struct {
 // broker runs the binary on one data directory across restarts.
 type broker struct {
 	t       *testing.T
+	name    string // "broker", "node 2": how logs name it
 	dataDir string
 	logPath string
-	port    int // 0 until the first start picked one
-	starts  int
-	proc    *brokerProc
+	host    string // listener host
+	port    int    // 0 until the first start picked one
+	// args is the command line after the binary for a given listener;
+	// prefix runs before the binary (ip netns exec NS).
+	args   func(listener string) []string
+	prefix []string
+	starts int
+	marker string // the log line that begins the current start
+	proc   *brokerProc
 }
 
+// newBroker makes a one-node broker: the first start listens on
+// 127.0.0.1:0 and later starts reuse the port it got.
 func newBroker(t *testing.T) *broker {
 	t.Helper()
 	tmp := t.TempDir()
-	b := &broker{t: t, dataDir: filepath.Join(tmp, "data"), logPath: filepath.Join(tmp, "arus.log")}
-	t.Cleanup(func() {
+	b := &broker{
+		t: t, name: "broker", dataDir: filepath.Join(tmp, "data"), logPath: filepath.Join(tmp, "arus.log"),
+		host: "127.0.0.1",
+	}
+	b.args = func(listener string) []string {
+		return []string{"--listener", listener, "--data-dir", b.dataDir,
+			"--num-partitions", "3", "--auto-create-topics=false", "--log-level", "info"}
+	}
+	b.cleanupWithTest()
+	return b
+}
+
+// cleanupWithTest kills the process at the end of the test (only the one
+// we started, by its pid) and prints its log if the test failed.
+func (b *broker) cleanupWithTest() {
+	b.t.Cleanup(func() {
 		b.stopForCleanup()
-		if t.Failed() {
+		if b.t.Failed() || os.Getenv("ARUS_CRASH_LOGS") != "" {
 			b.dumpLog()
 		}
 	})
-	return b
 }
 
 func (b *broker) dumpLog() {
@@ -175,35 +201,42 @@ func (b *broker) dumpLog() {
 	if len(out) > limit {
 		out = append([]byte("...(truncated)...\n"), out[len(out)-limit:]...)
 	}
-	b.t.Logf("broker stdout/stderr (%s):\n%s", b.logPath, out)
+	b.t.Logf("%s stdout/stderr (%s):\n%s", b.name, b.logPath, out)
 }
 
 // start launches the binary and waits until it logged its listener and
-// accepts TCP connections. The first start listens on 127.0.0.1:0; later
-// starts reuse the port it got, so the registered broker address stays.
+// accepts TCP connections.
 func (b *broker) start() {
+	b.t.Helper()
+	b.launch()
+	b.awaitListening()
+}
+
+// launch starts the process without waiting for it to serve: the nodes of
+// a cluster only finish starting once a quorum of them runs.
+func (b *broker) launch() {
 	t := b.t
 	t.Helper()
 	if b.proc != nil {
-		t.Fatalf("start: broker pid %d still running", b.proc.cmd.Process.Pid)
+		t.Fatalf("start: %s pid %d still running", b.name, b.proc.cmd.Process.Pid)
 	}
 	logf, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		t.Fatalf("open broker log: %v", err)
+		t.Fatalf("open %s log: %v", b.name, err)
 	}
 	b.starts++
-	marker := fmt.Sprintf("=== arus start #%d ===\n", b.starts)
-	if _, err := logf.WriteString(marker); err != nil {
-		t.Fatalf("write broker log: %v", err)
+	b.marker = fmt.Sprintf("=== arus start #%d ===\n", b.starts)
+	if _, err := logf.WriteString(b.marker); err != nil {
+		t.Fatalf("write %s log: %v", b.name, err)
 	}
-	listener := "127.0.0.1:" + strconv.Itoa(b.port)
-	cmd := exec.Command(arusBin, "--listener", listener, "--data-dir", b.dataDir,
-		"--num-partitions", "3", "--auto-create-topics=false", "--log-level", "info")
+	listener := net.JoinHostPort(b.host, strconv.Itoa(b.port))
+	argv := append(append(append([]string{}, b.prefix...), arusBin), b.args(listener)...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		t.Fatalf("start %s: %v", arusBin, err)
+		t.Fatalf("start %s: %v", strings.Join(argv, " "), err)
 	}
 	logf.Close() // the child has its own descriptor
 	p := &brokerProc{cmd: cmd, exited: make(chan struct{})}
@@ -212,22 +245,28 @@ func (b *broker) start() {
 		close(p.exited)
 	}()
 	b.proc = p
+}
 
-	// Wait for "arus broker started ... listener=127.0.0.1:PORT" in this
-	// start's part of the log.
+// awaitListening waits for "arus broker started ... listener=HOST:PORT" in
+// this start's part of the log and for the listener to accept connections.
+func (b *broker) awaitListening() {
+	t := b.t
+	t.Helper()
+	p := b.proc
+	cmd := p.cmd
 	var addr string
-	ok := poll(20*time.Second, p.exited, func() bool {
-		addr = listenerFromLog(b.logPath, marker)
+	ok := poll(30*time.Second, p.exited, func() bool {
+		addr = listenerFromLog(b.logPath, b.marker)
 		return addr != ""
 	})
 	if !ok {
 		select {
 		case <-p.exited:
 			b.proc = nil
-			t.Fatalf("arus start #%d exited before listening: %v", b.starts, p.err)
+			t.Fatalf("%s start #%d exited before listening: %v", b.name, b.starts, p.err)
 		default:
 		}
-		t.Fatalf("arus start #%d (pid %d) did not log its listener within 20s", b.starts, cmd.Process.Pid)
+		t.Fatalf("%s start #%d (pid %d) did not log its listener within 30s", b.name, b.starts, cmd.Process.Pid)
 	}
 	ok = poll(10*time.Second, p.exited, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -238,7 +277,7 @@ func (b *broker) start() {
 		return true
 	})
 	if !ok {
-		t.Fatalf("arus start #%d (pid %d) does not accept connections on %s", b.starts, cmd.Process.Pid, addr)
+		t.Fatalf("%s start #%d (pid %d) does not accept connections on %s", b.name, b.starts, cmd.Process.Pid, addr)
 	}
 	p.addr = addr
 	if b.port == 0 {
@@ -248,7 +287,7 @@ func (b *broker) start() {
 		}
 		b.port, _ = strconv.Atoi(port)
 	}
-	t.Logf("arus start #%d: pid %d on %s", b.starts, cmd.Process.Pid, addr)
+	t.Logf("%s start #%d: pid %d on %s", b.name, b.starts, cmd.Process.Pid, addr)
 }
 
 // listenerFromLog returns the listener address logged after marker, or "".
@@ -282,10 +321,17 @@ func (b *broker) addr() string { return b.proc.addr }
 // signal sends sig to the broker process we started and waits for it to exit.
 func (b *broker) signal(sig syscall.Signal) {
 	b.t.Helper()
+	b.reap(sig, b.send(sig))
+}
+
+// send sends sig to the process we started (by its pid; os.Process uses a
+// pidfd, so never a reused pid) without waiting.
+func (b *broker) send(sig syscall.Signal) error {
+	b.t.Helper()
 	if b.proc == nil {
-		b.t.Fatalf("signal %v: broker not running", sig)
+		b.t.Fatalf("signal %v: %s not running", sig, b.name)
 	}
-	b.reap(sig, b.proc.cmd.Process.Signal(sig))
+	return b.proc.cmd.Process.Signal(sig)
 }
 
 // reap waits for the broker to exit after sig was sent with result
@@ -297,27 +343,27 @@ func (b *broker) reap(sig syscall.Signal, sendErr error) {
 	if err := sendErr; err != nil {
 		select {
 		case <-p.exited:
-			t.Fatalf("broker pid %d exited on its own before %v: %v", p.cmd.Process.Pid, sig, p.err)
+			t.Fatalf("%s pid %d exited on its own before %v: %v", b.name, p.cmd.Process.Pid, sig, p.err)
 		default:
 		}
 		t.Fatalf("kill -%d %d: %v", sig, p.cmd.Process.Pid, err)
 	}
 	select {
 	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("broker pid %d did not exit within 30s of %v", p.cmd.Process.Pid, sig)
+	case <-time.After(40 * time.Second):
+		t.Fatalf("%s pid %d did not exit within 40s of %v", b.name, p.cmd.Process.Pid, sig)
 	}
 	b.proc = nil
 	if sig == syscall.SIGKILL {
 		var ee *exec.ExitError
 		if !errors.As(p.err, &ee) {
-			t.Fatalf("broker pid %d after SIGKILL: wait = %v", p.cmd.Process.Pid, p.err)
+			t.Fatalf("%s pid %d after SIGKILL: wait = %v", b.name, p.cmd.Process.Pid, p.err)
 		}
 		if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("broker pid %d was not killed by SIGKILL (it exited first?): %v", p.cmd.Process.Pid, p.err)
+			t.Fatalf("%s pid %d was not killed by SIGKILL (it exited first?): %v", b.name, p.cmd.Process.Pid, p.err)
 		}
 	} else if p.err != nil {
-		t.Fatalf("broker pid %d after %v: %v", p.cmd.Process.Pid, sig, p.err)
+		t.Fatalf("%s pid %d after %v: %v", b.name, p.cmd.Process.Pid, sig, p.err)
 	}
 }
 
@@ -331,7 +377,7 @@ func (b *broker) stopForCleanup() {
 	select {
 	case <-p.exited:
 	case <-time.After(30 * time.Second):
-		b.t.Logf("broker pid %d not reaped within 30s of SIGKILL", p.cmd.Process.Pid)
+		b.t.Logf("%s pid %d not reaped within 30s of SIGKILL", b.name, p.cmd.Process.Pid)
 	}
 	b.proc = nil
 }
@@ -371,6 +417,7 @@ type ack struct {
 	partition int32
 	offset    int64
 	value     []byte
+	at        time.Time // when the acknowledgement arrived (cluster tests)
 }
 
 // round is one produce-then-kill cycle.
@@ -504,9 +551,10 @@ type stored struct {
 	value  []byte
 }
 
-// readAll consumes every partition from its start offset to its end
-// offset and returns the records per partition in offset order.
-func readAll(t *testing.T, addr string) map[int32][]stored {
+// readAll consumes every partition of topic (numPartitions of them) from
+// its start offset to its end offset and returns the records per
+// partition in offset order.
+func readAll(t *testing.T, addr, topic string) map[int32][]stored {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -583,10 +631,11 @@ func readAll(t *testing.T, addr string) map[int32][]stored {
 	return out
 }
 
-// verify checks the log against every record acknowledged so far.
-func verify(t *testing.T, addr string, acked []ack) {
+// verify checks the log of topic against every record acknowledged so
+// far and returns what it read.
+func verify(t *testing.T, addr, topic string, acked []ack) map[int32][]stored {
 	t.Helper()
-	logs := readAll(t, addr)
+	logs := readAll(t, addr, topic)
 	seen := map[string]string{} // value header -> where
 	total := 0
 	for p := range int32(numPartitions) {
@@ -642,6 +691,7 @@ func verify(t *testing.T, addr string, acked []ack) {
 		t.Errorf("%d of %d acknowledged records lost", lost, len(acked))
 	}
 	t.Logf("verified %d acknowledged records; log holds %d records", len(acked), total)
+	return logs
 }
 
 func createTopic(t *testing.T, addr string) {
@@ -662,13 +712,10 @@ func createTopic(t *testing.T, addr string) {
 	}
 }
 
-// TestKillRestart SIGKILLs the broker at several points of a produce
-// stream on one data directory and checks, after each restart, every
-// record acknowledged in any round so far.
-func TestKillRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test starts and kills a real broker several times; skipped with -short")
-	}
+// seededRand returns a generator seeded from ARUS_CRASH_SEED or the clock;
+// the seed is logged, and logged again if the test fails.
+func seededRand(t *testing.T) (*rand.Rand, uint64) {
+	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("ARUS_CRASH_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
@@ -683,7 +730,17 @@ func TestKillRestart(t *testing.T) {
 			t.Logf("failed with seed %d (replay with ARUS_CRASH_SEED=%d)", seed, seed)
 		}
 	})
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), seed
+}
+
+// TestKillRestart SIGKILLs the broker at several points of a produce
+// stream on one data directory and checks, after each restart, every
+// record acknowledged in any round so far.
+func TestKillRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test starts and kills a real broker several times; skipped with -short")
+	}
+	rng, seed := seededRand(t)
 
 	rounds := []round{
 		{name: "after-few", killAfter: 1 + rng.IntN(10), perPartition: 2000, valueSize: 64},
@@ -704,7 +761,7 @@ func TestKillRestart(t *testing.T) {
 	for i, r := range rounds {
 		acked = append(acked, produceAndKill(t, b, r, i, nextSeq)...)
 		b.start()
-		verify(t, b.addr(), acked)
+		verify(t, b.addr(), topic, acked)
 		if t.Failed() {
 			t.Fatalf("round %d %q failed (seed %d)", i, r.name, seed)
 		}
@@ -713,5 +770,5 @@ func TestKillRestart(t *testing.T) {
 	// A clean stop and start keeps everything too.
 	b.signal(syscall.SIGTERM)
 	b.start()
-	verify(t, b.addr(), acked)
+	verify(t, b.addr(), topic, acked)
 }
