@@ -101,6 +101,8 @@ func errorCode(logger *slog.Logger, err error) int16 {
 		return kerr.InvalidReplicaAssignment.Code
 	case errors.Is(err, config.ErrInvalidConfig):
 		return kerr.InvalidConfig.Code
+	case errors.Is(err, controller.ErrNotController):
+		return kerr.NotController.Code
 	case errors.Is(err, controller.ErrInvalidRequest):
 		return kerr.InvalidRequest.Code
 	case errors.Is(err, controller.ErrElectionNotNeeded):

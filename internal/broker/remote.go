@@ -24,7 +24,9 @@ type raftLog struct{ r *quorum.Raft }
 
 func (l raftLog) Append(records ...[]byte) (int64, error) {
 	off, err := l.r.Append(records...)
-	if errors.Is(err, quorum.ErrNotLeader) {
+	if errors.Is(err, quorum.ErrNotLeader) || errors.Is(err, quorum.ErrLeadershipLost) {
+		// Retriable for the caller: ask the (new) active controller. After
+		// a lost leadership the records may still commit, as in Kafka.
 		return off, fmt.Errorf("%w: %v", controller.ErrNotController, err)
 	}
 	return off, err
