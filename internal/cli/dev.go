@@ -92,6 +92,7 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 			return fmt.Errorf("start node %d: %w", i, err)
 		}
 		children = append(children, cmd)
+		fmt.Fprintf(out, "  node %d started (pid %d)\n", i, cmd.Process.Pid)
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
