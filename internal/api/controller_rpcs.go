@@ -68,7 +68,7 @@ func (h *Handlers) brokerHeartbeat(_ context.Context, req *Request) Outcome {
 	if r.WantShutdown {
 		err = h.deps.Controller.FenceBroker(r.BrokerID)
 	} else {
-		err = h.deps.Controller.Heartbeat(r.BrokerID, h.deps.Now())
+		err = h.deps.Controller.HeartbeatAt(r.BrokerID, h.deps.Now(), r.CurrentMetadataOffset)
 	}
 	resp.ErrorCode = h.controllerCode(err)
 	im := h.deps.Controller.Image()

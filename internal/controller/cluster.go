@@ -40,8 +40,17 @@ func (c *Controller) SetClusterConfig(cfg ClusterConfig) {
 }
 
 // Heartbeat records that broker id is alive at now; a fenced broker is
-// unfenced and may lead again.
+// unfenced and may lead again once it has caught up with the metadata up
+// to its registration (HeartbeatAt with its metadata offset).
 func (c *Controller) Heartbeat(id int32, now time.Time) error {
+	return c.HeartbeatAt(id, now, c.image.Load().Offset)
+}
+
+// HeartbeatAt is Heartbeat from a broker whose metadata image is at
+// metadataOffset: a fenced broker that has not yet applied the metadata
+// committed before its registration stays fenced, as in KRaft, so it
+// never leads with a stale view of the cluster.
+func (c *Controller) HeartbeatAt(id int32, now time.Time, metadataOffset int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.IsActive() {
@@ -53,7 +62,7 @@ func (c *Controller) Heartbeat(id int32, now time.Time) error {
 		return fmt.Errorf("%w: broker %d is not registered", ErrUnknownBroker, id)
 	}
 	c.heartbeatsLocked()[id] = now
-	if !b.Fenced {
+	if !b.Fenced || metadataOffset < c.mu.registeredAt[id] {
 		return nil
 	}
 	recs := []metadata.Record{{UnfenceBroker: &metadata.UnfenceBrokerRecord{BrokerID: id}}}

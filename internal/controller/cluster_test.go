@@ -166,3 +166,27 @@ func TestUncleanElectionWhenEnabled(t *testing.T) {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func TestUnfenceWaitsForCaughtUpMetadata(t *testing.T) {
+	c, now := clusterController(t, 2, 1, nil)
+	if err := c.FenceBroker(2); err != nil {
+		t.Fatal(err)
+	}
+	// Broker 2 restarts and registers again, then heartbeats from an old image.
+	if err := c.Bootstrap(metadata.RegisterBrokerRecord{BrokerID: 2, Host: "h2", Port: 9102}); err != nil {
+		t.Fatal(err)
+	}
+	registered := c.Image().Offset
+	if err := c.HeartbeatAt(2, now.Add(time.Second), registered-1); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Image().Brokers[2].Fenced {
+		t.Fatal("unfenced before catching up with its own registration")
+	}
+	if err := c.HeartbeatAt(2, now.Add(2*time.Second), registered); err != nil {
+		t.Fatal(err)
+	}
+	if c.Image().Brokers[2].Fenced {
+		t.Fatal("still fenced after catching up")
+	}
+}

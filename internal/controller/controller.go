@@ -69,6 +69,7 @@ type Controller struct {
 		sync.Mutex
 		cluster       ClusterConfig
 		heartbeats    map[int32]time.Time // soft state of the active controller
+		registeredAt  map[int32]int64     // metadata offset after each broker's last registration (soft state)
 		lastRebalance time.Time
 	}
 }
@@ -308,7 +309,14 @@ func (c *Controller) Bootstrap(b metadata.RegisterBrokerRecord) error {
 		rec := b
 		recs = append(recs, metadata.Record{RegisterBroker: &rec})
 	}
-	return c.commitLocked(recs)
+	if err := c.commitLocked(recs); err != nil {
+		return err
+	}
+	if c.mu.registeredAt == nil {
+		c.mu.registeredAt = map[int32]int64{}
+	}
+	c.mu.registeredAt[b.BrokerID] = c.image.Load().Offset
+	return nil
 }
 
 // TopicSpec is one topic to create.
