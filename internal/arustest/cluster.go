@@ -1,9 +1,7 @@
 package arustest
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,16 +12,13 @@ import (
 
 // Cluster is an in-process cluster of brokers sharing one controller.
 type Cluster struct {
-	t          testing.TB
+	nodes
 	Controller *controller.Controller
 	Timing     broker.Timing
 	opts       []Option
-
-	mu      sync.Mutex
-	brokers map[int32]*Broker
-	dirs    map[int32]string
-	stop    chan struct{}
-	done    chan struct{}
+	dirs       map[int32]string
+	stop       chan struct{}
+	done       chan struct{}
 }
 
 // FastTiming is liveness timing for tests: failures are noticed within
@@ -42,8 +37,8 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	ctrl.SetClusterConfig(controller.ClusterConfig{
 		SessionTimeout: FastTiming.SessionTimeout, LeaderRebalanceInterval: FastTiming.LeaderRebalanceInterval,
 	})
-	c := &Cluster{t: t, Controller: ctrl, Timing: FastTiming, opts: opts,
-		brokers: map[int32]*Broker{}, dirs: map[int32]string{}, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &Cluster{nodes: newNodes(t, n), Controller: ctrl, Timing: FastTiming, opts: opts,
+		dirs: map[int32]string{}, stop: make(chan struct{}), done: make(chan struct{})}
 	for id := int32(1); id <= int32(n); id++ {
 		c.dirs[id] = t.TempDir()
 		c.Start(id)
@@ -52,13 +47,7 @@ func StartCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Cleanup(func() {
 		close(c.stop)
 		<-c.done
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for _, b := range c.brokers {
-			_ = b.Crash(ctx)
-		}
+		c.crashAll()
 	})
 	return c
 }
@@ -82,11 +71,6 @@ func (c *Cluster) tickLoop() {
 // Start (re)starts broker id on its data directory.
 func (c *Cluster) Start(id int32) *Broker {
 	c.t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, running := c.brokers[id]; running {
-		c.t.Fatalf("broker %d is already running", id)
-	}
 	cfg := config.Broker{NodeID: id, Listener: "127.0.0.1:0", DataDir: c.dirs[id]}
 	for _, o := range c.opts {
 		o(&cfg)
@@ -96,45 +80,8 @@ func (c *Cluster) Start(id int32) *Broker {
 		c.t.Fatalf("start broker %d: %v", id, err)
 	}
 	br := &Broker{Broker: b, Config: cfg}
-	c.brokers[id] = br
+	c.add(id, br)
 	return br
-}
-
-// Crash stops broker id without a controlled shutdown.
-func (c *Cluster) Crash(id int32) {
-	c.t.Helper()
-	c.mu.Lock()
-	b := c.brokers[id]
-	delete(c.brokers, id)
-	c.mu.Unlock()
-	if b == nil {
-		c.t.Fatalf("broker %d is not running", id)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := b.Crash(ctx); err != nil {
-		c.t.Logf("crash broker %d: %v", id, err)
-	}
-}
-
-// Broker returns a running broker.
-func (c *Cluster) Broker(id int32) *Broker {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.brokers[id]
-}
-
-// Addrs returns the client addresses of the running brokers.
-func (c *Cluster) Addrs() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for id := int32(1); id <= int32(len(c.dirs)); id++ {
-		if b, ok := c.brokers[id]; ok {
-			out = append(out, b.Addr())
-		}
-	}
-	return out
 }
 
 // Leader returns the current leader of topic/partition per the controller.

@@ -1,13 +1,11 @@
 package arustest
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/arus-io/arus/internal/broker"
 	"github.com/arus-io/arus/internal/config"
@@ -17,15 +15,12 @@ import (
 // controller in one Raft metadata quorum, talking over loopback exactly as
 // separate processes would.
 type QuorumCluster struct {
-	t      testing.TB
+	nodes
 	voters string
 	addrs  map[int32]string
 	dirs   map[int32]string
 	opts   []Option
 	Timing broker.Timing
-
-	mu      sync.Mutex
-	brokers map[int32]*Broker
 }
 
 // freePorts reserves n loopback addresses (listen, note, close); a port is
@@ -58,8 +53,8 @@ func StartQuorumCluster(t testing.TB, n int, opts ...Option) *QuorumCluster {
 // 1..voters) and brokers broker-only nodes (the following ids).
 func StartQuorumClusterWithBrokers(t testing.TB, voterCount, brokerCount int, opts ...Option) *QuorumCluster {
 	t.Helper()
-	c := &QuorumCluster{t: t, addrs: map[int32]string{}, dirs: map[int32]string{}, opts: opts,
-		Timing: FastTiming, brokers: map[int32]*Broker{}}
+	c := &QuorumCluster{nodes: newNodes(t, voterCount+brokerCount), addrs: map[int32]string{}, dirs: map[int32]string{}, opts: opts,
+		Timing: FastTiming}
 	var voters []string
 	for i, addr := range freePorts(t, voterCount+brokerCount) {
 		id := int32(i + 1)
@@ -79,15 +74,7 @@ func StartQuorumClusterWithBrokers(t testing.TB, voterCount, brokerCount int, op
 		}()
 	}
 	wg.Wait()
-	t.Cleanup(func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for _, b := range c.brokers {
-			_ = b.Crash(ctx)
-		}
-	})
+	t.Cleanup(c.crashAll)
 	return c
 }
 
@@ -104,44 +91,8 @@ func (c *QuorumCluster) Start(id int32) *Broker {
 		return nil
 	}
 	br := &Broker{Broker: b, Config: cfg}
-	c.mu.Lock()
-	c.brokers[id] = br
-	c.mu.Unlock()
+	c.add(id, br)
 	return br
-}
-
-// Crash stops node id without a controlled shutdown.
-func (c *QuorumCluster) Crash(id int32) {
-	c.mu.Lock()
-	b := c.brokers[id]
-	delete(c.brokers, id)
-	c.mu.Unlock()
-	if b == nil {
-		c.t.Fatalf("node %d is not running", id)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_ = b.Crash(ctx)
-}
-
-// Broker returns a running node, or nil.
-func (c *QuorumCluster) Broker(id int32) *Broker {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.brokers[id]
-}
-
-// Addrs returns the client addresses of the running nodes.
-func (c *QuorumCluster) Addrs() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for id := int32(1); id <= int32(len(c.addrs)); id++ {
-		if _, ok := c.brokers[id]; ok {
-			out = append(out, c.addrs[id])
-		}
-	}
-	return out
 }
 
 // ActiveController returns the node id whose controller leads, -1 if none
