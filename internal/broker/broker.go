@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,8 +57,9 @@ type Broker struct {
 
 	mu struct {
 		sync.RWMutex
-		partitions map[topicPartition]*partition.Partition
-		closed     bool
+		partitions   map[topicPartition]*partition.Partition
+		closed       bool
+		strayChecked bool // removeStrayDirsLocked ran
 	}
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -296,15 +298,45 @@ func (b *Broker) reconcile(im *metadata.Image) {
 			continue
 		}
 		delete(b.mu.partitions, tp)
-		if err := part.Delete(); err != nil {
-			b.logger.Error("delete partition data", "topic", tp.topic, "partition", tp.index, "err", err)
+		if err := part.Close(); err != nil {
+			b.logger.Warn("close removed partition", "topic", tp.topic, "partition", tp.index, "err", err)
 		}
+		b.removeDirLocked(fmt.Sprintf("%s-%d", tp.topic, tp.index))
 	}
-	b.removeStrayDirsLocked(im)
+	if !b.mu.strayChecked {
+		b.mu.strayChecked = true
+		b.removeStrayDirsLocked(im)
+	}
 }
 
-// removeStrayDirsLocked deletes partition directories of topics that no
-// longer exist (deleted while this node was down).
+// deletedSuffix marks a partition directory being removed, as Kafka's
+// "-delete" directories do; leftovers are removed at the next start.
+const deletedSuffix = "-delete"
+
+// removeDirLocked renames a partition directory out of the way at once and
+// deletes it in the background: this runs on the metadata apply path, and
+// removing a large log must not hold it up.
+func (b *Broker) removeDirLocked(name string) {
+	src := filepath.Join(b.cfg.DataDir, name)
+	dst := fmt.Sprintf("%s.%d%s", src, time.Now().UnixNano(), deletedSuffix)
+	if err := os.Rename(src, dst); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			b.logger.Error("remove partition data", "dir", name, "err", err)
+		}
+		return
+	}
+	b.logger.Info("removing data of a partition no longer hosted here", "dir", name)
+	b.goFunc(func() {
+		if err := os.RemoveAll(dst); err != nil {
+			b.logger.Error("remove partition data", "dir", dst, "err", err)
+		}
+	})
+}
+
+// removeStrayDirsLocked removes, once after start, the partition
+// directories of partitions no longer hosted here (deleted or moved away
+// while this node was down) and leftovers of interrupted removals. A
+// partition assigned here is kept even if it failed to open.
 func (b *Broker) removeStrayDirsLocked(im *metadata.Image) {
 	entries, err := os.ReadDir(b.cfg.DataDir)
 	if err != nil {
@@ -314,18 +346,20 @@ func (b *Broker) removeStrayDirsLocked(im *metadata.Image) {
 		if !e.IsDir() || e.Name() == "__cluster_metadata-0" {
 			continue
 		}
+		if strings.HasSuffix(e.Name(), deletedSuffix) {
+			dst := filepath.Join(b.cfg.DataDir, e.Name())
+			b.goFunc(func() { _ = os.RemoveAll(dst) })
+			continue
+		}
 		topic, index, ok := parsePartitionDir(e.Name())
 		if !ok {
 			continue
 		}
-		if _, open := b.mu.partitions[topicPartition{topic, index}]; open {
+		if t, exists := im.Topics[topic]; exists && int(index) < len(t.Partitions) &&
+			containsID(t.Partitions[index].Replicas, b.cfg.NodeID) {
 			continue
 		}
-		if t, exists := im.Topics[topic]; exists && int(index) < len(t.Partitions) {
-			continue
-		}
-		b.logger.Info("removing data of deleted partition", "dir", e.Name())
-		_ = os.RemoveAll(filepath.Join(b.cfg.DataDir, e.Name()))
+		b.removeDirLocked(e.Name())
 	}
 }
 
@@ -427,6 +461,11 @@ func (b *Broker) stopAll(ctx context.Context) error {
 			}
 		}
 		close(b.stop)
+		// From here on metadata changes no longer touch partitions (and
+		// start no background removals the wait below would miss).
+		b.mu.Lock()
+		b.mu.closed = true
+		b.mu.Unlock()
 		var errs []error
 		if b.server != nil {
 			errs = append(errs, b.server.Shutdown(ctx))
@@ -440,7 +479,6 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		}
 
 		b.mu.Lock()
-		b.mu.closed = true
 		for tp, p := range b.mu.partitions {
 			if err := p.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close %s-%d: %w", tp.topic, tp.index, err))
