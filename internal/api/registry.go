@@ -45,11 +45,12 @@ var registry = map[int16]entry{
 	46: {0, 0, (*Handlers).listPartitionReassignments}, //
 	47: {0, 0, (*Handlers).offsetDelete},               //
 	60: {0, 2, (*Handlers).describeCluster},            //
-	56: {2, 2, (*Handlers).alterPartition},             // inter-broker
-	59: {0, 1, (*Handlers).fetchSnapshot},              // inter-broker: observers' metadata
-	62: {0, 4, (*Handlers).brokerRegistration},         // inter-broker
-	63: {0, 2, (*Handlers).brokerHeartbeat},            // inter-broker
-	67: {0, 0, (*Handlers).allocateProducerIDs},        // inter-broker
+	55: {0, 2, (*Handlers).describeQuorum},
+	56: {2, 2, (*Handlers).alterPartition},      // inter-broker
+	59: {0, 1, (*Handlers).fetchSnapshot},       // inter-broker: observers' metadata
+	62: {0, 4, (*Handlers).brokerRegistration},  // inter-broker
+	63: {0, 2, (*Handlers).brokerHeartbeat},     // inter-broker
+	67: {0, 0, (*Handlers).allocateProducerIDs}, // inter-broker
 }
 
 // VersionRange returns the versions served for key; ok is false for keys

@@ -168,6 +168,20 @@ func TestBrokerOnlyNodes(t *testing.T) {
 		}
 		return true
 	})
+	// DescribeQuorum from a broker-only node: one voter leads, two observe.
+	dq := kmsg.NewPtrDescribeQuorumRequest()
+	dqt := kmsg.NewDescribeQuorumRequestTopic()
+	dqt.Topic = "__cluster_metadata"
+	dqt.Partitions = append(dqt.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+	dq.Topics = append(dq.Topics, dqt)
+	qr, err := dq.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qp := qr.Topics[0].Partitions[0]
+	if qp.LeaderID != 1 || len(qp.CurrentVoters) != 1 || qp.CurrentVoters[0].ReplicaID != 1 || len(qp.Observers) != 2 {
+		t.Fatalf("describe quorum: leader %d voters %+v observers %+v", qp.LeaderID, qp.CurrentVoters, qp.Observers)
+	}
 	acks := produceAcked(t, ctx, cl, "placed", "x", 200)
 	if len(acks) != 200 {
 		t.Fatalf("%d of 200 acknowledged on a partition led by a broker-only node", len(acks))

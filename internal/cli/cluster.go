@@ -78,6 +78,9 @@ type clusterStatus struct {
 	Topics       kadm.TopicDetails
 	Reassignment kadm.ListPartitionReassignmentsResponses
 	ReassignErr  error
+	// Voters are the metadata quorum's members (DescribeQuorum); nil when
+	// the cluster does not answer it.
+	Voters []int32
 }
 
 func loadClusterStatus(ctx context.Context, cl *kgo.Client) (clusterStatus, error) {
@@ -99,7 +102,26 @@ func loadClusterStatus(ctx context.Context, cl *kgo.Client) (clusterStatus, erro
 		return st, fmt.Errorf("list topics: %w", err)
 	}
 	st.Reassignment, st.ReassignErr = listAllReassignments(ctx, cl)
+	st.Voters = describeVoters(ctx, cl)
 	return st, nil
+}
+
+// describeVoters asks for the metadata quorum's voters; nil if unknown.
+func describeVoters(ctx context.Context, cl *kgo.Client) []int32 {
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rt.Partitions = append(rt.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return nil
+	}
+	var out []int32
+	for _, v := range resp.Topics[0].Partitions[0].CurrentVoters {
+		out = append(out, v.ReplicaID)
+	}
+	return out
 }
 
 // listAllReassignments lists every ongoing reassignment (kadm's helper
@@ -145,7 +167,10 @@ func (st clusterStatus) write(w io.Writer) error {
 		case b.IsFenced:
 			status = "fenced"
 		}
-		if b.NodeID == st.ControllerID {
+		switch {
+		case b.NodeID == st.ControllerID:
+			status += " (active controller)"
+		case slices.Contains(st.Voters, b.NodeID):
 			status += " (controller)"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", b.NodeID, netAddr(b.Host, b.Port), rack, status)
