@@ -81,8 +81,12 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		logger = slog.Default()
 	}
 	b = &Broker{cfg: cfg, logger: logger, stop: make(chan struct{}), opts: defaultOptions()}
+	b.opts.timing.LeaderRebalanceInterval = cfg.LeaderImbalanceCheckInterval // WithTiming may override
 	for _, o := range opts {
 		o(&b.opts)
+	}
+	if !*cfg.AutoLeaderRebalance {
+		b.opts.timing.LeaderRebalanceInterval = 0
 	}
 	b.mu.partitions = map[topicPartition]*partition.Partition{}
 	defer func() {

@@ -17,21 +17,22 @@ import (
 )
 
 type serveOptions struct {
-	nodeID         int32
-	listener       string
-	advertised     string
-	dataDir        string
-	autoCreate     bool
-	numPartitions  int32
-	retentionCheck time.Duration
-	topicDefaults  []string
-	logLevel       string
-	logFormat      string
-	pprofAddr      string
-	voters         string
-	rack           string
-	configFile     string
-	changed        func(flag string) bool // set on the command line or by env
+	nodeID              int32
+	listener            string
+	advertised          string
+	dataDir             string
+	autoCreate          bool
+	numPartitions       int32
+	retentionCheck      time.Duration
+	topicDefaults       []string
+	logLevel            string
+	logFormat           string
+	pprofAddr           string
+	voters              string
+	rack                string
+	autoLeaderRebalance bool
+	configFile          string
+	changed             func(flag string) bool // set on the command line or by env
 }
 
 func addServeFlags(cmd *cobra.Command, o *serveOptions) {
@@ -58,6 +59,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.logLevel, "log-level", envStr("ARUS_LOG_LEVEL", "info"), "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", envStr("ARUS_LOG_FORMAT", "text"), "text or json")
 	f.StringVar(&o.voters, "controller-quorum-voters", envStr("ARUS_CONTROLLER_QUORUM_VOTERS", ""), "metadata quorum of a cluster: id@host:port of every node, comma separated, e.g. 1@10.0.0.1:9092,2@10.0.0.2:9092,3@10.0.0.3:9092 (controller.quorum.voters; empty: a one-node cluster)")
+	f.BoolVar(&o.autoLeaderRebalance, "auto-leader-rebalance", true, "move leadership back to preferred replicas every leader.imbalance.check.interval.seconds (auto.leader.rebalance.enable)")
 	f.StringVar(&o.rack, "rack", envStr("ARUS_RACK", ""), "rack of this broker (broker.rack)")
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 }
@@ -131,6 +133,10 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 	if pick("controller-quorum-voters", cfg.ControllerQuorumVoters != "") {
 		cfg.ControllerQuorumVoters = o.voters
+	}
+	if pick("auto-leader-rebalance", cfg.AutoLeaderRebalance != nil) {
+		on := o.autoLeaderRebalance
+		cfg.AutoLeaderRebalance = &on
 	}
 	if pick("rack", cfg.Rack != "") {
 		cfg.Rack = o.rack

@@ -41,6 +41,12 @@ type Broker struct {
 	MaxRequestBytes int32
 	// RetentionCheckInterval is log.retention.check.interval.ms (default 5 min).
 	RetentionCheckInterval time.Duration
+	// AutoLeaderRebalance is auto.leader.rebalance.enable (default true):
+	// the active controller moves leadership back to preferred replicas
+	// every LeaderImbalanceCheckInterval.
+	AutoLeaderRebalance *bool
+	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds (300 s).
+	LeaderImbalanceCheckInterval time.Duration
 	// TopicDefaults overrides topic config defaults broker-wide, keyed by
 	// the topic config name (retention.ms, segment.bytes, ...).
 	TopicDefaults map[string]string
@@ -174,6 +180,13 @@ func (b *Broker) Validate() error {
 	}
 	if b.RetentionCheckInterval == 0 {
 		b.RetentionCheckInterval = 5 * time.Minute
+	}
+	if b.AutoLeaderRebalance == nil {
+		on := true
+		b.AutoLeaderRebalance = &on
+	}
+	if b.LeaderImbalanceCheckInterval == 0 {
+		b.LeaderImbalanceCheckInterval = 300 * time.Second
 	}
 	if err := b.Groups.validate(); err != nil {
 		return err

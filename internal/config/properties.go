@@ -106,6 +106,18 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				return bad(err)
 			}
 			b.RetentionCheckInterval = time.Duration(n) * time.Millisecond
+		case "auto.leader.rebalance.enable":
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return bad(err)
+			}
+			b.AutoLeaderRebalance = &on
+		case "leader.imbalance.check.interval.seconds":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return bad(fmt.Errorf("want a positive number of seconds"))
+			}
+			b.LeaderImbalanceCheckInterval = time.Duration(n) * time.Second
 		case "log.retention.hours", "log.retention.minutes":
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
