@@ -21,6 +21,9 @@ func newDevCommand() *cobra.Command {
 	dev := &cobra.Command{
 		Use:   "dev",
 		Short: "Local development helpers",
+		Long: `Helpers for trying arus on one machine. "arus dev cluster" runs a local
+multi-node cluster of arus processes for experiments with replication and
+failover; it is not meant for production (use "arus serve" on each machine).`,
 	}
 	var nodes, brokers int
 	var basePort int
