@@ -41,6 +41,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime $(FUZZTIME) ./internal/server
 	$(GO) test -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME) ./internal/record
 	$(GO) test -run '^$$' -fuzz FuzzRecover -fuzztime $(FUZZTIME) ./internal/commitlog
+	$(GO) test -run '^$$' -fuzz FuzzDecodeProposal -fuzztime $(FUZZTIME) ./internal/quorum
+	$(GO) test -run '^$$' -fuzz FuzzWALReplay -fuzztime $(FUZZTIME) ./internal/quorum
+	$(GO) test -run '^$$' -fuzz FuzzTransportFrame -fuzztime $(FUZZTIME) ./internal/quorum
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
