@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/arustest"
+	"github.com/arus-io/arus/internal/record"
 )
 
 // acked is one acknowledged record.
@@ -172,4 +175,72 @@ func lens(m map[int32]map[int64]string) map[int32]int {
 		out[p] = len(v)
 	}
 	return out
+}
+
+// TestNonLeaderAnswersNotLeader sends Produce and Fetch for a partition to
+// a broker that only follows it: both get NOT_LEADER_OR_FOLLOWER, which
+// makes clients refresh their metadata; a client seeded with only that
+// broker still gets its records to the leader.
+func TestNonLeaderAnswersNotLeader(t *testing.T) {
+	c := arustest.StartCluster(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	created, err := kadm.NewClient(admin).CreateTopic(ctx, 1, 2, nil, "nl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader, _ := c.Leader("nl", 0)
+	follower := 3 - leader
+	raw, err := kgo.NewClient(kgo.SeedBrokers(c.Broker(follower).Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	node := raw.SeedBrokers()[0]
+
+	b := record.NewBuilder()
+	b.Add(time.Now().UnixMilli(), []byte("k"), []byte("v"))
+	batch, err := b.Build(record.CodecNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preq := kmsg.NewPtrProduceRequest()
+	preq.Acks, preq.TimeoutMillis = -1, 5000
+	preq.Topics = []kmsg.ProduceRequestTopic{{Topic: "nl", TopicID: created.ID, Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: batch}}}}
+	presp, err := node.Request(ctx, preq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := presp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("produce to follower %d: error %d, want NOT_LEADER_OR_FOLLOWER", follower, code)
+	}
+	freq := kmsg.NewPtrFetchRequest()
+	freq.MaxBytes, freq.MaxWaitMillis = 1<<20, 10
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic, ft.TopicID = "nl", created.ID
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = 1 << 20
+	ft.Partitions = append(ft.Partitions, fp)
+	freq.Topics = append(freq.Topics, ft)
+	fresp, err := node.Request(ctx, freq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := fresp.(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("fetch from follower %d: error %d, want NOT_LEADER_OR_FOLLOWER", follower, code)
+	}
+	// A client that only knows the follower finds the leader through metadata.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Broker(follower).Addr()), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if got := produceAcked(t, ctx, cl, "nl", "r", 20); len(got) != 20 {
+		t.Fatalf("%d of 20 acknowledged through a follower's metadata", len(got))
+	}
 }
