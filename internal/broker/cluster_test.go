@@ -244,3 +244,66 @@ func TestNonLeaderAnswersNotLeader(t *testing.T) {
 		t.Fatalf("%d of 20 acknowledged through a follower's metadata", len(got))
 	}
 }
+
+// TestMinInsyncReplicas: with min.insync.replicas=2 and one of two
+// replicas gone, acks=all writes are refused with NOT_ENOUGH_REPLICAS and
+// nothing is appended, while acks=1 writes still go through.
+func TestMinInsyncReplicas(t *testing.T) {
+	c := arustest.StartCluster(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	created, err := kadm.NewClient(admin).CreateTopic(ctx, 1, 2, map[string]*string{"min.insync.replicas": ptr("2")}, "minisr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader, _ := c.Leader("minisr", 0)
+	c.Crash(3 - leader)
+	arustest.Eventually(t, 10*time.Second, "ISR shrinks to the leader", func() bool {
+		return len(c.Controller.Image().Topics["minisr"].Partitions[0].ISR) == 1
+	})
+	// kgo sets a raw Produce's acks from the client's config: one client each.
+	allAcks, err := kgo.NewClient(kgo.SeedBrokers(c.Broker(leader).Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer allAcks.Close()
+	leaderAck, err := kgo.NewClient(kgo.SeedBrokers(c.Broker(leader).Addr()), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leaderAck.Close()
+	produce := func(acks int16) int16 {
+		node := allAcks
+		if acks == 1 {
+			node = leaderAck
+		}
+		b := record.NewBuilder()
+		b.Add(time.Now().UnixMilli(), []byte("k"), []byte("v"))
+		batch, err := b.Build(record.CodecNone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = acks, 5000
+		req.Topics = []kmsg.ProduceRequestTopic{{Topic: "minisr", TopicID: created.ID, Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: batch}}}}
+		resp, err := node.SeedBrokers()[0].Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	if code := produce(-1); code != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("acks=all with ISR below min: error %d, want NOT_ENOUGH_REPLICAS", code)
+	}
+	if code := produce(1); code != 0 {
+		t.Fatalf("acks=1 with ISR below min: error %d", code)
+	}
+	if leo := c.Broker(leader).Partition("minisr", 0).LogEndOffset(); leo != 1 {
+		t.Fatalf("log end %d: the refused acks=all batch must not be appended", leo)
+	}
+}
