@@ -34,21 +34,54 @@ func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
 		deadline = h.deps.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	}
 	for {
-		resp, size, waitOn, failed := h.fetchOnce(r)
-		if failed || size >= int(r.MinBytes) || deadline.IsZero() || len(waitOn) == 0 {
-			return respond(resp)
+		res := h.fetchOnce(r)
+		if res.failed || res.size >= int(r.MinBytes) || deadline.IsZero() || len(res.waitOn) == 0 {
+			return res.outcome()
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return respond(resp)
+			return res.outcome()
 		}
-		if !waitAny(ctx, waitOn, remaining) {
+		res.release()
+		if !waitAny(ctx, res.waitOn, remaining) {
 			// Timed out or the connection is going away: answer with what
 			// is there now.
-			resp, _, _, _ = h.fetchOnce(r)
-			return respond(resp)
+			return h.fetchOnce(r).outcome()
 		}
 	}
+}
+
+// fetchResult is one attempt at answering a Fetch.
+type fetchResult struct {
+	resp     *kmsg.FetchResponse
+	size     int                    // record bytes in the answer
+	waitOn   []<-chan struct{}      // partitions to long-poll on
+	failed   bool                   // a partition failed: answer now
+	files    map[[2]int]fileBatches // batches left in segment files (zero copy)
+	releases []func()
+}
+
+func (r *fetchResult) release() {
+	for _, fn := range r.releases {
+		fn()
+	}
+	r.releases = nil
+}
+
+// outcome encodes the answer: with file regions as chunks for sendfile,
+// else as a plain response.
+func (r *fetchResult) outcome() Outcome {
+	if len(r.files) == 0 {
+		r.release()
+		return respond(r.resp)
+	}
+	chunks, size := appendFetchResponse(r.resp, r.files)
+	releases := r.releases
+	return Outcome{Response: r.resp, Chunks: chunks, ChunksSize: size, Release: func() {
+		for _, fn := range releases {
+			fn()
+		}
+	}}
 }
 
 // waitAny blocks until one channel is closed (true) or the timeout or ctx
@@ -70,8 +103,9 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, timeout time.Duration
 // fetchOnce builds a response from what is readable now. It returns the
 // number of record bytes, the change channels of the partitions read (taken
 // before reading, so no change is missed) and whether any partition failed.
-func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-chan struct{}, bool) {
+func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) *fetchResult {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	res := &fetchResult{resp: resp}
 	im := h.deps.Controller.Image()
 	maxBytes := int(r.MaxBytes)
 	if r.Version < 3 || maxBytes <= 0 {
@@ -125,12 +159,29 @@ func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 			if rest := maxBytes - total; rest < limit {
 				limit = rest
 			}
-			var data []byte
-			var err error
-			if limit > 0 || total == 0 {
-				data, err = part.Read(p.FetchOffset, limit, total == 0)
-			}
 			fillFetchPartition(rp, part, r.IsolationLevel)
+			if limit <= 0 && total > 0 {
+				continue
+			}
+			if h.deps.ZeroCopy {
+				regions, release, err := part.ReadRegions(p.FetchOffset, limit, total == 0)
+				if err != nil {
+					rp.ErrorCode = errorCode(h.deps.Logger, err)
+					failed = true
+					continue
+				}
+				if len(regions) > 0 {
+					if res.files == nil {
+						res.files = map[[2]int]fileBatches{}
+					}
+					fb := fileBatches{regions: regions}
+					res.files[[2]int{len(resp.Topics), i}] = fb
+					res.releases = append(res.releases, release)
+					total += int(fb.length())
+				}
+				continue
+			}
+			data, err := part.Read(p.FetchOffset, limit, total == 0)
 			if err != nil {
 				rp.ErrorCode = errorCode(h.deps.Logger, err)
 				failed = true
@@ -143,7 +194,8 @@ func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	return resp, total, waitOn, failed
+	res.size, res.waitOn, res.failed = total, waitOn, failed
+	return res
 }
 
 func fillFetchPartition(rp *kmsg.FetchResponseTopicPartition, part *partition.Partition, isolation int8) {

@@ -30,6 +30,8 @@ type Deps struct {
 	// Forward sends a request to the active controller's node and returns
 	// its answer; nil on a node that is always the active controller.
 	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+	// ZeroCopy lets Fetch answer with file regions (Outcome.Chunks).
+	ZeroCopy bool
 }
 
 // Handlers serves requests. Safe for concurrent use by many connections.
@@ -72,6 +74,13 @@ type Outcome struct {
 	// Produce uses it to wait for durability while the next requests on
 	// the same connection are already appended, so one fsync covers them.
 	Wait func() Outcome
+	// Chunks, when set, is the already encoded body of Response (which
+	// then only gives the key and version): bytes and file regions, the
+	// latter sent with sendfile (zero copy). ChunksSize is their total
+	// length; Release, called once they were written, frees the regions.
+	Chunks     []Chunk
+	ChunksSize int64
+	Release    func()
 }
 
 // Serve runs the handler of the request's key. The server has already

@@ -675,3 +675,13 @@ func readHWCheckpoint(dir string) int64 {
 	}
 	return n
 }
+
+// ReadRegions is Read as file regions for sendfile; release must be
+// called once they were sent (see commitlog.Log.ReadRegions).
+func (p *Partition) ReadRegions(offset int64, maxBytes int, minOneBatch bool) ([]commitlog.FileRegion, func(), error) {
+	hw := p.hw.Load()
+	if offset > hw && offset <= p.log.LogEndOffset() {
+		return nil, func() {}, nil
+	}
+	return p.log.ReadRegions(offset, hw, maxBytes, minOneBatch)
+}

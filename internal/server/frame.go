@@ -98,6 +98,23 @@ func skipTags(rd *kbin.Reader) {
 	}
 }
 
+// appendHeader appends a response's size prefix (for a body of bodySize
+// bytes), correlation id and, for flexible versions, empty header tags.
+// ApiVersions always uses response header v0 (no tagged fields), so that
+// a client that sent a version we do not know can still parse the answer.
+func appendHeader(dst []byte, correlationID int32, resp kmsg.Response, bodySize int64) []byte {
+	header := int64(4)
+	if resp.IsFlexible() && resp.Key() != 18 {
+		header++
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(header+bodySize))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(correlationID))
+	if header == 5 {
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
 // appendResponse appends a whole size-prefixed response frame to dst.
 // ApiVersions always uses response header v0 (no tagged fields), so that
 // a client that sent a version we do not know can still parse the answer.

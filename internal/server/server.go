@@ -203,16 +203,27 @@ func (s *Server) writeLoop(conn net.Conn, pending <-chan pendingResponse) {
 			outcome = outcome.Wait()
 		}
 		if broken {
+			if outcome.Release != nil {
+				outcome.Release()
+			}
 			continue
 		}
-		if outcome.Response != nil {
+		switch {
+		case outcome.Chunks != nil:
+			var err error
+			out, err = writeChunks(conn, out[:0], p.correlationID, outcome)
+			outcome.Release()
+			if err != nil {
+				broken = true
+			}
+		case outcome.Response != nil:
 			out = appendResponse(out[:0], p.correlationID, outcome.Response)
 			if _, err := conn.Write(out); err != nil {
 				broken = true
 			}
-			if cap(out) > 8<<20 {
-				out = nil
-			}
+		}
+		if cap(out) > 8<<20 {
+			out = nil
 		}
 		if outcome.Close || broken {
 			broken = true

@@ -1,0 +1,84 @@
+package commitlog
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/arus-io/arus/internal/record"
+)
+
+// FileRegion is a byte range of a segment file: whole batches, to be sent
+// to a socket with sendfile instead of being copied through memory.
+type FileRegion struct {
+	File   *os.File
+	Offset int64
+	Length int64
+}
+
+// ReadRegions is Read without reading: it returns the byte ranges of the
+// batches Read would return (same rules for offset, maxOffset, maxBytes and
+// minOneBatch) and a release function that must be called once they were
+// sent; until then the segment files stay open even if retention deletes
+// them. Only batch headers are read, through the indexes.
+//
+// The regions describe the log as of the call. A follower's TruncateTo may
+// rewrite the bytes before they are sent; consumers read from leaders,
+// which never truncate while they lead, and a batch that changed under a
+// send fails its CRC check at the client, which fetches again.
+func (l *Log) ReadRegions(offset, maxOffset int64, maxBytes int, minOneBatch bool) ([]FileRegion, func(), error) {
+	sn, err := l.acquire(offset)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	regions, err := sn.regions(offset, maxOffset, maxBytes, minOneBatch)
+	if err != nil || len(regions) == 0 {
+		sn.release()
+		return nil, func() {}, err
+	}
+	return regions, sn.release, nil
+}
+
+func (sn *snapshot) regions(offset, maxOffset int64, maxBytes int, minOneBatch bool) ([]FileRegion, error) {
+	if offset < sn.start || offset > sn.end {
+		return nil, fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOffsetOutOfRange, offset, sn.start, sn.end)
+	}
+	if offset >= sn.end || offset >= maxOffset {
+		return nil, nil
+	}
+	var out []FileRegion
+	var total int64
+	for i := range sn.views {
+		v := &sn.views[i]
+		if v.base >= maxOffset {
+			break
+		}
+		w := v.window(lookupChunk)
+		var from int64
+		if i == 0 {
+			var err error
+			if from, err = v.findBatch(w, offset); err != nil {
+				return nil, err
+			}
+		}
+		stop := false
+		end, err := scan(w, from, false, func(h *record.Header, pos int64) (bool, error) {
+			size := int64(h.Size())
+			if h.LastOffset() >= maxOffset || total+size > int64(maxBytes) && !(total == 0 && minOneBatch) {
+				stop = true
+				return false, nil
+			}
+			total += size
+			return true, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("commitlog: segment %d: %w", v.base, err)
+		}
+		if end > from {
+			out = append(out, FileRegion{File: v.seg.log, Offset: from, Length: end - from})
+		}
+		if stop {
+			break
+		}
+	}
+	return out, nil
+}
