@@ -163,34 +163,23 @@ func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) *fetchResult {
 			if limit <= 0 && total > 0 {
 				continue
 			}
-			if h.deps.ZeroCopy {
-				regions, release, err := part.ReadRegions(p.FetchOffset, limit, total == 0)
-				if err != nil {
-					rp.ErrorCode = errorCode(h.deps.Logger, err)
-					failed = true
-					continue
-				}
-				if len(regions) > 0 {
-					if res.files == nil {
-						res.files = map[[2]int]fileBatches{}
-					}
-					fb := fileBatches{regions: regions}
-					res.files[[2]int{len(resp.Topics), i}] = fb
-					res.releases = append(res.releases, release)
-					total += int(fb.length())
-				}
-				continue
-			}
-			data, err := part.Read(p.FetchOffset, limit, total == 0)
+			// Batches stay in the segment files: the connection sends them
+			// with sendfile (zero copy, DESIGN §5).
+			regions, release, err := part.ReadRegions(p.FetchOffset, limit, total == 0)
 			if err != nil {
 				rp.ErrorCode = errorCode(h.deps.Logger, err)
 				failed = true
 				continue
 			}
-			if data != nil {
-				rp.RecordBatches = data
+			if len(regions) > 0 {
+				if res.files == nil {
+					res.files = map[[2]int]fileBatches{}
+				}
+				fb := fileBatches{regions: regions}
+				res.files[[2]int{len(resp.Topics), i}] = fb
+				res.releases = append(res.releases, release)
+				total += int(fb.length())
 			}
-			total += len(data)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}

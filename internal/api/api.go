@@ -30,8 +30,6 @@ type Deps struct {
 	// Forward sends a request to the active controller's node and returns
 	// its answer; nil on a node that is always the active controller.
 	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
-	// ZeroCopy lets Fetch answer with file regions (Outcome.Chunks).
-	ZeroCopy bool
 }
 
 // Handlers serves requests. Safe for concurrent use by many connections.

@@ -116,7 +116,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
-	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger, ZeroCopy: true}
+	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward
 	}

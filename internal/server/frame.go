@@ -120,11 +120,7 @@ func appendHeader(dst []byte, correlationID int32, resp kmsg.Response, bodySize 
 // a client that sent a version we do not know can still parse the answer.
 func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte {
 	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(correlationID))
-	if resp.IsFlexible() && resp.Key() != 18 {
-		dst = append(dst, 0) // empty tagged fields
-	}
+	dst = appendHeader(dst, correlationID, resp, 0) // size patched below
 	dst = resp.AppendTo(dst)
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
