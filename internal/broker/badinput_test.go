@@ -238,3 +238,58 @@ func TestCorruptBatchAppendsNothing(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Requests whose counts claim more than the frame holds are refused before
+// kmsg decodes them (issue 7): a flexible request with a tag count of
+// 2^32-1 used to keep a core busy for tens of seconds; each of these closes
+// its connection at once and the broker keeps serving everyone else.
+func TestHostileCountsCloseTheirConnection(t *testing.T) {
+	b := arustest.StartBroker(t)
+	bystander := dial(t, b.Addr())
+
+	frame := func(req kmsg.Request, patch func(body []byte) []byte) []byte {
+		f := rawRequest(req, 7)
+		f = patch(f)
+		binary.BigEndian.PutUint32(f, uint32(len(f)-4))
+		return f
+	}
+	meta := kmsg.NewPtrMetadataRequest()
+	meta.Version = 12
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.Version = 15
+	fetch.ReplicaState.ID, fetch.ReplicaState.Epoch = 1, 1
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Version = 9
+
+	for _, tc := range []struct {
+		name  string
+		bytes []byte
+	}{
+		{"huge top-level tag count", frame(meta, func(f []byte) []byte {
+			return append(f[:len(f)-1], 0xff, 0xff, 0xff, 0xff, 0x0f)
+		})},
+		{"huge tag count inside a tagged struct", frame(fetch, func(f []byte) []byte {
+			f[len(f)-1] = 0x7f
+			return f
+		})},
+		{"array count beyond the frame", frame(produce, func(f []byte) []byte {
+			// transactional id, acks, timeout, then the topics count.
+			return append(f[:len(f)-2], 0xff, 0xff, 0xff, 0x7f, 0)
+		})},
+		{"trailing bytes", frame(meta, func(f []byte) []byte { return append(f, 0) })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, b.Addr())
+			if _, err := c.Write(tc.bytes); err != nil {
+				t.Fatal(err)
+			}
+			expectClosed(t, c)
+			healthy(t, b.Addr())
+		})
+	}
+	meta.Version = 9
+	if _, err := bystander.Write(rawRequest(meta, 1)); err != nil {
+		t.Fatal(err)
+	}
+	readResponse(t, bystander, 1)
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/api"
+	"github.com/arus-io/arus/internal/guard"
 )
 
 // Errors that end a connection.
@@ -82,6 +83,12 @@ func parseRequest(frame []byte) (header, kmsg.Request, error) {
 	}
 	if !rd.Ok() {
 		return h, nil, fmt.Errorf("%w: bad request header", ErrMalformed)
+	}
+	// kmsg trusts the counts it reads (a tagged-field count loops even
+	// past the end of the buffer), so the body is checked against its
+	// layout first.
+	if err := guard.Check(h.key, h.version, rd.Src); err != nil {
+		return h, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if err := req.ReadFrom(rd.Src); err != nil {
 		return h, nil, fmt.Errorf("%w: %s v%d body: %v", ErrMalformed, kmsg.NameForKey(h.key), h.version, err)
