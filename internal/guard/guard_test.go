@@ -299,7 +299,7 @@ func TestHugeTagCount(t *testing.T) {
 func TestAllocationBudget(t *testing.T) {
 	const n = 1 << 20
 	body := []byte{0, 0xff, 0xff, 0, 0, 0, 0, 0} // no transactional id, acks, timeout
-	body[0] = 0                                    // compact null transactional id
+	body[0] = 0                                  // compact null transactional id
 	body = binary.AppendUvarint(body[:7], n+1)
 	for i := 0; i < n; i++ {
 		body = append(body, 1, 1, 0)
