@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime $(FUZZTIME) ./internal/server
 	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./internal/guard
 	$(GO) test -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME) ./internal/record
+	$(GO) test -run '^$$' -fuzz FuzzFromLegacy -fuzztime $(FUZZTIME) ./internal/record
 	$(GO) test -run '^$$' -fuzz FuzzRecover -fuzztime $(FUZZTIME) ./internal/commitlog
 	$(GO) test -run '^$$' -fuzz FuzzDecodeProposal -fuzztime $(FUZZTIME) ./internal/quorum
 	$(GO) test -run '^$$' -fuzz FuzzWALReplay -fuzztime $(FUZZTIME) ./internal/quorum

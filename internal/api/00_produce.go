@@ -1,9 +1,13 @@
 package api
 
-// Produce (key 0), versions 0-13; v3-v13 served.
-//   v0-v2 carry message format v0/v1 and are answered UNSUPPORTED_VERSION
-//   per partition. They are advertised because librdkafka only enables
-//   gzip/snappy/lz4 when Produce v0 is (librdkafka#4956, KAFKA-18659).
+// Produce (key 0), versions 0-13, all served.
+//   v0-v2 carry message format v0/v1 (message sets); each partition's set is
+//   converted to one v2 batch (record.FromLegacy), as Kafka 3.x's
+//   LogValidator does for topics on message format v2. Serving them for real
+//   (rather than advertising and refusing them, as Kafka 4 does since
+//   KAFKA-18659) keeps ApiVersions honest and still lets librdkafka enable
+//   gzip/snappy/lz4, which it does only when Produce v0 is advertised
+//   (librdkafka#4956). v1: throttle time. v2: timestamps (magic 1).
 //   v3: TransactionalID, record batch v2 only. v5: LogStartOffset in the
 //   response. v8: per-record errors and ErrorMessage. v9: flexible.
 //   v10-v11: no semantic change for us (KIP-951 leader hints are optional).
@@ -24,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/partition"
+	"github.com/arus-io/arus/internal/record"
 )
 
 type pendingAppend struct {
@@ -50,9 +55,6 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 		}
 	}
 	switch {
-	case r.Version < 3:
-		fail(kerr.UnsupportedVersion.Code)
-		return h.produceOutcome(r, resp, true)
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		fail(kerr.InvalidRequiredAcks.Code)
 		return h.produceOutcome(r, resp, true)
@@ -84,7 +86,17 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 				anyErr = true
 				continue
 			}
-			res, err := part.Append(p.Records, r.Acks)
+			records := p.Records
+			if r.Version < 3 {
+				converted, err := record.FromLegacy(records)
+				if err != nil {
+					rp.ErrorCode = errorCode(h.deps.Logger, err)
+					anyErr = true
+					continue
+				}
+				records = converted
+			}
+			res, err := part.Append(records, r.Acks)
 			if err != nil {
 				rp.ErrorCode = errorCode(h.deps.Logger, err)
 				rp.ErrorMessage = errorMessage(err)

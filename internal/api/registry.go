@@ -17,7 +17,7 @@ type entry struct {
 // registry is the dispatch table. Versions are the ones arus implements;
 // see each handler's file for what changes per version.
 var registry = map[int16]entry{
-	0:  {0, 13, (*Handlers).produce},                   // v0-v2 advertised for librdkafka, answered UNSUPPORTED_VERSION
+	0:  {0, 13, (*Handlers).produce},                   // v0-v2: message sets converted to v2 batches
 	1:  {4, 18, (*Handlers).fetch},                     //
 	2:  {1, 11, (*Handlers).listOffsets},               //
 	3:  {0, 13, (*Handlers).metadata},                  //

@@ -480,3 +480,61 @@ func TestSaramaRestart(t *testing.T) {
 		}
 	}
 }
+
+// Produce v0-v2 carry message format v0/v1. arus converts them to v2
+// batches (as Kafka 3.x's LogValidator does), so that ApiVersions can
+// advertise Produce from v0 honestly: librdkafka enables gzip/snappy/lz4
+// only when it is advertised (librdkafka#4956, KAFKA-18659). sarama at
+// 0.8.2 sends Produce v0 with magic 0 messages, at 0.10.2 Produce v2 with
+// magic 1 and timestamps; compressed sets arrive as one wrapper message.
+func TestSaramaLegacyProduceVersions(t *testing.T) {
+	b := arustest.StartBroker(t)
+	ctx := testContext(t)
+	start := time.Now().Truncate(time.Millisecond)
+	for _, c := range []struct {
+		name    string
+		version sarama.KafkaVersion
+		codec   sarama.CompressionCodec
+		stamped bool
+	}{
+		{"v0-none", sarama.V0_8_2_0, sarama.CompressionNone, false},
+		{"v0-gzip", sarama.V0_8_2_0, sarama.CompressionGZIP, false},
+		{"v0-snappy", sarama.V0_8_2_0, sarama.CompressionSnappy, false},
+		{"v2-none", sarama.V0_10_2_0, sarama.CompressionNone, true},
+		{"v2-gzip", sarama.V0_10_2_0, sarama.CompressionGZIP, true},
+		{"v2-snappy", sarama.V0_10_2_0, sarama.CompressionSnappy, true},
+		{"v2-lz4", sarama.V0_10_2_0, sarama.CompressionLZ4, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			topic := "legacy-" + c.name
+			createTopic(t, ctx, b.Addr(), topic, 1, nil)
+			cfg := saramaConfig()
+			cfg.Version = c.version
+			cfg.Producer.Compression = c.codec
+			cfg.Producer.Flush.Messages = 20
+			cfg.Producer.Flush.Frequency = 50 * time.Millisecond
+			p := newSaramaProducer(t, b.Addr(), cfg)
+			const n = 60
+			values := make([]string, n)
+			var msgs []*sarama.ProducerMessage
+			for i := range values {
+				values[i] = fmt.Sprintf("%s-%d-%s", c.name, i, strings.Repeat("compressible ", 4))
+				msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(fmt.Sprint("k", i)), Value: sarama.StringEncoder(values[i])})
+			}
+			sendSarama(t, p, msgs)
+			if c.codec != sarama.CompressionNone {
+				assertCompressed(t, ctx, newFranz(t, b.Addr()), topic, c.codec.String())
+			}
+			got := consumeFranz(t, ctx, b.Addr(), topic, 0, 0, n)
+			checkValues(t, got, 0, values)
+			for i, r := range got {
+				if r.Key != fmt.Sprint("k", i) {
+					t.Fatalf("record %d key %q, want k%d", i, r.Key, i)
+				}
+				if c.stamped && r.Time.Before(start) {
+					t.Fatalf("record %d timestamp %v, before the test started (%v)", i, r.Time, start)
+				}
+			}
+		})
+	}
+}
