@@ -101,6 +101,8 @@ type ledger struct {
 	seen     map[string][]string        // value -> members that consumed it
 	byMember map[string]map[int32]bool  // member -> partitions it consumed from
 	first    map[string]map[int32]int64 // member -> partition -> first offset it consumed
+	// forward, when set, sends every record to its current ledger instead.
+	forward *atomicLedger
 }
 
 func newLedger() *ledger {
@@ -108,6 +110,13 @@ func newLedger() *ledger {
 }
 
 func (l *ledger) add(member string, partition int32, offset int64, value string) {
+	if l.forward != nil {
+		l.forward.mu.Lock()
+		current := l.forward.l
+		l.forward.mu.Unlock()
+		current.add(member, partition, offset, value)
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seen[value] = append(l.seen[value], member)

@@ -180,3 +180,95 @@ func TestKafkagoTakesOverFailedMember(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkagoSecondReaderJoinsWhileFirstReads (issue 12): two kafka-go
+// Readers in one group over a 2-partition topic, the second joining while
+// the first reads: after the rebalance each reads its own partition. The
+// first reader learns of the rebalance from REBALANCE_IN_PROGRESS on its
+// Heartbeat (Kafka's GroupCoordinator answers heartbeats that way while
+// the group is PreparingRebalance) and rejoins within the rebalance timeout.
+func TestKafkagoSecondReaderJoinsWhileFirstReads(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	b := arustest.StartBroker(t, arustest.WithGroupInitialRebalanceDelay(3*time.Second)) // broker defaults
+	adm := adminClient(t, b.Addr())
+	topic, group := uniqueName(t, "topic"), uniqueName(t, "group")
+	createTopic(t, ctx, adm, topic, 2)
+	// kafka-go's defaults, as a user has them: range and round-robin
+	// balancers, 3 s heartbeats, 30 s session and rebalance timeouts; only
+	// the fetch wait is shorter than its 10 s so that Close is quick.
+	cfg := kafka.ReaderConfig{Brokers: []string{b.Addr()}, GroupID: group, Topic: topic, StartOffset: kafka.FirstOffset,
+		MaxWait: 500 * time.Millisecond}
+	before, after := newLedger(), newLedger()
+	var ledger atomicLedger
+	ledger.set(before)
+	startKafkagoMember(t, ctx, cfg, "first", ledger.forward())
+	values := produce(t, ctx, b.Addr(), topic, 2, 20, "a")
+	arustest.Eventually(t, clientTestTimeout, "the first reader reads both partitions", func() bool { return before.has(values) })
+
+	// The second joins while the first keeps reading: records keep
+	// arriving on both partitions until the group has settled.
+	stop := make(chan struct{})
+	producing := make(chan struct{})
+	writer, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	go func() {
+		defer close(producing)
+		for i := 0; i < 1000; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			v := fmt.Sprintf("during-%d", i)
+			if err := writer.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: int32(i % 2), Value: []byte(v)}).FirstErr(); err != nil {
+				t.Errorf("produce while rebalancing: %v", err)
+				return
+			}
+		}
+	}()
+	joined := time.Now()
+	startKafkagoMember(t, ctx, cfg, "second", ledger.forward())
+	waitStable(t, ctx, adm, group, topic, 2, 2)
+	t.Logf("stable %v after the second reader started", time.Since(joined))
+	close(stop)
+	<-producing
+	// Records written from now on are each read by their partition's
+	// owner only, and the two readers own one partition each.
+	ledger.set(after)
+	values = produce(t, ctx, b.Addr(), topic, 2, 20, "b")
+	arustest.Eventually(t, 30*time.Second+clientTestTimeout, "both readers read their own partition", func() bool {
+		return after.has(values)
+	})
+	t.Logf("records read %v after the second reader started", time.Since(joined))
+	after.checkPartitionOwners(t)
+	after.mu.Lock()
+	defer after.mu.Unlock()
+	for _, v := range values {
+		if n := len(after.seen[v]); n != 1 {
+			t.Errorf("record %s consumed %d times", v, n)
+		}
+	}
+	if len(after.byMember["first"]) != 1 || len(after.byMember["second"]) != 1 {
+		t.Fatalf("partitions read after the rebalance: %v, want one each", after.byMember)
+	}
+}
+
+// atomicLedger lets a member's records go to whichever ledger is current.
+type atomicLedger struct {
+	mu sync.Mutex
+	l  *ledger
+}
+
+func (a *atomicLedger) set(l *ledger) {
+	a.mu.Lock()
+	a.l = l
+	a.mu.Unlock()
+}
+
+func (a *atomicLedger) forward() *ledger {
+	return &ledger{seen: map[string][]string{}, byMember: map[string]map[int32]bool{}, first: map[string]map[int32]int64{}, forward: a}
+}
