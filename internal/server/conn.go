@@ -126,7 +126,7 @@ func (c *conn) serve() (handedOff bool) {
 			_ = c.nc.SetReadDeadline(time.Now().Add(c.idle))
 		}
 		if _, err := io.ReadFull(c, c.hdr[:]); err != nil {
-			c.closing(err, ErrIdle)
+			c.closing(err, false)
 			return false
 		}
 		if first && c.s.cfg.Handoff != nil && len(c.s.cfg.Preface) >= 4 && bytes.Equal(c.hdr[:], c.s.cfg.Preface[:4]) {
@@ -137,7 +137,7 @@ func (c *conn) serve() (handedOff bool) {
 		first = false
 		size := int32(binary.BigEndian.Uint32(c.hdr[:]))
 		if err := checkFrameSize(size, c.s.cfg.MaxRequestBytes); err != nil {
-			c.closing(err, nil)
+			c.closing(err, false)
 			return false
 		}
 		// queued.max.request.bytes: wait (without reading the body) until
@@ -149,7 +149,7 @@ func (c *conn) serve() (handedOff bool) {
 		frame, err := readFrameBody(c, size)
 		if err != nil {
 			c.s.requestBytes.release(cost)
-			c.closing(err, ErrStalled)
+			c.closing(err, true)
 			return false
 		}
 		h, req, err := parseRequest(*frame)
@@ -175,13 +175,14 @@ func (c *conn) serve() (handedOff bool) {
 	}
 }
 
-// closing logs why the connection ends, unless it is the client leaving
-// or the server shutting down. Limits are logged at warn, idle expiry
-// (routine for clients that keep connections open) at debug.
-func (c *conn) closing(err, wrapped error) {
+// closing logs why the connection ends (err from reading a frame's size,
+// or its body when midFrame), unless it is the client leaving or the
+// server shutting down. Limits are logged at warn, idle expiry (routine
+// for clients that keep connections open) at debug.
+func (c *conn) closing(err error, midFrame bool) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.s.ctx.Err() != nil:
-	case errors.Is(err, ErrIdle) && errors.Is(wrapped, ErrIdle):
+	case errors.Is(err, ErrIdle) && !midFrame:
 		c.logger().Debug("closing idle connection", "idle", c.idle)
 	case errors.Is(err, ErrIdle):
 		c.logger().Warn("closing connection", "err", ErrStalled, "idle", c.idle)
