@@ -122,8 +122,12 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	}
 	handlers := api.New(deps, func() (string, int32) { return b.advertised.host, b.advertised.port })
 	raftConns := newConnListener()
+	overrides, _ := config.ParseConnectionOverrides(cfg.MaxConnectionsPerIPOverrides) // validated by cfg.Validate
 	b.server, err = server.Listen(cfg.Listener, server.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger,
+		QueuedMaxRequestBytes: cfg.QueuedMaxRequestBytes, ConnectionsMaxIdle: max(cfg.ConnectionsMaxIdle, 0),
+		MaxConnections: int(cfg.MaxConnections), MaxConnectionsPerIP: int(cfg.MaxConnectionsPerIP),
+		MaxConnectionsPerIPOverrides: overrides, MaxConnectionCreationRate: int(cfg.MaxConnectionCreationRate),
 		Preface: quorum.Preface(), Handoff: raftConns.deliver,
 	})
 	if err != nil {

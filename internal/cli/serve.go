@@ -7,7 +7,9 @@ import (
 	"net/http"
 	_ "net/http/pprof" // profiles behind --pprof-addr
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +17,17 @@ import (
 	"github.com/arus-io/arus/internal/broker"
 	"github.com/arus-io/arus/internal/config"
 )
+
+// connectionOptions are the connection limits and shutdown bound.
+type connectionOptions struct {
+	queuedMaxRequestBytes int64
+	maxIdle               time.Duration
+	maxConnections        int32
+	maxPerIP              int32
+	perIPOverrides        string
+	creationRate          int32
+	shutdownTimeout       time.Duration
+}
 
 type serveOptions struct {
 	nodeID              int32
@@ -32,6 +45,7 @@ type serveOptions struct {
 	rack                string
 	autoLeaderRebalance bool
 	configFile          string
+	conns               connectionOptions
 	changed             func(flag string) bool // set on the command line or by env
 }
 
@@ -61,6 +75,14 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.voters, "controller-quorum-voters", envStr("ARUS_CONTROLLER_QUORUM_VOTERS", ""), "metadata quorum of a cluster: id@host:port of every node, comma separated, e.g. 1@10.0.0.1:9092,2@10.0.0.2:9092,3@10.0.0.3:9092 (controller.quorum.voters; empty: a one-node cluster)")
 	f.BoolVar(&o.autoLeaderRebalance, "auto-leader-rebalance", true, "move leadership back to preferred replicas every leader.imbalance.check.interval.seconds (auto.leader.rebalance.enable)")
 	f.StringVar(&o.rack, "rack", envStr("ARUS_RACK", ""), "rack of this broker (broker.rack)")
+	c := &o.conns
+	f.Int64Var(&c.queuedMaxRequestBytes, "queued-max-request-bytes", config.DefaultQueuedMaxRequestBytes, "bytes of requests read but not yet handled, over all connections; readers wait beyond it (queued.max.request.bytes; -1: unbounded)")
+	f.DurationVar(&c.maxIdle, "connections-max-idle", config.DefaultConnectionsMaxIdle, "close connections idle this long (connections.max.idle.ms; negative: never)")
+	f.Int32Var(&c.maxConnections, "max-connections", config.DefaultMaxConnections, "at most this many client connections; more wait to be accepted (max.connections)")
+	f.Int32Var(&c.maxPerIP, "max-connections-per-ip", config.DefaultMaxConnectionsPerIP, "connections from one address beyond this are closed (max.connections.per.ip)")
+	f.StringVar(&c.perIPOverrides, "max-connections-per-ip-overrides", "", "per-host limits, host:count,host:count (max.connections.per.ip.overrides)")
+	f.Int32Var(&c.creationRate, "max-connection-creation-rate", config.DefaultMaxConnectionCreationRate, "new connections accepted per second (max.connection.creation.rate)")
+	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", config.DefaultShutdownTimeout, "a SIGTERM or SIGINT exits after this even if shutdown has not finished; a second signal exits at once (shutdown.timeout.ms)")
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 }
 
@@ -144,15 +166,47 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if pick("retention-check-interval", cfg.RetentionCheckInterval != 0) {
 		cfg.RetentionCheckInterval = o.retentionCheck
 	}
+	applyConnectionFlags(&cfg, o)
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = config.DefaultShutdownTimeout
+	}
 	for k, v := range defaults {
 		if cfg.TopicDefaults == nil {
 			cfg.TopicDefaults = map[string]string{}
 		}
 		cfg.TopicDefaults[k] = v
 	}
-	b, err := broker.Start(cfg, logger)
-	if err != nil {
-		return err
+	// Start runs in its own goroutine so that a signal while it waits
+	// (for the metadata quorum, say) still ends the process in bounded time.
+	type startResult struct {
+		b   *broker.Broker
+		err error
+	}
+	started := make(chan startResult, 1)
+	go func() {
+		b, err := broker.Start(cfg, logger)
+		started <- startResult{b, err}
+	}()
+	var b *broker.Broker
+	select {
+	case r := <-started:
+		if r.err != nil {
+			return r.err
+		}
+		b = r.b
+	case <-ctx.Done():
+		logger.Info("signal while starting: stopping once started")
+		return shutdown(func(ctx context.Context) error {
+			select {
+			case r := <-started:
+				if r.err != nil {
+					return nil // never started; nothing to stop
+				}
+				return r.b.Shutdown(ctx)
+			case <-ctx.Done():
+				return fmt.Errorf("still starting: %w", ctx.Err())
+			}
+		}, cfg.ShutdownTimeout, logger)
 	}
 	if o.pprofAddr != "" {
 		srv := &http.Server{Addr: o.pprofAddr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
@@ -165,10 +219,74 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		logger.Info("pprof profiles served", "addr", "http://"+o.pprofAddr+"/debug/pprof/")
 	}
 	<-ctx.Done()
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return shutdown(b.Shutdown, cfg.ShutdownTimeout, logger)
+}
+
+// shutdown stops the broker (with stop) within timeout. A SIGINT or SIGTERM while it
+// runs (the first one ended ctx, see Main) exits at once, and so does
+// running out of time: either returns an error, so the process exits
+// non-zero without waiting for what is stuck.
+func shutdown(stop func(context.Context) error, timeout time.Duration, logger *slog.Logger) error {
+	// Registered only now, so the signal that started the shutdown is not
+	// counted again.
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	logger.Info("shutting down", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return b.Shutdown(sctx)
+	done := make(chan error, 1)
+	go func() { done <- stop(ctx) }()
+	// The broker's own deadline is ctx; the timer below is the process's,
+	// a little later, for a shutdown stuck where no context reaches.
+	hard := time.NewTimer(timeout + time.Second)
+	defer hard.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			logger.Error("shutdown", "err", err)
+			return fmt.Errorf("%w: %w", errSilent, err)
+		}
+		logger.Info("shut down")
+		return nil
+	case sig := <-again:
+		logger.Error("second signal: exiting without finishing shutdown", "signal", sig.String())
+		return fmt.Errorf("%w: second signal", errSilent)
+	case <-hard.C:
+		logger.Error("shutdown did not finish in time: exiting", "timeout", timeout)
+		return fmt.Errorf("%w: shutdown timed out", errSilent)
+	}
+}
+
+// applyConnectionFlags sets the connection limits from flags that were
+// given, or from the flags' defaults where the config file says nothing.
+func applyConnectionFlags(cfg *config.Broker, o *serveOptions) {
+	pick := func(flag string, fileSet bool) bool { return o.changed(flag) || !fileSet }
+	c := o.conns
+	if pick("queued-max-request-bytes", cfg.QueuedMaxRequestBytes != 0) {
+		cfg.QueuedMaxRequestBytes = c.queuedMaxRequestBytes
+		if cfg.QueuedMaxRequestBytes == config.DefaultQueuedMaxRequestBytes && !o.changed("queued-max-request-bytes") {
+			cfg.QueuedMaxRequestBytes = 0 // the default, which follows socket.request.max.bytes
+		}
+	}
+	if pick("connections-max-idle", cfg.ConnectionsMaxIdle != 0) {
+		cfg.ConnectionsMaxIdle = c.maxIdle
+	}
+	if pick("max-connections", cfg.MaxConnections != 0) {
+		cfg.MaxConnections = c.maxConnections
+	}
+	if pick("max-connections-per-ip", cfg.MaxConnectionsPerIP != 0) {
+		cfg.MaxConnectionsPerIP = c.maxPerIP
+	}
+	if pick("max-connections-per-ip-overrides", cfg.MaxConnectionsPerIPOverrides != "") {
+		cfg.MaxConnectionsPerIPOverrides = c.perIPOverrides
+	}
+	if pick("max-connection-creation-rate", cfg.MaxConnectionCreationRate != 0) {
+		cfg.MaxConnectionCreationRate = c.creationRate
+	}
+	if pick("shutdown-timeout", cfg.ShutdownTimeout != 0) {
+		cfg.ShutdownTimeout = c.shutdownTimeout
+	}
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {

@@ -47,6 +47,32 @@ type Broker struct {
 	AutoLeaderRebalance *bool
 	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds (300 s).
 	LeaderImbalanceCheckInterval time.Duration
+	// Connections and request memory (Kafka's names; see
+	// internal/server). Zero values take the defaults below.
+	//
+	// QueuedMaxRequestBytes is queued.max.request.bytes: bytes of requests
+	// read but not yet handled, over all connections; readers wait when it
+	// is spent. Default 256 MiB (at least socket.request.max.bytes);
+	// negative: unbounded (Kafka's default, -1).
+	QueuedMaxRequestBytes int64
+	// ConnectionsMaxIdle is connections.max.idle.ms (default 10 min): idle
+	// connections are closed after it; negative: never.
+	ConnectionsMaxIdle time.Duration
+	// MaxConnections is max.connections (default 4096; Kafka: unlimited):
+	// at the limit the listener stops accepting until one closes.
+	MaxConnections int32
+	// MaxConnectionsPerIP is max.connections.per.ip (default 1000; Kafka:
+	// unlimited); MaxConnectionsPerIPOverrides is
+	// max.connections.per.ip.overrides, "host:count,host:count".
+	MaxConnectionsPerIP          int32
+	MaxConnectionsPerIPOverrides string
+	// MaxConnectionCreationRate is max.connection.creation.rate, new
+	// connections per second (default 1000; Kafka: unlimited).
+	MaxConnectionCreationRate int32
+	// ShutdownTimeout is arus's shutdown.timeout.ms (default 30 s): how
+	// long a SIGTERM may take before the process exits regardless.
+	ShutdownTimeout time.Duration
+
 	// TopicDefaults overrides topic config defaults broker-wide, keyed by
 	// the topic config name (retention.ms, segment.bytes, ...).
 	TopicDefaults map[string]string
@@ -181,6 +207,9 @@ func (b *Broker) Validate() error {
 	if b.RetentionCheckInterval == 0 {
 		b.RetentionCheckInterval = 5 * time.Minute
 	}
+	if err := b.validateConnections(); err != nil {
+		return err
+	}
 	if b.AutoLeaderRebalance == nil {
 		on := true
 		b.AutoLeaderRebalance = &on
@@ -200,20 +229,100 @@ func (b *Broker) Validate() error {
 	return nil
 }
 
+// Defaults of the connection limits (see Broker).
+const (
+	DefaultQueuedMaxRequestBytes     = 256 << 20
+	DefaultConnectionsMaxIdle        = 10 * time.Minute
+	DefaultMaxConnections            = 4096
+	DefaultMaxConnectionsPerIP       = 1000
+	DefaultMaxConnectionCreationRate = 1000
+	DefaultShutdownTimeout           = 30 * time.Second
+)
+
+// validateConnections fills the defaults of the connection limits.
+func (b *Broker) validateConnections() error {
+	switch {
+	case b.QueuedMaxRequestBytes == 0:
+		b.QueuedMaxRequestBytes = max(DefaultQueuedMaxRequestBytes, int64(b.MaxRequestBytes))
+	case b.QueuedMaxRequestBytes < 0:
+		b.QueuedMaxRequestBytes = -1
+	case b.QueuedMaxRequestBytes < int64(b.MaxRequestBytes):
+		return fmt.Errorf("queued.max.request.bytes (%d) must be at least socket.request.max.bytes (%d), or -1 for unbounded",
+			b.QueuedMaxRequestBytes, b.MaxRequestBytes)
+	}
+	if b.ConnectionsMaxIdle == 0 {
+		b.ConnectionsMaxIdle = DefaultConnectionsMaxIdle
+	}
+	if b.ConnectionsMaxIdle < 0 {
+		b.ConnectionsMaxIdle = -1
+	}
+	if b.MaxConnections == 0 {
+		b.MaxConnections = DefaultMaxConnections
+	}
+	if b.MaxConnectionsPerIP == 0 {
+		b.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	}
+	if b.MaxConnectionCreationRate == 0 {
+		b.MaxConnectionCreationRate = DefaultMaxConnectionCreationRate
+	}
+	if b.MaxConnections < 0 || b.MaxConnectionsPerIP < 0 || b.MaxConnectionCreationRate < 0 {
+		return fmt.Errorf("max.connections, max.connections.per.ip and max.connection.creation.rate must be positive")
+	}
+	if _, err := ParseConnectionOverrides(b.MaxConnectionsPerIPOverrides); err != nil {
+		return err
+	}
+	if b.ShutdownTimeout == 0 {
+		b.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if b.ShutdownTimeout < 0 {
+		return fmt.Errorf("shutdown.timeout.ms must be positive")
+	}
+	return nil
+}
+
+// ParseConnectionOverrides parses max.connections.per.ip.overrides:
+// "host:count,host:count" (a host is a name or an IP; IPv6 in brackets).
+func ParseConnectionOverrides(s string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		i := strings.LastIndex(part, ":")
+		if i <= 0 {
+			return nil, fmt.Errorf("max.connections.per.ip.overrides: %q is not host:count", part)
+		}
+		host := strings.TrimSuffix(strings.TrimPrefix(part[:i], "["), "]")
+		n, err := strconv.Atoi(part[i+1:])
+		if err != nil || n < 0 || host == "" {
+			return nil, fmt.Errorf("max.connections.per.ip.overrides: %q is not host:count with a count >= 0", part)
+		}
+		out[host] = n
+	}
+	return out, nil
+}
+
 // BrokerConfigs returns the broker-level configs that DescribeConfigs shows
 // for the broker, keyed by Kafka's broker config names.
 func (b *Broker) BrokerConfigs() map[string]string {
 	m := map[string]string{
-		"node.id":                         strconv.Itoa(int(b.NodeID)),
-		"broker.id":                       strconv.Itoa(int(b.NodeID)),
-		"listeners":                       "PLAINTEXT://" + b.Listener,
-		"log.dirs":                        b.DataDir,
-		"auto.create.topics.enable":       strconv.FormatBool(*b.AutoCreateTopics),
-		"num.partitions":                  strconv.Itoa(int(b.NumPartitions)),
-		"default.replication.factor":      strconv.Itoa(int(b.DefaultReplicationFactor)),
-		"socket.request.max.bytes":        strconv.Itoa(int(b.MaxRequestBytes)),
-		"log.retention.check.interval.ms": strconv.FormatInt(b.RetentionCheckInterval.Milliseconds(), 10),
-		"process.roles":                   "broker,controller",
+		"node.id":                          strconv.Itoa(int(b.NodeID)),
+		"broker.id":                        strconv.Itoa(int(b.NodeID)),
+		"listeners":                        "PLAINTEXT://" + b.Listener,
+		"log.dirs":                         b.DataDir,
+		"auto.create.topics.enable":        strconv.FormatBool(*b.AutoCreateTopics),
+		"num.partitions":                   strconv.Itoa(int(b.NumPartitions)),
+		"default.replication.factor":       strconv.Itoa(int(b.DefaultReplicationFactor)),
+		"socket.request.max.bytes":         strconv.Itoa(int(b.MaxRequestBytes)),
+		"log.retention.check.interval.ms":  strconv.FormatInt(b.RetentionCheckInterval.Milliseconds(), 10),
+		"process.roles":                    "broker,controller",
+		"queued.max.request.bytes":         strconv.FormatInt(b.QueuedMaxRequestBytes, 10),
+		"connections.max.idle.ms":          strconv.FormatInt(max(b.ConnectionsMaxIdle.Milliseconds(), -1), 10),
+		"max.connections":                  strconv.Itoa(int(b.MaxConnections)),
+		"max.connections.per.ip":           strconv.Itoa(int(b.MaxConnectionsPerIP)),
+		"max.connections.per.ip.overrides": b.MaxConnectionsPerIPOverrides,
+		"max.connection.creation.rate":     strconv.Itoa(int(b.MaxConnectionCreationRate)),
 	}
 	if g := b.Groups; g.InitialRebalanceDelay != nil {
 		m["group.initial.rebalance.delay.ms"] = strconv.FormatInt(g.InitialRebalanceDelay.Milliseconds(), 10)

@@ -100,6 +100,44 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				return bad(err)
 			}
 			b.MaxRequestBytes = int32(n)
+		case "queued.max.request.bytes":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return bad(err)
+			}
+			b.QueuedMaxRequestBytes = n
+		case "connections.max.idle.ms", "shutdown.timeout.ms":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return bad(err)
+			}
+			d := time.Duration(n) * time.Millisecond
+			switch {
+			case k == "shutdown.timeout.ms":
+				b.ShutdownTimeout = d
+			case n < 0: // Kafka's -1: never close idle connections
+				b.ConnectionsMaxIdle = -1
+			default:
+				b.ConnectionsMaxIdle = d
+			}
+		case "max.connections", "max.connections.per.ip", "max.connection.creation.rate":
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil || n <= 0 {
+				return bad(fmt.Errorf("want a positive number"))
+			}
+			switch k {
+			case "max.connections":
+				b.MaxConnections = int32(n)
+			case "max.connections.per.ip":
+				b.MaxConnectionsPerIP = int32(n)
+			default:
+				b.MaxConnectionCreationRate = int32(n)
+			}
+		case "max.connections.per.ip.overrides":
+			if _, err := ParseConnectionOverrides(v); err != nil {
+				return bad(err)
+			}
+			b.MaxConnectionsPerIPOverrides = v
 		case "log.retention.check.interval.ms":
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {

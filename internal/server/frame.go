@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -22,29 +24,106 @@ var (
 	ErrMalformed     = errors.New("server: malformed request")
 )
 
-// readFrame reads one size-prefixed frame into buf (grown as needed).
-func readFrame(r io.Reader, buf []byte, max int32) ([]byte, error) {
-	var sizeBuf [4]byte
-	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
-		return buf, err
-	}
-	size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+// firstChunk is the buffer a frame starts with (or its size, if smaller):
+// a frame's buffer then doubles as its bytes arrive, so a client that
+// claims a large size and sends little costs little memory.
+const firstChunk = 64 << 10
+
+// checkFrameSize checks a frame's size prefix before anything is
+// allocated for it.
+func checkFrameSize(size, max int32) error {
 	switch {
 	case size < 0:
-		return buf, fmt.Errorf("%w: %d", ErrNegativeSize, size)
+		return fmt.Errorf("%w: %d", ErrNegativeSize, size)
 	case size > max:
-		return buf, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, size, max)
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, size, max)
 	case size < 8:
-		return buf, fmt.Errorf("%w: %d-byte request cannot hold a header", ErrMalformed, size)
+		return fmt.Errorf("%w: %d-byte request cannot hold a header", ErrMalformed, size)
 	}
-	if cap(buf) < int(size) {
-		buf = make([]byte, size)
+	return nil
+}
+
+// frameCost is the most memory a frame of size bytes can hold: its
+// buffer's capacity, a power of two (see getBuf).
+func frameCost(size int32) int64 { return 1 << bufShift(int(size)) }
+
+// readFrameBody reads a frame of size bytes into a pooled buffer that
+// starts at min(size, firstChunk) and doubles as bytes arrive. The caller
+// returns the buffer with putBuf once the request is handled.
+func readFrameBody(r io.Reader, size int32) (*[]byte, error) {
+	n := int(size)
+	buf := getBuf(min(n, firstChunk))
+	got := 0
+	for got < n {
+		if got == cap(*buf) {
+			grown := getBuf(min(2*cap(*buf), n))
+			copy(*grown, (*buf)[:got])
+			putBuf(buf)
+			buf = grown
+		}
+		m, err := r.Read((*buf)[got:min(cap(*buf), n)])
+		got += m
+		if err != nil && got < n {
+			putBuf(buf)
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("%w: truncated frame (%d of %d bytes): %w", ErrMalformed, got, n, err)
+		}
 	}
-	buf = buf[:size]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return buf, fmt.Errorf("%w: truncated frame: %v", ErrMalformed, err)
-	}
+	*buf = (*buf)[:n]
 	return buf, nil
+}
+
+// readFrame reads one size-prefixed frame (size check, then body).
+func readFrame(r io.Reader, max int32) (*[]byte, error) {
+	var sizeBuf [4]byte
+	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+		return nil, err
+	}
+	size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+	if err := checkFrameSize(size, max); err != nil {
+		return nil, err
+	}
+	return readFrameBody(r, size)
+}
+
+// Buffers for frames and responses come from pools by power-of-two
+// capacity, 512 B to 2 GiB, shared by every connection: an idle connection
+// holds none, and the pools empty themselves over two garbage collections
+// after a spike.
+const (
+	minBufShift = 9
+	maxBufShift = 31
+)
+
+var bufPools [maxBufShift + 1]sync.Pool // index s holds *[]byte of capacity 1<<s
+
+func bufShift(n int) int { return max(bits.Len(uint(max(n, 1)-1)), minBufShift) }
+
+// getBuf returns a buffer of length and capacity 1<<bufShift(n).
+func getBuf(n int) *[]byte {
+	s := bufShift(n)
+	if p, ok := bufPools[s].Get().(*[]byte); ok {
+		*p = (*p)[:cap(*p)]
+		return p
+	}
+	b := make([]byte, 1<<s)
+	return &b
+}
+
+// putBuf returns a buffer from getBuf (others, such as one grown by
+// append, are left to the garbage collector).
+func putBuf(p *[]byte) {
+	c := cap(*p)
+	if c == 0 || c&(c-1) != 0 {
+		return
+	}
+	s := bits.Len(uint(c)) - 1
+	if s < minBufShift || s > maxBufShift {
+		return
+	}
+	bufPools[s].Put(p)
 }
 
 // header is a parsed request header.

@@ -36,7 +36,7 @@ func TestReadFrameLimits(t *testing.T) {
 		{"truncated", append(binary.BigEndian.AppendUint32(nil, 100), make([]byte, 10)...), ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := readFrame(bytes.NewReader(tc.in), nil, 1<<20)
+			_, err := readFrame(bytes.NewReader(tc.in), 1<<20)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
@@ -109,17 +109,16 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 9, 0, 1})
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		r := bytes.NewReader(stream)
-		var buf []byte
 		for i := 0; i < 100; i++ {
-			var err error
-			buf, err = readFrame(r, buf, 1<<16)
+			buf, err := readFrame(r, 1<<16)
 			if err != nil {
 				return
 			}
-			if len(buf) > 1<<16 {
-				t.Fatalf("frame of %d bytes passed a 64 KiB limit", len(buf))
+			if len(*buf) > 1<<16 {
+				t.Fatalf("frame of %d bytes passed a 64 KiB limit", len(*buf))
 			}
-			_, _, _ = parseRequest(buf)
+			_, _, _ = parseRequest(*buf)
+			putBuf(buf)
 		}
 	})
 }

@@ -1,11 +1,9 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -14,12 +12,44 @@ import (
 	"github.com/arus-io/arus/internal/api"
 )
 
-// Config of a server.
+// Handler serves decoded requests; *api.Handlers is the one the broker
+// uses. Serve is called from many connections at once; ctx ends when the
+// server shuts down, and every wait (including an Outcome's Wait) must
+// end with it.
+type Handler interface {
+	Serve(ctx context.Context, req *api.Request) api.Outcome
+}
+
+// Config of a server. Zero limits mean unlimited; internal/config fills
+// Kafka's names and arus's defaults.
 type Config struct {
 	// MaxRequestBytes is socket.request.max.bytes.
 	MaxRequestBytes int32
-	Handlers        *api.Handlers
-	Logger          *slog.Logger
+	// QueuedMaxRequestBytes is queued.max.request.bytes: how many bytes of
+	// requests, summed over all connections, may be read but not yet
+	// handled. A connection about to read a request waits while the sum
+	// is at the limit. Each request counts the capacity of the buffer it
+	// may need (its size rounded up to a power of two); its buffer itself
+	// only grows as the bytes arrive.
+	QueuedMaxRequestBytes int64
+	// ConnectionsMaxIdle is connections.max.idle.ms: a connection with no
+	// request in flight and no bytes moving for this long is closed, as is
+	// one whose request stops arriving mid-frame, or whose client stops
+	// reading a response, for this long.
+	ConnectionsMaxIdle time.Duration
+	// MaxConnections is max.connections: while this many connections are
+	// open, the listener stops accepting (new ones wait in the backlog).
+	MaxConnections int
+	// MaxConnectionsPerIP is max.connections.per.ip, with per-host
+	// overrides (max.connections.per.ip.overrides, host or IP to count): a
+	// connection over its address's limit is closed right after accept.
+	MaxConnectionsPerIP          int
+	MaxConnectionsPerIPOverrides map[string]int
+	// MaxConnectionCreationRate is max.connection.creation.rate, new
+	// connections per second; accepts are delayed to keep within it.
+	MaxConnectionCreationRate int
+	Handlers                  Handler
+	Logger                    *slog.Logger
 	// Preface and Handoff share the listener with another protocol: a
 	// connection whose first bytes are Preface is given to Handoff (which
 	// then owns it) instead of being served as Kafka. The metadata quorum's
@@ -30,11 +60,13 @@ type Config struct {
 
 // Server serves the Kafka protocol on one listener.
 type Server struct {
-	cfg    Config
-	ln     net.Listener
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cfg          Config
+	ln           net.Listener
+	ctx          context.Context
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	requestBytes *budget
+	limits       *connLimits
 
 	mu struct {
 		sync.Mutex
@@ -45,12 +77,16 @@ type Server struct {
 
 // Listen binds addr and returns a server that is not yet accepting.
 func Listen(addr string, cfg Config) (*Server, error) {
+	limits, err := newConnLimits(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("max.connections.per.ip.overrides: %w", err)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, ln: ln, ctx: ctx, cancel: cancel}
+	s := &Server{cfg: cfg, ln: ln, ctx: ctx, cancel: cancel, requestBytes: newBudget(cfg.QueuedMaxRequestBytes), limits: limits}
 	s.mu.conns = map[net.Conn]struct{}{}
 	return s, nil
 }
@@ -74,8 +110,18 @@ func (s *Server) goFunc(fn func()) {
 func (s *Server) acceptLoop() {
 	var backoff time.Duration
 	for {
+		// max.connections, then max.connection.creation.rate: both wait
+		// before accepting, as Kafka's acceptor does.
+		if s.limits.waitSlot(s.ctx) != nil {
+			return
+		}
+		if s.limits.waitRate(s.ctx) != nil {
+			s.limits.releaseSlot()
+			return
+		}
 		conn, err := s.ln.Accept()
 		if err != nil {
+			s.limits.releaseSlot()
 			if s.ctx.Err() != nil {
 				return
 			}
@@ -93,151 +139,48 @@ func (s *Server) acceptLoop() {
 			continue
 		}
 		backoff = 0
+		ip := remoteIP(conn)
+		if ok, warn, refused := s.limits.addIP(ip, time.Now()); !ok {
+			s.limits.releaseSlot()
+			conn.Close()
+			if warn {
+				s.cfg.Logger.Warn("closing connection: too many connections from this address (max.connections.per.ip)",
+					"remote", conn.RemoteAddr().String(), "refused_since_last_warning", refused)
+			}
+			continue
+		}
 		s.mu.Lock()
 		if s.mu.closed {
 			s.mu.Unlock()
+			s.limits.removeIP(ip)
+			s.limits.releaseSlot()
 			conn.Close()
 			return
 		}
 		s.mu.conns[conn] = struct{}{}
 		s.mu.Unlock()
 		s.goFunc(func() {
-			handedOff := false
-			defer func() {
-				s.mu.Lock()
-				delete(s.mu.conns, conn)
-				s.mu.Unlock()
-				if !handedOff {
-					conn.Close()
-				}
-			}()
-			handedOff = s.serveConn(conn)
+			handedOff := newConn(s, conn).serve()
+			s.mu.Lock()
+			delete(s.mu.conns, conn)
+			s.mu.Unlock()
+			if !handedOff {
+				conn.Close()
+			}
+			// A connection handed to the Raft transport leaves the
+			// server and its limits.
+			s.limits.removeIP(ip)
+			s.limits.releaseSlot()
 		})
-	}
-}
-
-// pendingResponse is a handled request waiting for the writer.
-type pendingResponse struct {
-	correlationID int32
-	outcome       api.Outcome
-}
-
-// maxPipelined bounds how many requests of one connection may be handled
-// before their responses are written.
-const maxPipelined = 16
-
-// serveConn reads and handles requests in order on this goroutine and
-// hands the outcomes to a writer goroutine that finishes them (waiting for
-// durability where needed) and writes the responses in the same order. It
-// returns true when it handed the connection to cfg.Handoff.
-func (s *Server) serveConn(conn net.Conn) bool {
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
-	logger := s.cfg.Logger.With("remote", conn.RemoteAddr().String())
-	r := bufio.NewReaderSize(conn, 64<<10)
-	if s.cfg.Handoff != nil && len(s.cfg.Preface) >= 4 {
-		// The preface's first 4 bytes, read as a Kafka size, are far above
-		// any request limit, so only then is it worth waiting for the rest.
-		if head, err := r.Peek(4); err == nil && bytes.Equal(head, s.cfg.Preface[:4]) {
-			if head, err := r.Peek(len(s.cfg.Preface)); err == nil && bytes.Equal(head, s.cfg.Preface) {
-				s.cfg.Handoff(&bufferedConn{Conn: conn, r: r})
-				return true
-			}
-		}
-	}
-	clientHost := "/" + conn.RemoteAddr().String()
-	if host, _, err := net.SplitHostPort(conn.RemoteAddr().String()); err == nil {
-		clientHost = "/" + host
-	}
-	pending := make(chan pendingResponse, maxPipelined)
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop(conn, pending)
-	}()
-	defer func() {
-		close(pending)
-		<-writerDone
-	}()
-
-	var frame []byte
-	for {
-		var err error
-		frame, err = readFrame(r, frame, s.cfg.MaxRequestBytes)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && s.ctx.Err() == nil {
-				logger.Warn("closing connection", "err", err)
-			}
-			return false
-		}
-		h, req, err := parseRequest(frame)
-		if err != nil {
-			if errors.Is(err, ErrBadVersion) && h.key == 18 {
-				pending <- pendingResponse{h.correlationID, api.Outcome{Response: api.UnsupportedApiVersions()}}
-				continue
-			}
-			logger.Warn("closing connection after bad request", "err", err)
-			return false
-		}
-		outcome := s.handle(logger, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: clientHost, Body: req})
-		pending <- pendingResponse{h.correlationID, outcome}
-		if outcome.Close {
-			return false
-		}
-		if cap(frame) > 8<<20 {
-			frame = nil // do not pin a large buffer to an idle connection
-		}
-	}
-}
-
-// writeLoop finishes and writes responses in request order. After a write
-// fails or a response asks to close, it closes the connection and only
-// drains the rest (their Wait still runs, to release what they hold).
-func (s *Server) writeLoop(conn net.Conn, pending <-chan pendingResponse) {
-	var out []byte
-	broken := false
-	for p := range pending {
-		outcome := p.outcome
-		if outcome.Wait != nil {
-			outcome = outcome.Wait()
-		}
-		if broken {
-			if outcome.Release != nil {
-				outcome.Release()
-			}
-			continue
-		}
-		switch {
-		case outcome.Chunks != nil:
-			var err error
-			out, err = writeChunks(conn, out[:0], p.correlationID, outcome)
-			outcome.Release()
-			if err != nil {
-				broken = true
-			}
-		case outcome.Response != nil:
-			out = appendResponse(out[:0], p.correlationID, outcome.Response)
-			if _, err := conn.Write(out); err != nil {
-				broken = true
-			}
-		}
-		if cap(out) > 8<<20 {
-			out = nil
-		}
-		if outcome.Close || broken {
-			broken = true
-			conn.Close()
-		}
 	}
 }
 
 // handle runs a handler, turning a panic (a bug) into a closed connection
 // rather than a dead broker.
-func (s *Server) handle(logger *slog.Logger, req *api.Request) (out api.Outcome) {
+func (s *Server) handle(c *conn, req *api.Request) (out api.Outcome) {
 	defer func() {
 		if p := recover(); p != nil {
-			logger.Error("handler panicked; closing connection", "api_key", req.Body.Key(), "version", req.Version, "panic", p)
+			c.logger().Error("handler panicked; closing connection", "api_key", req.Body.Key(), "version", req.Version, "panic", p)
 			out = api.Outcome{Close: true}
 		}
 	}()
@@ -269,11 +212,3 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
-
-// bufferedConn is a connection whose first bytes were already read into r.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
