@@ -36,7 +36,7 @@ type PartitionsSpec struct {
 }
 
 // CreatePartitions adds partitions to topics; one error per spec (nil on
-// success). With validateOnly nothing is committed. New partitions are
+// success). A topic named twice fails in every spec that names it. With validateOnly nothing is committed. New partitions are
 // spread over the unfenced brokers round robin, continuing where the
 // topic's existing partitions leave off.
 func (c *Controller) CreatePartitions(specs []PartitionsSpec, validateOnly bool) []error {
@@ -45,13 +45,16 @@ func (c *Controller) CreatePartitions(specs []PartitionsSpec, validateOnly bool)
 	im := c.image.Load()
 	errs := make([]error, len(specs))
 	var recs []metadata.Record
-	seen := map[string]bool{}
+	count := map[string]int{}
+	for _, s := range specs {
+		count[s.Topic]++
+	}
 	for i, s := range specs {
-		if seen[s.Topic] {
-			errs[i] = fmt.Errorf("%w: topic %q appears twice in the request", ErrInvalidRequest, s.Topic)
+		if count[s.Topic] > 1 {
+			// ControllerApis.createPartitions: none of the entries apply.
+			errs[i] = fmt.Errorf("%w: Duplicate topic name.", ErrInvalidRequest)
 			continue
 		}
-		seen[s.Topic] = true
 		topicRecs, err := planPartitions(im, s)
 		if err != nil {
 			errs[i] = err
