@@ -272,6 +272,9 @@ func (l Layers) synonyms(name string, perBroker bool) []Synonym {
 	for len(out) > 0 && out[0].Name != name {
 		out = out[1:]
 	}
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }
 
