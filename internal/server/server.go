@@ -177,6 +177,12 @@ func (s *Server) serveConn(conn net.Conn) bool {
 				pending <- pendingResponse{h.correlationID, api.Outcome{Response: api.UnsupportedApiVersions()}}
 				continue
 			}
+			if errors.Is(err, ErrUnknownKey) {
+				if resp := api.UnservedResponse(h.key, h.version); resp != nil {
+					pending <- pendingResponse{h.correlationID, api.Outcome{Response: resp}}
+					continue
+				}
+			}
 			logger.Warn("closing connection after bad request", "err", err)
 			return false
 		}
