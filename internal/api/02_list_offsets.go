@@ -7,6 +7,9 @@ package api
 //   (-4, KIP-405). v9: LATEST_TIERED (-5, KIP-1005). v10: TimeoutMillis.
 //   v11: EARLIEST_PENDING_UPLOAD (-6); without tiered storage these equal
 //   the log start offset (-4, -6) or -1 (-5).
+// A partition named twice is answered once with INVALID_REQUEST; a
+// negative timestamp that is not one of these, or one newer than the
+// request's version, is UNSUPPORTED_VERSION (as Kafka's ReplicaManager).
 
 import (
 	"context"
@@ -29,13 +32,41 @@ func (h *Handlers) listOffsets(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.ListOffsetsRequest)
 	resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
 	im := h.deps.Controller.Image()
+	type tp struct {
+		topic     string
+		partition int32
+	}
+	count := map[tp]int{}
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			count[tp{t.Topic, p.Partition}]++
+		}
+	}
+	answered := map[tp]bool{}
 	for _, t := range r.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
+			k := tp{t.Topic, p.Partition}
+			if answered[k] {
+				continue
+			}
+			answered[k] = true
 			rp := kmsg.NewListOffsetsResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.Timestamp, rp.Offset = -1, -1
+			// ReplicaManager.fetchOffset checks duplicates and the
+			// timestamp before the partition.
+			if count[k] > 1 {
+				rp.ErrorCode = kerr.InvalidRequest.Code
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
+			if timestampUnsupported(p.Timestamp, r.Version) {
+				rp.ErrorCode = kerr.UnsupportedVersion.Code
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
 			part, code := h.leaderFor(im, t.Topic, p.Partition)
 			rp.ErrorCode = code
 			if code == 0 {
@@ -61,10 +92,6 @@ func (h *Handlers) listOffsets(_ context.Context, req *Request) Outcome {
 					rp.Offset, rp.Timestamp = -1, -1
 				}
 			default:
-				if p.Timestamp < 0 {
-					rp.ErrorCode = kerr.InvalidRequest.Code
-					break
-				}
 				var found bool
 				rp.Offset, rp.Timestamp, found, err = part.OffsetForTimestamp(p.Timestamp)
 				if !found {
@@ -79,4 +106,17 @@ func (h *Handlers) listOffsets(_ context.Context, req *Request) Outcome {
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return respond(resp)
+}
+
+// timestampUnsupported reports a special (negative) timestamp this
+// version may not ask for, or one that is not special at all: Kafka
+// answers both UNSUPPORTED_VERSION (ReplicaManager.isListOffsetsTimestampUnsupported).
+func timestampUnsupported(ts int64, version int16) bool {
+	if ts >= 0 {
+		return false
+	}
+	minVersion, ok := map[int64]int16{
+		tsLatest: 1, tsEarliest: 1, tsMax: 7, tsEarliestLocal: 8, tsLatestTiered: 9, tsEarliestUpload: 11,
+	}[ts]
+	return !ok || version < minVersion
 }

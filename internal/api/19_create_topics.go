@@ -5,13 +5,18 @@ package api
 //   ReplicationFactor may be -1 for the broker defaults. v5: flexible; the
 //   response describes the created topic (partitions, replication factor,
 //   configs). v6: no change. v7: TopicID.
+// Errors follow Kafka's ControllerApis.createTopics and
+// ReplicationControlManager.createTopic: a name given twice is
+// INVALID_REQUEST ("Duplicate topic name.") and neither is created; an
+// invalid replication factor (0 or below -1) is INVALID_REPLICATION_FACTOR,
+// checked before an invalid partition count (INVALID_PARTITIONS); a null
+// config value is INVALID_CONFIG; deprecated topic configs are accepted.
 
 import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
 )
 
@@ -40,7 +45,7 @@ func (h *Handlers) createTopics(_ context.Context, req *Request) Outcome {
 		specs[i] = s
 	}
 	results := h.deps.Controller.CreateTopics(specs, r.ValidateOnly)
-	defaults := h.deps.Broker.TopicDefaults
+	layers := h.deps.Broker.Layers(h.deps.Controller.Image().BrokerConfigs)
 	for _, res := range results {
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic = res.Name
@@ -50,18 +55,10 @@ func (h *Handlers) createTopics(_ context.Context, req *Request) Outcome {
 			rt.TopicID = res.ID
 			rt.NumPartitions = res.NumPartitions
 			rt.ReplicationFactor = res.ReplicationFactor
-			for _, d := range config.TopicDefs() {
+			for _, e := range layers.DescribeTopic(res.Configs) {
 				c := kmsg.NewCreateTopicsResponseTopicConfig()
-				c.Name = d.Name
-				v, source := d.Default, kmsg.ConfigSourceDefaultConfig
-				if o, ok := defaults[d.Name]; ok {
-					v, source = o, kmsg.ConfigSourceStaticBrokerConfig
-				}
-				if o, ok := res.Configs[d.Name]; ok {
-					v, source = o, kmsg.ConfigSourceDynamicTopicConfig
-				}
-				c.Value = &v
-				c.Source = int8(source)
+				c.Name, c.Value, c.ReadOnly, c.IsSensitive = e.Name, e.Value, e.ReadOnly, e.Sensitive
+				c.Source = int8(e.Source)
 				rt.Configs = append(rt.Configs, c)
 			}
 		}

@@ -2,15 +2,22 @@ package api
 
 // DescribeConfigs (key 32), versions 0-4.
 //   v1: IncludeSynonyms, Source replaces IsDefault. v2: no change. v3:
-//   ConfigType and documentation. v4: flexible.
-// Topics show every topic config: the topic's own value (dynamic topic
-// config), else the broker-wide default (static broker config), else
-// Kafka's default. The broker resource shows the broker's settings.
+//   IncludeDocumentation, ConfigType. v4: flexible.
+//
+// As Kafka's ConfigHelper.describeConfigs: a topic shows every topic
+// config, its value coming from the topic's override (DYNAMIC_TOPIC_CONFIG),
+// else the broker default set at runtime for this broker
+// (DYNAMIC_BROKER_CONFIG) or for every broker (DYNAMIC_DEFAULT_BROKER_CONFIG),
+// else the broker's configuration (STATIC_BROKER_CONFIG), else Kafka's
+// default (DEFAULT_CONFIG). Synonyms list those sources in that order,
+// under the broker config names (retention.ms -> log.retention.ms,
+// log.retention.minutes, log.retention.hours). A broker resource named
+// by this broker's id shows the broker configs (read only unless they can
+// change at runtime); the empty name shows the configs set at runtime
+// for every broker. An empty or null ConfigNames list means every config.
 
 import (
 	"context"
-	"fmt"
-	"sort"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -23,105 +30,96 @@ func (h *Handlers) describeConfigs(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.DescribeConfigsRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	im := h.deps.Controller.Image()
+	layers := h.deps.Broker.Layers(im.BrokerConfigs)
 	for _, res := range r.Resources {
 		rr := kmsg.NewDescribeConfigsResponseResource()
 		rr.ResourceType, rr.ResourceName = res.ResourceType, res.ResourceName
-		want := func(name string) bool {
-			if res.ConfigNames == nil {
-				return true
-			}
-			for _, n := range res.ConfigNames {
-				if n == name {
-					return true
-				}
-			}
-			return false
-		}
+		var entries []config.Entry
+		var err error
 		switch res.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
-			if _, ok := im.Topics[res.ResourceName]; !ok {
-				rr.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				msg := fmt.Sprintf("topic %q does not exist", res.ResourceName)
-				rr.ErrorMessage = &msg
-				break
-			}
-			overrides := im.TopicConfigs[res.ResourceName]
-			for _, d := range config.TopicDefs() {
-				if !want(d.Name) {
-					continue
-				}
-				rr.Configs = append(rr.Configs, h.topicConfigEntry(r, d, overrides))
+			if verr := config.ValidTopicName(res.ResourceName); verr != nil {
+				err = withCode(kerr.InvalidTopicException, "%v", verr)
+			} else if _, ok := im.Topics[res.ResourceName]; !ok {
+				rr.ErrorCode = kerr.UnknownTopicOrPartition.Code // Kafka sends no message
+			} else {
+				entries = layers.DescribeTopic(im.TopicConfigs[res.ResourceName])
 			}
 		case kmsg.ConfigResourceTypeBroker:
-			if res.ResourceName != "" && res.ResourceName != strconv.Itoa(int(h.deps.Broker.NodeID)) {
-				rr.ErrorCode = kerr.InvalidRequest.Code
-				msg := fmt.Sprintf("broker %q is not this broker (%d)", res.ResourceName, h.deps.Broker.NodeID)
-				rr.ErrorMessage = &msg
-				break
+			if res.ResourceName == "" {
+				entries = layers.DescribeBroker(false)
+			} else if err = h.checkBrokerResource(res.ResourceName, " or empty string"); err == nil {
+				entries = layers.DescribeBroker(true)
 			}
-			all := h.deps.Broker.BrokerConfigs()
-			names := make([]string, 0, len(all))
-			for n := range all {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			for _, n := range names {
-				if !want(n) {
-					continue
-				}
-				c := kmsg.NewDescribeConfigsResponseResourceConfig()
-				v := all[n]
-				c.Name, c.Value = n, &v
-				c.ReadOnly = true
-				c.Source = kmsg.ConfigSourceStaticBrokerConfig
-				c.ConfigType = kmsg.ConfigTypeString
-				rr.Configs = append(rr.Configs, c)
+		case kmsg.ConfigResourceTypeBrokerLogger:
+			// arus has no runtime-adjustable loggers: this broker has none
+			// to show.
+			if res.ResourceName == "" {
+				err = withCode(kerr.InvalidRequest, "Broker id must not be empty")
+			} else {
+				err = h.checkBrokerResource(res.ResourceName, "")
 			}
 		default:
-			rr.ErrorCode = kerr.InvalidRequest.Code
-			msg := fmt.Sprintf("config resource type %d is not supported", res.ResourceType)
-			rr.ErrorMessage = &msg
+			err = withCode(kerr.InvalidRequest, "Unsupported resource type: %d", res.ResourceType)
+		}
+		if err != nil {
+			rr.ErrorCode = errorCode(h.deps.Logger, err)
+			rr.ErrorMessage = errorMessage(err)
+		}
+		for _, e := range entries {
+			if wantConfig(res.ConfigNames, e.Name) {
+				rr.Configs = append(rr.Configs, configEntry(r, e))
+			}
 		}
 		resp.Resources = append(resp.Resources, rr)
 	}
 	return respond(resp)
 }
 
-func (h *Handlers) topicConfigEntry(r *kmsg.DescribeConfigsRequest, d config.TopicDef, overrides map[string]string) kmsg.DescribeConfigsResponseResourceConfig {
+// checkBrokerResource checks that a broker resource name is this
+// broker's id, with Kafka's messages (ConfigHelper.resourceNameToBrokerId).
+func (h *Handlers) checkBrokerResource(name, orEmpty string) error {
+	id, err := strconv.ParseInt(name, 10, 32)
+	if err != nil {
+		return withCode(kerr.InvalidRequest, "Broker id must be an integer, but it is: %s", name)
+	}
+	if int32(id) != h.deps.Broker.NodeID {
+		return withCode(kerr.InvalidRequest, "Unexpected broker id, expected %d%s, but received %s", h.deps.Broker.NodeID, orEmpty, name)
+	}
+	return nil
+}
+
+// wantConfig reports whether a config is asked for: a null or empty list
+// asks for every config.
+func wantConfig(names []string, name string) bool {
+	if len(names) == 0 {
+		return true
+	}
+	for _, n := range names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func configEntry(r *kmsg.DescribeConfigsRequest, e config.Entry) kmsg.DescribeConfigsResponseResourceConfig {
 	c := kmsg.NewDescribeConfigsResponseResourceConfig()
-	c.Name = d.Name
-	c.ConfigType = kmsg.ConfigType(d.Type)
-	defaultValue, defaultSource := d.Default, kmsg.ConfigSourceDefaultConfig
-	if v, ok := h.deps.Broker.TopicDefaults[d.Name]; ok {
-		defaultValue, defaultSource = v, kmsg.ConfigSourceStaticBrokerConfig
-	}
-	v, source := defaultValue, defaultSource
-	if o, ok := overrides[d.Name]; ok {
-		v, source = o, kmsg.ConfigSourceDynamicTopicConfig
-	}
-	c.Value = &v
-	c.Source = source
-	c.IsDefault = source == kmsg.ConfigSourceDefaultConfig
+	c.Name, c.Value = e.Name, e.Value
+	c.ReadOnly, c.IsSensitive = e.ReadOnly, e.Sensitive
+	c.Source = kmsg.ConfigSource(e.Source)
+	c.IsDefault = e.Source == config.SourceDefault // v0
+	c.ConfigType = kmsg.ConfigType(e.Type)
 	if r.IncludeDocumentation {
-		doc := d.Doc
+		doc := e.Doc
 		c.Documentation = &doc
 	}
 	if r.IncludeSynonyms {
-		if source == kmsg.ConfigSourceDynamicTopicConfig {
-			s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-			s.Name, s.Value, s.Source = d.Name, &v, source
-			c.ConfigSynonyms = append(c.ConfigSynonyms, s)
+		for _, s := range e.Synonyms {
+			cs := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+			cs.Name, cs.Value, cs.Source = s.Name, s.Value, kmsg.ConfigSource(s.Source)
+			c.ConfigSynonyms = append(c.ConfigSynonyms, cs)
 		}
-		if defaultSource == kmsg.ConfigSourceStaticBrokerConfig {
-			s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-			dv := defaultValue
-			s.Name, s.Value, s.Source = d.BrokerName, &dv, defaultSource
-			c.ConfigSynonyms = append(c.ConfigSynonyms, s)
-		}
-		s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-		dv := d.Default
-		s.Name, s.Value, s.Source = d.BrokerName, &dv, kmsg.ConfigSourceDefaultConfig
-		c.ConfigSynonyms = append(c.ConfigSynonyms, s)
 	}
 	return c
 }

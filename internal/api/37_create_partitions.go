@@ -4,7 +4,11 @@ package api
 //   v1: throttle after the response. v2: flexible. v3: no change.
 // Count is the topic's new total; Assignment, when given, places each new
 // partition (one entry per new partition, as many replicas as the topic
-// has). Runs on the active controller.
+// has). Runs on the active controller. Errors as Kafka's
+// ReplicationControlManager.createPartitions: an unknown topic is
+// UNKNOWN_TOPIC_OR_PARTITION, a count that does not grow INVALID_PARTITIONS,
+// assignments that do not match INVALID_REPLICA_ASSIGNMENT, and a topic
+// named twice INVALID_REQUEST, answered once and not changed.
 
 import (
 	"context"
@@ -28,7 +32,12 @@ func (h *Handlers) createPartitions(_ context.Context, req *Request) Outcome {
 		}
 	}
 	errs := h.deps.Controller.CreatePartitions(specs, r.ValidateOnly)
+	answered := map[string]bool{}
 	for i, t := range r.Topics {
+		if answered[t.Topic] {
+			continue // a duplicate is answered once, as Kafka does
+		}
+		answered[t.Topic] = true
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
 		rt.ErrorCode = errorCode(h.deps.Logger, errs[i])

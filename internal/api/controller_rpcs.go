@@ -25,7 +25,12 @@ import (
 )
 
 // forwarded lists the client requests that run on the active controller.
-var forwarded = map[int16]bool{19: true, 20: true, 33: true, 37: true, 43: true, 44: true, 45: true}
+// AlterConfigs (33) and IncrementalAlterConfigs (44) forward themselves,
+// after the checks Kafka makes on the receiving broker.
+var forwarded = map[int16]bool{19: true, 20: true, 37: true, 43: true, 45: true}
+
+// forwardTimeout bounds a request forwarded to the active controller.
+const forwardTimeout = 30 * time.Second
 
 // maybeForward relays req to the active controller when this node's is
 // not; ok is false when the request should be served here.
@@ -33,7 +38,7 @@ func (h *Handlers) maybeForward(ctx context.Context, req *Request) (Outcome, boo
 	if !forwarded[req.Body.Key()] || h.deps.Forward == nil || h.deps.Controller.IsActive() {
 		return Outcome{}, false
 	}
-	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	fctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 	defer cancel()
 	resp, err := h.deps.Forward(fctx, req.Body)
 	if err != nil {

@@ -3,7 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -99,6 +102,11 @@ func errorCode(logger *slog.Logger, err error) int16 {
 		return kerr.InvalidReplicationFactor.Code
 	case errors.Is(err, controller.ErrInvalidReplicaAssignment):
 		return kerr.InvalidReplicaAssignment.Code
+	case errors.As(err, new(*config.NotDynamicError)), errors.As(err, new(*config.BrokerValueError)):
+		// ConfigAdminManager.validateBrokerConfigChange: INVALID_REQUEST
+		// (KAFKA-13609 notes INVALID_CONFIG would fit better; Kafka keeps
+		// INVALID_REQUEST for compatibility, and so do we).
+		return kerr.InvalidRequest.Code
 	case errors.Is(err, config.ErrInvalidConfig):
 		return kerr.InvalidConfig.Code
 	case errors.Is(err, controller.ErrNotController):
@@ -126,4 +134,29 @@ func errorMessage(err error) *string {
 	}
 	s := err.Error()
 	return &s
+}
+
+// codedError is an error with a Kafka code and Kafka's exact message,
+// for answers whose message clients show.
+type codedError struct {
+	code *kerr.Error
+	msg  string
+}
+
+func (e *codedError) Error() string { return e.msg }
+func (e *codedError) Unwrap() error { return e.code }
+
+// withCode returns an error that errorCode maps to code and errorMessage
+// shows as the formatted message alone.
+func withCode(code *kerr.Error, format string, args ...any) error {
+	return &codedError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// joinComma joins names as Kafka's String.join(", ", ...).
+func joinComma(names []string) string { return strings.Join(names, ", ") }
+
+// parseBrokerID parses a broker resource name.
+func parseBrokerID(name string) (int32, error) {
+	id, err := strconv.ParseInt(name, 10, 32)
+	return int32(id), err
 }

@@ -224,9 +224,11 @@ func TestClusterAdminAPIs(t *testing.T) {
 		if !errors.Is(rs[0].Err, kerr.InvalidConfig) {
 			t.Fatalf("bad value: %+v", rs[0])
 		}
-		// Broker configs are static for now, with a message that says so.
-		rs, _ = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.ms", Value: ptr("1")}}, 1)
-		if !errors.Is(rs[0].Err, kerr.InvalidRequest) || rs[0].ErrMessage == "" {
+		// Broker configs that cannot change at runtime get Kafka's answer
+		// (DynamicBrokerConfig.validateConfigs via ConfigAdminManager:
+		// INVALID_REQUEST); see config_test.go for the dynamic ones.
+		rs, _ = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "num.partitions", Value: ptr("3")}}, 1)
+		if !errors.Is(rs[0].Err, kerr.InvalidRequest) || rs[0].ErrMessage != "Cannot update these configs dynamically: Set(num.partitions)" {
 			t.Fatalf("broker config: %+v", rs[0])
 		}
 		// sarama's IncrementalAlterConfig deletes.

@@ -250,7 +250,7 @@ func (b *Broker) Partition(topic string, index int32) *partition.Partition {
 }
 
 func (b *Broker) topicConfig(im *metadata.Image, topic string) config.Topic {
-	return config.ResolveTopic(im.TopicConfigs[topic], b.cfg.TopicDefaults)
+	return config.ResolveTopic(im.TopicConfigs[topic], b.cfg.Layers(im.BrokerConfigs).TopicDefaults())
 }
 
 // reconcile makes the open partitions match the image: it opens the

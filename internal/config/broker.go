@@ -303,54 +303,6 @@ func ParseConnectionOverrides(s string) (map[string]int, error) {
 	return out, nil
 }
 
-// BrokerConfigs returns the broker-level configs that DescribeConfigs shows
-// for the broker, keyed by Kafka's broker config names.
-func (b *Broker) BrokerConfigs() map[string]string {
-	m := map[string]string{
-		"node.id":                          strconv.Itoa(int(b.NodeID)),
-		"broker.id":                        strconv.Itoa(int(b.NodeID)),
-		"listeners":                        "PLAINTEXT://" + b.Listener,
-		"log.dirs":                         b.DataDir,
-		"auto.create.topics.enable":        strconv.FormatBool(*b.AutoCreateTopics),
-		"num.partitions":                   strconv.Itoa(int(b.NumPartitions)),
-		"default.replication.factor":       strconv.Itoa(int(b.DefaultReplicationFactor)),
-		"socket.request.max.bytes":         strconv.Itoa(int(b.MaxRequestBytes)),
-		"log.retention.check.interval.ms":  strconv.FormatInt(b.RetentionCheckInterval.Milliseconds(), 10),
-		"process.roles":                    "broker,controller",
-		"queued.max.request.bytes":         strconv.FormatInt(b.QueuedMaxRequestBytes, 10),
-		"connections.max.idle.ms":          strconv.FormatInt(max(b.ConnectionsMaxIdle.Milliseconds(), -1), 10),
-		"max.connections":                  strconv.Itoa(int(b.MaxConnections)),
-		"max.connections.per.ip":           strconv.Itoa(int(b.MaxConnectionsPerIP)),
-		"max.connections.per.ip.overrides": b.MaxConnectionsPerIPOverrides,
-		"max.connection.creation.rate":     strconv.Itoa(int(b.MaxConnectionCreationRate)),
-	}
-	if g := b.Groups; g.InitialRebalanceDelay != nil {
-		m["group.initial.rebalance.delay.ms"] = strconv.FormatInt(g.InitialRebalanceDelay.Milliseconds(), 10)
-		m["group.min.session.timeout.ms"] = strconv.FormatInt(g.MinSessionTimeout.Milliseconds(), 10)
-		m["group.max.session.timeout.ms"] = strconv.FormatInt(g.MaxSessionTimeout.Milliseconds(), 10)
-		m["offsets.retention.minutes"] = strconv.FormatInt(int64(g.OffsetsRetention/time.Minute), 10)
-		m["offsets.retention.check.interval.ms"] = strconv.FormatInt(g.OffsetsRetentionCheckInterval.Milliseconds(), 10)
-		m["offset.metadata.max.bytes"] = strconv.Itoa(int(g.OffsetMetadataMaxBytes))
-		m["offsets.topic.num.partitions"] = strconv.Itoa(int(g.OffsetsTopicPartitions))
-		m["offsets.topic.replication.factor"] = strconv.Itoa(int(g.OffsetsTopicReplicationFactor))
-		m["offsets.topic.segment.bytes"] = strconv.Itoa(int(g.OffsetsTopicSegmentBytes))
-	}
-	if b.AdvertisedListener != "" {
-		m["advertised.listeners"] = "PLAINTEXT://" + b.AdvertisedListener
-	}
-	for _, d := range topicDefs {
-		if d.BrokerName == "" {
-			continue
-		}
-		v := d.Default
-		if o, ok := b.TopicDefaults[d.Name]; ok {
-			v = o
-		}
-		m[d.BrokerName] = v
-	}
-	return m
-}
-
 // ParseVoters parses controller.quorum.voters: "1@host1:9092,2@host2:9092".
 func ParseVoters(s string) (map[int32]string, error) {
 	out := map[int32]string{}

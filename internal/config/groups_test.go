@@ -16,8 +16,14 @@ func TestGroupDefaultsAndProperties(t *testing.T) {
 		g.OffsetsTopicReplicationFactor != 3 || g.OffsetsTopicSegmentBytes != 100<<20 {
 		t.Fatalf("defaults %+v", g)
 	}
-	if b.BrokerConfigs()["group.initial.rebalance.delay.ms"] != "3000" || b.BrokerConfigs()["offsets.retention.minutes"] != "10080" {
-		t.Fatalf("broker configs %v", b.BrokerConfigs())
+	described := map[string]string{}
+	for _, e := range b.Layers(nil).DescribeBroker(true) {
+		if e.Value != nil {
+			described[e.Name] = *e.Value
+		}
+	}
+	if described["group.initial.rebalance.delay.ms"] != "3000" || described["offsets.retention.minutes"] != "10080" {
+		t.Fatalf("broker configs %v", described)
 	}
 
 	b = Broker{}

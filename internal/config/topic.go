@@ -33,6 +33,9 @@ type TopicDef struct {
 	Type       Type
 	Default    string
 	Doc        string
+	// Deprecated configs are accepted (Kafka 3.x still takes them) and
+	// ignored; whoever stores one logs that it has no effect.
+	Deprecated bool
 	validate   func(string) error
 }
 
@@ -84,22 +87,103 @@ func cleanupPolicy(v string) error {
 	return nil
 }
 
+// levelRange accepts min..max and the codec's default marker.
+func levelRange(min, max, also int64) func(string) error {
+	return func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		if n != also && (n < min || n > max) {
+			return fmt.Errorf("must be between %d and %d", min, max)
+		}
+		return nil
+	}
+}
+
+// throttledReplicas accepts Kafka's throttled replica lists: empty, "*",
+// or partition:broker pairs separated by commas.
+func throttledReplicas(v string) error {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "*" {
+		return nil
+	}
+	for _, item := range strings.Split(v, ",") {
+		p, b, ok := strings.Cut(strings.TrimSpace(item), ":")
+		if _, err := strconv.ParseUint(p, 10, 31); !ok || err != nil {
+			return fmt.Errorf("must be *, or partition:broker pairs separated by commas")
+		}
+		if _, err := strconv.ParseUint(b, 10, 31); err != nil {
+			return fmt.Errorf("must be *, or partition:broker pairs separated by commas")
+		}
+	}
+	return nil
+}
+
+// metadataVersion accepts what Kafka's MetadataVersionValidator accepts
+// for message.format.version: a release such as 2.8, 0.10.2 or 3.0-IV1.
+func metadataVersion(v string) error {
+	rel, iv, hasIV := strings.Cut(v, "-IV")
+	parts := strings.Split(rel, ".")
+	ok := len(parts) >= 2 && len(parts) <= 3
+	for _, p := range parts {
+		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+			ok = false
+		}
+	}
+	if hasIV {
+		if _, err := strconv.ParseUint(iv, 10, 16); err != nil {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("not a Kafka release version such as 3.0-IV1")
+	}
+	return nil
+}
+
+func remoteStorage(v string) error {
+	if err := boolean(v); err != nil {
+		return err
+	}
+	if v == "true" {
+		return fmt.Errorf("tiered storage functionality is disabled in the broker; topics cannot use remote log storage")
+	}
+	return nil
+}
+
 const maxInt32 = int64(^uint32(0) >> 1)
 const maxInt64 = int64(^uint64(0) >> 1)
 
-// topicDefs lists the topic configs arus knows, with Kafka's defaults.
+// topicDefs lists every topic config Kafka 3.9 describes (LogConfig's
+// ConfigDef), with Kafka's types and defaults, the broker config that
+// provides the default (ServerTopicConfigSynonyms, first synonym), and a
+// short doc in our words. Configs arus accepts but does not act on say so
+// in their doc; Deprecated ones are accepted and ignored with a log line.
 var topicDefs = []TopicDef{
-	{Name: "cleanup.policy", BrokerName: "log.cleanup.policy", Type: TypeList, Default: "delete", Doc: "delete: remove old segments by retention; compact: keep the latest record per key.", validate: cleanupPolicy},
+	{Name: "cleanup.policy", BrokerName: "log.cleanup.policy", Type: TypeList, Default: "delete", Doc: "delete: remove old segments by retention; compact: keep the latest record per key; both: compact, then delete by retention.", validate: cleanupPolicy},
+	{Name: "compression.gzip.level", BrokerName: "compression.gzip.level", Type: TypeInt, Default: "-1", Doc: "Level used when the broker compresses batches with gzip (1-9, or -1 for the codec's default).", validate: levelRange(1, 9, -1)},
+	{Name: "compression.lz4.level", BrokerName: "compression.lz4.level", Type: TypeInt, Default: "9", Doc: "Level used when the broker compresses batches with lz4 (1-17).", validate: levelRange(1, 17, 9)},
 	{Name: "compression.type", BrokerName: "compression.type", Type: TypeString, Default: "producer", Doc: "Batches are stored as the producer compressed them (only producer is served).", validate: oneOf("producer")},
-	{Name: "delete.retention.ms", BrokerName: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", Doc: "How long tombstones are kept on compacted topics.", validate: intRange(0, maxInt64)},
-	{Name: "file.delete.delay.ms", BrokerName: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", Doc: "Delay before a deleted segment's file is removed.", validate: intRange(0, maxInt64)},
-	{Name: "flush.messages", BrokerName: "log.flush.interval.messages", Type: TypeLong, Default: "9223372036854775807", Doc: "arus fsyncs before acknowledging; kept for compatibility.", validate: intRange(1, maxInt64)},
-	{Name: "flush.ms", BrokerName: "log.flush.interval.ms", Type: TypeLong, Default: "9223372036854775807", Doc: "arus fsyncs before acknowledging; kept for compatibility.", validate: intRange(0, maxInt64)},
-	{Name: "index.interval.bytes", BrokerName: "log.index.interval.bytes", Type: TypeInt, Default: "4096", Doc: "Bytes of log between offset index entries.", validate: intRange(0, maxInt32)},
-	{Name: "max.compaction.lag.ms", BrokerName: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", Doc: "Longest time a record stays uncompacted.", validate: intRange(1, maxInt64)},
-	{Name: "max.message.bytes", BrokerName: "message.max.bytes", Type: TypeInt, Default: "1048588", Doc: "Largest record batch the topic accepts.", validate: intRange(0, maxInt32)},
-	{Name: "message.timestamp.type", BrokerName: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime", Doc: "CreateTime keeps the producer's timestamp; LogAppendTime uses the broker's clock.", validate: oneOf("CreateTime", "LogAppendTime")},
-	{Name: "min.cleanable.dirty.ratio", BrokerName: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5", Doc: "Dirty ratio that triggers compaction.", validate: func(v string) error {
+	{Name: "compression.zstd.level", BrokerName: "compression.zstd.level", Type: TypeInt, Default: "3", Doc: "Level used when the broker compresses batches with zstd (-131072 to 22).", validate: levelRange(-131072, 22, 3)},
+	{Name: "delete.retention.ms", BrokerName: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", Doc: "How long tombstones stay readable on compacted topics after compaction reaches them.", validate: intRange(0, maxInt64)},
+	{Name: "file.delete.delay.ms", BrokerName: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", Doc: "Delay before the files of a deleted segment are removed from disk.", validate: intRange(0, maxInt64)},
+	{Name: "flush.messages", BrokerName: "log.flush.interval.messages", Type: TypeLong, Default: "9223372036854775807", Doc: "Records between forced fsyncs. Accepted for compatibility: arus fsyncs before it acknowledges.", validate: intRange(1, maxInt64)},
+	{Name: "flush.ms", BrokerName: "log.flush.interval.ms", Type: TypeLong, Default: "9223372036854775807", Doc: "Time between forced fsyncs. Accepted for compatibility: arus fsyncs before it acknowledges.", validate: intRange(0, maxInt64)},
+	{Name: "follower.replication.throttled.replicas", Type: TypeList, Default: "", Doc: "Replicas (partition:broker, or *) whose follower fetches are throttled. Accepted for compatibility; arus does not throttle replication.", validate: throttledReplicas},
+	{Name: "index.interval.bytes", BrokerName: "log.index.interval.bytes", Type: TypeInt, Default: "4096", Doc: "Bytes of log between two offset index entries.", validate: intRange(0, maxInt32)},
+	{Name: "leader.replication.throttled.replicas", Type: TypeList, Default: "", Doc: "Replicas (partition:broker, or *) whose leader side is throttled. Accepted for compatibility; arus does not throttle replication.", validate: throttledReplicas},
+	{Name: "local.retention.bytes", BrokerName: "log.local.retention.bytes", Type: TypeLong, Default: "-2", Doc: "Tiered storage: local bytes kept per partition (-2: retention.bytes). Accepted; arus has no tiered storage.", validate: intRange(-2, maxInt64)},
+	{Name: "local.retention.ms", BrokerName: "log.local.retention.ms", Type: TypeLong, Default: "-2", Doc: "Tiered storage: how long segments stay local (-2: retention.ms). Accepted; arus has no tiered storage.", validate: intRange(-2, maxInt64)},
+	{Name: "max.compaction.lag.ms", BrokerName: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", Doc: "Longest time a record may stay uncompacted.", validate: intRange(1, maxInt64)},
+	{Name: "max.message.bytes", BrokerName: "message.max.bytes", Type: TypeInt, Default: "1048588", Doc: "Largest record batch (after compression) the topic accepts.", validate: intRange(0, maxInt32)},
+	{Name: "message.downconversion.enable", BrokerName: "log.message.downconversion.enable", Type: TypeBoolean, Default: "true", Deprecated: true, Doc: "Deprecated: down-conversion for old fetch versions. Accepted and ignored: arus stores and serves record format v2 only.", validate: boolean},
+	{Name: "message.format.version", BrokerName: "log.message.format.version", Type: TypeString, Default: "3.0-IV1", Deprecated: true, Doc: "Deprecated: on-disk message format. Accepted and ignored: arus always writes record format v2.", validate: metadataVersion},
+	{Name: "message.timestamp.after.max.ms", BrokerName: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: "9223372036854775807", Doc: "How far ahead of the broker's clock a CreateTime timestamp may be.", validate: intRange(0, maxInt64)},
+	{Name: "message.timestamp.before.max.ms", BrokerName: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: "9223372036854775807", Doc: "How far behind the broker's clock a CreateTime timestamp may be.", validate: intRange(0, maxInt64)},
+	{Name: "message.timestamp.difference.max.ms", BrokerName: "log.message.timestamp.difference.max.ms", Type: TypeLong, Default: "9223372036854775807", Deprecated: true, Doc: "Deprecated in favour of message.timestamp.before.max.ms and message.timestamp.after.max.ms. Accepted and ignored.", validate: intRange(0, maxInt64)},
+	{Name: "message.timestamp.type", BrokerName: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime", Doc: "CreateTime keeps the producer's timestamp; LogAppendTime stamps records with the broker's clock.", validate: oneOf("CreateTime", "LogAppendTime")},
+	{Name: "min.cleanable.dirty.ratio", BrokerName: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5", Doc: "Share of uncompacted log that makes a partition eligible for compaction.", validate: func(v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 || f > 1 {
 			return fmt.Errorf("must be a number between 0 and 1")
@@ -107,15 +191,18 @@ var topicDefs = []TopicDef{
 		return nil
 	}},
 	{Name: "min.compaction.lag.ms", BrokerName: "log.cleaner.min.compaction.lag.ms", Type: TypeLong, Default: "0", Doc: "Shortest time a record stays uncompacted.", validate: intRange(0, maxInt64)},
-	{Name: "min.insync.replicas", BrokerName: "min.insync.replicas", Type: TypeInt, Default: "1", Doc: "Replicas that must acknowledge an acks=all write.", validate: intRange(1, maxInt32)},
-	{Name: "preallocate", BrokerName: "log.preallocate", Type: TypeBoolean, Default: "false", Doc: "Kept for compatibility; segments are not preallocated.", validate: boolean},
-	{Name: "retention.bytes", BrokerName: "log.retention.bytes", Type: TypeLong, Default: "-1", Doc: "Largest size of a partition's log before old segments are deleted; -1 unlimited.", validate: intRange(-1, maxInt64)},
-	{Name: "retention.ms", BrokerName: "log.retention.ms", Type: TypeLong, Default: "604800000", Doc: "Longest time a segment is kept; -1 forever.", validate: intRange(-1, maxInt64)},
-	{Name: "segment.bytes", BrokerName: "log.segment.bytes", Type: TypeInt, Default: "1073741824", Doc: "Size at which a new segment is rolled.", validate: intRange(14, maxInt32)},
-	{Name: "segment.index.bytes", BrokerName: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", Doc: "Largest offset index of a segment.", validate: intRange(4, maxInt32)},
-	{Name: "segment.jitter.ms", BrokerName: "log.roll.jitter.ms", Type: TypeLong, Default: "0", Doc: "Kept for compatibility.", validate: intRange(0, maxInt64)},
-	{Name: "segment.ms", BrokerName: "log.roll.ms", Type: TypeLong, Default: "604800000", Doc: "Age at which a new segment is rolled.", validate: intRange(1, maxInt64)},
-	{Name: "unclean.leader.election.enable", BrokerName: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false", Doc: "Allow out-of-sync replicas to become leader (data loss).", validate: boolean},
+	{Name: "min.insync.replicas", BrokerName: "min.insync.replicas", Type: TypeInt, Default: "1", Doc: "In-sync replicas needed before an acks=all write is acknowledged.", validate: intRange(1, maxInt32)},
+	{Name: "preallocate", BrokerName: "log.preallocate", Type: TypeBoolean, Default: "false", Doc: "Preallocate segment files. Accepted for compatibility; arus does not preallocate.", validate: boolean},
+	{Name: "remote.log.copy.disable", Type: TypeBoolean, Default: "false", Doc: "Tiered storage: stop copying segments to remote storage. Accepted; arus has no tiered storage.", validate: boolean},
+	{Name: "remote.log.delete.on.disable", Type: TypeBoolean, Default: "false", Doc: "Tiered storage: delete remote data when tiering is turned off. Accepted; arus has no tiered storage.", validate: boolean},
+	{Name: "remote.storage.enable", Type: TypeBoolean, Default: "false", Doc: "Tiered storage for the topic. Only false: arus has no tiered storage.", validate: remoteStorage},
+	{Name: "retention.bytes", BrokerName: "log.retention.bytes", Type: TypeLong, Default: "-1", Doc: "Largest size of a partition's log before its oldest segments are deleted; -1 for no limit.", validate: intRange(-9223372036854775808, maxInt64)},
+	{Name: "retention.ms", BrokerName: "log.retention.ms", Type: TypeLong, Default: "604800000", Doc: "How long a segment is kept after its newest record; -1 keeps segments forever.", validate: intRange(-1, maxInt64)},
+	{Name: "segment.bytes", BrokerName: "log.segment.bytes", Type: TypeInt, Default: "1073741824", Doc: "Size at which the active segment is rolled.", validate: intRange(14, maxInt32)},
+	{Name: "segment.index.bytes", BrokerName: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", Doc: "Largest offset index of a segment; a full index rolls the segment.", validate: intRange(4, maxInt32)},
+	{Name: "segment.jitter.ms", BrokerName: "log.roll.jitter.ms", Type: TypeLong, Default: "0", Doc: "Random time subtracted from segment.ms so segments do not all roll at once. Accepted for compatibility.", validate: intRange(0, maxInt64)},
+	{Name: "segment.ms", BrokerName: "log.roll.ms", Type: TypeLong, Default: "604800000", Doc: "Age at which the active segment is rolled even if not full.", validate: intRange(1, maxInt64)},
+	{Name: "unclean.leader.election.enable", BrokerName: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false", Doc: "Let an out-of-sync replica become leader when no in-sync one is alive, losing acknowledged records.", validate: boolean},
 }
 
 var topicDefByName = func() map[string]*TopicDef {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/arus-io/arus/internal/config"
@@ -35,7 +36,7 @@ type PartitionsSpec struct {
 }
 
 // CreatePartitions adds partitions to topics; one error per spec (nil on
-// success). With validateOnly nothing is committed. New partitions are
+// success). A topic named twice fails in every spec that names it. With validateOnly nothing is committed. New partitions are
 // spread over the unfenced brokers round robin, continuing where the
 // topic's existing partitions leave off.
 func (c *Controller) CreatePartitions(specs []PartitionsSpec, validateOnly bool) []error {
@@ -44,13 +45,16 @@ func (c *Controller) CreatePartitions(specs []PartitionsSpec, validateOnly bool)
 	im := c.image.Load()
 	errs := make([]error, len(specs))
 	var recs []metadata.Record
-	seen := map[string]bool{}
+	count := map[string]int{}
+	for _, s := range specs {
+		count[s.Topic]++
+	}
 	for i, s := range specs {
-		if seen[s.Topic] {
-			errs[i] = fmt.Errorf("%w: topic %q appears twice in the request", ErrInvalidRequest, s.Topic)
+		if count[s.Topic] > 1 {
+			// ControllerApis.createPartitions: none of the entries apply.
+			errs[i] = fmt.Errorf("%w: Duplicate topic name.", ErrInvalidRequest)
 			continue
 		}
-		seen[s.Topic] = true
 		topicRecs, err := planPartitions(im, s)
 		if err != nil {
 			errs[i] = err
@@ -373,6 +377,9 @@ func (c *Controller) alterTopicConfigsLocked(topic string, set map[string]*strin
 		if old, ok := current[k]; v == nil && !ok || v != nil && ok && old == *v {
 			continue // no change
 		}
+		if v != nil && !validateOnly {
+			c.logDeprecated(topic, k, *v)
+		}
 		recs = append(recs, metadata.Record{Config: &metadata.ConfigRecord{
 			ResourceType: metadata.ResourceTopic, ResourceName: topic, Name: k, Value: v,
 		}})
@@ -406,4 +413,106 @@ func editList(old, change string, add bool) string {
 		}
 	}
 	return strings.Join(items, ",")
+}
+
+// logDeprecated logs that a deprecated topic config was accepted but has
+// no effect (Kafka 3.x accepts message.format.version and friends and
+// ignores them too, with a warning).
+func (c *Controller) logDeprecated(topic, name, value string) {
+	if d, ok := config.LookupTopicDef(name); ok && d.Deprecated {
+		c.logger.Warn("accepted deprecated topic config; it has no effect", "topic", topic, "config", name, "value", value)
+	}
+}
+
+// AlterBrokerConfigs changes the runtime configs of a broker resource:
+// "" for every broker (Kafka's cluster-wide default) or a broker id.
+// Without replace the changes are incremental (IncrementalAlterConfigs);
+// with replace the SET values become the resource's whole set
+// (AlterConfigs). Only dynamic broker configs may change
+// (config.ValidateDynamicBrokerConfigs); brokers pick the records up from
+// the metadata.
+func (c *Controller) AlterBrokerConfigs(resource string, changes []ConfigChange, replace, validateOnly bool) error {
+	if resource != "" {
+		// ControllerConfigurationValidator.validateBrokerName
+		id, err := strconv.ParseInt(resource, 10, 32)
+		if err != nil {
+			return fmt.Errorf("%w: Unable to parse broker name as a base 10 number.", ErrInvalidRequest)
+		}
+		if id < 0 {
+			return fmt.Errorf("%w: Invalid negative broker ID.", ErrInvalidRequest)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	current := c.image.Load().BrokerConfigs[resource]
+	set := map[string]*string{}
+	if replace {
+		for k := range current {
+			set[k] = nil
+		}
+	}
+	touched := map[string]bool{}
+	for _, ch := range changes {
+		if touched[ch.Name] {
+			return fmt.Errorf("%w: config %q appears twice", ErrInvalidRequest, ch.Name)
+		}
+		touched[ch.Name] = true
+		switch ch.Op {
+		case ConfigSet:
+			if ch.Value == nil {
+				return fmt.Errorf("%w: Null value not supported for : %s", ErrInvalidRequest, ch.Name)
+			}
+			set[ch.Name] = ch.Value
+		case ConfigDelete:
+			set[ch.Name] = nil
+		case ConfigAppend, ConfigSubtract:
+			def, ok := config.LookupBrokerDef(ch.Name)
+			if !ok || def.Type != config.TypeList {
+				return fmt.Errorf("%w: Config value append is not allowed for config key: %s", ErrInvalidConfig, ch.Name)
+			}
+			if ch.Value == nil {
+				return fmt.Errorf("%w: Null value not supported for : %s", ErrInvalidRequest, ch.Name)
+			}
+			old, ok := current[ch.Name]
+			if !ok {
+				old = def.Default
+			}
+			v := editList(old, *ch.Value, ch.Op == ConfigAppend)
+			set[ch.Name] = &v
+		default:
+			return fmt.Errorf("%w: Unknown operations type %d", ErrInvalidRequest, ch.Op)
+		}
+	}
+	if err := config.ValidateDynamicBrokerConfigs(set); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(set))
+	for k := range set {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	var recs []metadata.Record
+	for _, k := range names {
+		v := set[k]
+		if old, ok := current[k]; v == nil && !ok || v != nil && ok && old == *v {
+			continue
+		}
+		recs = append(recs, metadata.Record{Config: &metadata.ConfigRecord{
+			ResourceType: metadata.ResourceBroker, ResourceName: resource, Name: k, Value: v,
+		}})
+	}
+	if validateOnly {
+		return nil
+	}
+	if len(recs) > 0 {
+		c.logger.Info("broker configs changed", "resource", resource, "configs", names)
+	}
+	return c.commitLocked(recs)
+}
+
+// clusterTopicDefaults are the topic defaults the controller applies in
+// its own decisions (unclean elections): the cluster-wide runtime broker
+// configs (resource ""), over Kafka's defaults.
+func clusterTopicDefaults(im *metadata.Image) map[string]string {
+	return config.Layers{Cluster: im.BrokerConfigs[""]}.TopicDefaults()
 }

@@ -147,7 +147,7 @@ func (c *Controller) fenceLocked(id int32) error {
 	recs := []metadata.Record{{FenceBroker: &metadata.FenceBrokerRecord{BrokerID: id}}}
 	for _, name := range im.TopicNames() {
 		t := im.Topics[name]
-		unclean := config.ResolveTopic(im.TopicConfigs[name], nil).UncleanLeaderElection
+		unclean := config.ResolveTopic(im.TopicConfigs[name], clusterTopicDefaults(im)).UncleanLeaderElection
 		for _, p := range t.Partitions {
 			if !slices.Contains(p.ISR, id) && p.Leader != id {
 				continue

@@ -340,23 +340,38 @@ type TopicResult struct {
 }
 
 // CreateTopics validates every spec and commits those that pass. With
-// validateOnly nothing is committed.
+// validateOnly nothing is committed. A name given more than once is
+// created under none of its specs and gets one result, at its first
+// position, with ErrInvalidRequest (Kafka's ControllerApis.createTopics:
+// INVALID_REQUEST "Duplicate topic name."), so results may be fewer than
+// specs.
 func (c *Controller) CreateTopics(specs []TopicSpec, validateOnly bool) []TopicResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	im := c.image.Load()
-	results := make([]TopicResult, len(specs))
+	count := map[string]int{}
+	for _, s := range specs {
+		count[s.Name]++
+	}
+	results := make([]TopicResult, 0, len(specs))
 	var recs []metadata.Record
 	seen := map[string]bool{}
-	for i, s := range specs {
-		res := &results[i]
-		res.Name = s.Name
+	for _, s := range specs {
 		if seen[s.Name] {
-			res.Err = fmt.Errorf("%w: topic %q appears twice in the request", ErrInvalidTopic, s.Name)
 			continue
 		}
 		seen[s.Name] = true
-		topicRecs, err := c.planTopic(im, s, seen, res)
+		results = append(results, TopicResult{Name: s.Name})
+		res := &results[len(results)-1]
+		switch {
+		case count[s.Name] > 1:
+			res.Err = fmt.Errorf("%w: Duplicate topic name.", ErrInvalidRequest)
+			continue
+		case s.Name == metadataTopic:
+			res.Err = fmt.Errorf("%w: Creation of internal topic %s is prohibited.", ErrInvalidRequest, metadataTopic)
+			continue
+		}
+		topicRecs, err := c.planTopic(im, s, res)
 		if err != nil {
 			res.Err = err
 			continue
@@ -376,7 +391,11 @@ func (c *Controller) CreateTopics(specs []TopicSpec, validateOnly bool) []TopicR
 	return results
 }
 
-func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]bool, res *TopicResult) ([]metadata.Record, error) {
+// metadataTopic is the name of the metadata log's topic, which Kafka
+// reserves.
+const metadataTopic = "__cluster_metadata"
+
+func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, res *TopicResult) ([]metadata.Record, error) {
 	if err := config.ValidTopicName(s.Name); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidTopic, err)
 	}
@@ -388,6 +407,17 @@ func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]
 		if strings.ReplaceAll(name, ".", "_") == norm {
 			return nil, fmt.Errorf("%w: topic %q collides with existing topic %q ('.' and '_' are treated alike in metric names)", ErrInvalidTopic, s.Name, name)
 		}
+	}
+	var nullConfigs []string
+	for k, v := range s.Configs {
+		if v == nil {
+			nullConfigs = append(nullConfigs, k)
+		}
+	}
+	if len(nullConfigs) > 0 {
+		// ReplicationControlManager.computeConfigChanges
+		sort.Strings(nullConfigs)
+		return nil, fmt.Errorf("%w: Null value not supported for topic configs: %s", ErrInvalidConfig, strings.Join(nullConfigs, ","))
 	}
 	for k, v := range s.Configs {
 		if err := config.ValidateTopicConfig(k, v); err != nil {
@@ -420,12 +450,17 @@ func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]
 		}
 		assignment = s.Assignment
 	} else {
+		// The replication factor is checked before the partition count,
+		// as ReplicationControlManager.createTopic does.
+		if s.ReplicationFactor < -1 || s.ReplicationFactor == 0 {
+			return nil, fmt.Errorf("%w: Replication factor must be larger than 0, or -1 to use the default value.", ErrInvalidReplicationFactor)
+		}
+		if s.NumPartitions < -1 || s.NumPartitions == 0 {
+			return nil, fmt.Errorf("%w: Number of partitions was set to an invalid non-positive value.", ErrInvalidPartitions)
+		}
 		n := s.NumPartitions
 		if n == -1 {
 			n = c.defaults.NumPartitions
-		}
-		if n <= 0 {
-			return nil, fmt.Errorf("%w: number of partitions must be larger than 0, got %d", ErrInvalidPartitions, n)
 		}
 		if n > 100000 {
 			return nil, fmt.Errorf("%w: %d partitions is over the limit of 100000", ErrInvalidPartitions, n)
@@ -455,6 +490,7 @@ func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]
 		if v == nil {
 			continue
 		}
+		c.logDeprecated(s.Name, k, *v)
 		res.Configs[k] = *v
 		recs = append(recs, metadata.Record{Config: &metadata.ConfigRecord{
 			ResourceType: metadata.ResourceTopic, ResourceName: s.Name, Name: k, Value: v,

@@ -105,7 +105,7 @@ func planReassignment(im *metadata.Image, s ReassignSpec, allowRFChange bool) (*
 	if len(isr) == 0 {
 		// Every in-sync replica was one being added: reverting means
 		// electing an out-of-sync original replica.
-		if !config.ResolveTopic(im.TopicConfigs[s.Topic], nil).UncleanLeaderElection {
+		if !config.ResolveTopic(im.TopicConfigs[s.Topic], clusterTopicDefaults(im)).UncleanLeaderElection {
 			return nil, fmt.Errorf("%w: reverting the reassignment of %s-%d would need an unclean leader election: only adding replicas %v are in sync",
 				ErrInvalidReplicaAssignment, s.Topic, s.Partition, p.ISR)
 		}

@@ -159,6 +159,8 @@ func (c *conn) serve() (handedOff bool) {
 			p = pendingResponse{h.correlationID, c.s.handle(c, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: c.clientHost, Body: req})}
 		case errors.Is(err, ErrBadVersion) && h.key == 18:
 			p = pendingResponse{h.correlationID, api.Outcome{Response: api.UnsupportedApiVersions()}}
+		case errors.Is(err, ErrUnknownKey) && api.UnservedResponse(h.key, h.version) != nil:
+			p = pendingResponse{h.correlationID, api.Outcome{Response: api.UnservedResponse(h.key, h.version)}}
 		default:
 			c.logger().Warn("closing connection after bad request", "err", err)
 		}
