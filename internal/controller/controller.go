@@ -393,6 +393,11 @@ func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]
 		if err := config.ValidateTopicConfig(k, v); err != nil {
 			return nil, err
 		}
+		if v != nil {
+			if err := config.ValidateInternalTopicConfig(s.Name, k, v); err != nil {
+				return nil, err
+			}
+		}
 	}
 	brokers := liveBrokers(im)
 	var assignment [][]int32
@@ -552,6 +557,11 @@ func (c *Controller) DeleteTopics(names []string) []error {
 			errs[i] = fmt.Errorf("%w: topic %q does not exist", ErrUnknownTopic, n)
 		case seen[n]:
 			errs[i] = fmt.Errorf("%w: topic %q appears twice in the request", ErrInvalidRequest, n)
+		case config.IsInternalTopic(n):
+			// Kafka's precedent for a prohibited internal topic is
+			// ControllerApis.createTopics: INVALID_REQUEST, "Creation of
+			// internal topic __cluster_metadata is prohibited."
+			errs[i] = fmt.Errorf("%w: deletion of internal topic %s is prohibited", ErrInvalidRequest, n)
 		default:
 			seen[n] = true
 			recs = append(recs, metadata.Record{RemoveTopic: &metadata.RemoveTopicRecord{ID: t.ID}})
@@ -591,6 +601,9 @@ func (c *Controller) AlterTopicConfigs(topic string, set map[string]*string, val
 	var recs []metadata.Record
 	for k, v := range set {
 		if err := config.ValidateTopicConfig(k, v); err != nil {
+			return err
+		}
+		if err := config.ValidateInternalTopicConfig(topic, k, v); err != nil {
 			return err
 		}
 		recs = append(recs, metadata.Record{Config: &metadata.ConfigRecord{
