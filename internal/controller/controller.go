@@ -305,7 +305,8 @@ func (c *Controller) Bootstrap(b metadata.RegisterBrokerRecord) error {
 	if im.ClusterID == "" {
 		recs = append(recs, metadata.Record{ClusterID: &metadata.ClusterIDRecord{ClusterID: newClusterID()}})
 	}
-	if old, ok := im.Brokers[b.BrokerID]; !ok || old.Host != b.Host || old.Port != b.Port || old.Rack != b.Rack {
+	if old, ok := im.Brokers[b.BrokerID]; !ok || old.Host != b.Host || old.Port != b.Port || old.Rack != b.Rack ||
+		old.InterBrokerHost != b.InterBrokerHost || old.InterBrokerPort != b.InterBrokerPort {
 		rec := b
 		recs = append(recs, metadata.Record{RegisterBroker: &rec})
 	}

@@ -2,8 +2,8 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,12 +20,26 @@ type Config struct {
 	MaxRequestBytes int32
 	Handlers        *api.Handlers
 	Logger          *slog.Logger
-	// Preface and Handoff share the listener with another protocol: a
-	// connection whose first bytes are Preface is given to Handoff (which
-	// then owns it) instead of being served as Kafka. The metadata quorum's
-	// Raft transport uses this, so a node needs one port.
+	// InterBroker makes this the inter-broker (and controller) listener:
+	// it serves every API key, but only on connections that open with the
+	// peer handshake (AppendPeerHandshake) or, when Handoff is set, with
+	// Preface. A client listener serves the client keys only and closes a
+	// connection that sends another (api.Serves).
+	InterBroker bool
+	// Preface and Handoff share the inter-broker listener with another
+	// protocol: a connection whose first 8 bytes are Preface is given to
+	// Handoff (which then owns it) instead of being served as Kafka. The
+	// metadata quorum's Raft transport uses this.
 	Preface []byte
 	Handoff func(net.Conn)
+}
+
+// listener is the kind of listener this server is.
+func (s *Server) listener() api.Listener {
+	if s.cfg.InterBroker {
+		return api.ListenerInterBroker
+	}
+	return api.ListenerClient
 }
 
 // Server serves the Kafka protocol on one listener.
@@ -136,14 +150,16 @@ func (s *Server) serveConn(conn net.Conn) bool {
 	}
 	logger := s.cfg.Logger.With("remote", conn.RemoteAddr().String())
 	r := bufio.NewReaderSize(conn, 64<<10)
-	if s.cfg.Handoff != nil && len(s.cfg.Preface) >= 4 {
-		// The preface's first 4 bytes, read as a Kafka size, are far above
-		// any request limit, so only then is it worth waiting for the rest.
-		if head, err := r.Peek(4); err == nil && bytes.Equal(head, s.cfg.Preface[:4]) {
-			if head, err := r.Peek(len(s.cfg.Preface)); err == nil && bytes.Equal(head, s.cfg.Preface) {
-				s.cfg.Handoff(&bufferedConn{Conn: conn, r: r})
-				return true
-			}
+	listener := s.listener()
+	var peer api.Peer
+	if s.cfg.InterBroker {
+		var handoff bool
+		var err error
+		if peer, handoff, err = s.admitInterBroker(conn, r); handoff {
+			return true
+		} else if err != nil {
+			logger.Warn("closing inter-broker connection", "err", err)
+			return false
 		}
 	}
 	clientHost := "/" + conn.RemoteAddr().String()
@@ -171,16 +187,23 @@ func (s *Server) serveConn(conn net.Conn) bool {
 			}
 			return false
 		}
+		if key := int16(binary.BigEndian.Uint16(frame)); !api.Serves(listener, key) {
+			// As Kafka's SocketServer does for a key its listener does not
+			// enable: close the connection.
+			logger.Warn("closing connection: API key not served on this listener", "api_key", key, "inter_broker", s.cfg.InterBroker)
+			return false
+		}
 		h, req, err := parseRequest(frame)
 		if err != nil {
 			if errors.Is(err, ErrBadVersion) && h.key == 18 {
-				pending <- pendingResponse{h.correlationID, api.Outcome{Response: api.UnsupportedApiVersions()}}
+				pending <- pendingResponse{h.correlationID, api.Outcome{Response: api.UnsupportedApiVersions(listener)}}
 				continue
 			}
 			logger.Warn("closing connection after bad request", "err", err)
 			return false
 		}
-		outcome := s.handle(logger, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: clientHost, Body: req})
+		outcome := s.handle(logger, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: clientHost, Body: req,
+			Listener: listener, Peer: peer})
 		pending <- pendingResponse{h.correlationID, outcome}
 		if outcome.Close {
 			return false
