@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/record"
 )
@@ -77,6 +78,16 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 			rp := &rt.Partitions[i]
 			rp.Default()
 			rp.Partition = p.Partition
+			if t, ok := im.Topics[name]; ok && config.IsInternalTopic(name) && p.Partition >= 0 && int(p.Partition) < len(t.Partitions) {
+				// Kafka's ReplicaManager.appendToLocalLog: INVALID_TOPIC_EXCEPTION,
+				// "Cannot append to internal topic". (Kafka exempts the client
+				// id "__admin_client"; arus exempts no client.)
+				rp.ErrorCode = kerr.InvalidTopicException.Code
+				msg := "Cannot append to internal topic " + name
+				rp.ErrorMessage = &msg
+				anyErr = true
+				continue
+			}
 			part, code := h.leaderFor(im, name, p.Partition)
 			if code != 0 {
 				rp.ErrorCode = code

@@ -29,6 +29,9 @@ import (
 
 func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.FetchRequest)
+	if fetchReplicaID(r) >= 0 && req.Listener != ListenerInterBroker {
+		return respond(refuseFollowerFetch(r))
+	}
 	var deadline time.Time
 	if r.MaxWaitMillis > 0 {
 		deadline = h.deps.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)

@@ -21,11 +21,6 @@ import (
 	"github.com/arus-io/arus/internal/metadata"
 )
 
-// internalTopics are hidden from "all topics" listings' IsInternal false.
-func isInternal(topic string) bool {
-	return topic == "__consumer_offsets" || topic == "__transaction_state"
-}
-
 func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.MetadataRequest)
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
@@ -43,7 +38,7 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 			}
 			// Internal topics are created by their coordinators, with
 			// their own partition count and configs.
-			if _, ok := im.Topics[*t.Topic]; !ok && allowAuto && !isInternal(*t.Topic) && config.ValidTopicName(*t.Topic) == nil {
+			if _, ok := im.Topics[*t.Topic]; !ok && allowAuto && !config.IsInternalTopic(*t.Topic) && config.ValidTopicName(*t.Topic) == nil {
 				create = append(create, controller.TopicSpec{Name: *t.Topic, NumPartitions: -1, ReplicationFactor: -1})
 			}
 		}
@@ -114,7 +109,7 @@ func describeTopic(im *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseT
 	name := t.Name
 	mt.Topic = &name
 	mt.TopicID = t.ID
-	mt.IsInternal = isInternal(t.Name)
+	mt.IsInternal = config.IsInternalTopic(t.Name)
 	for _, p := range t.Partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.Index

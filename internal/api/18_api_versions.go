@@ -15,6 +15,6 @@ import (
 
 func (h *Handlers) apiVersions(_ context.Context, req *Request) Outcome {
 	resp := req.Body.ResponseKind().(*kmsg.ApiVersionsResponse)
-	resp.ApiKeys = h.apiKeys
+	resp.ApiKeys = h.apiKeys[req.Listener]
 	return respond(resp)
 }

@@ -27,6 +27,12 @@ const MetadataTopic = "__cluster_metadata"
 func (h *Handlers) fetchSnapshot(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.FetchSnapshotRequest)
 	resp := r.ResponseKind().(*kmsg.FetchSnapshotResponse)
+	if h.clusterIDMismatch(r.ClusterID) {
+		// Kafka's KafkaRaftClient: a FetchSnapshot naming another cluster
+		// gets INCONSISTENT_CLUSTER_ID.
+		resp.ErrorCode = kerr.InconsistentClusterID.Code
+		return respond(resp)
+	}
 	im := h.deps.Controller.Image()
 	for _, t := range r.Topics {
 		rt := kmsg.NewFetchSnapshotResponseTopic()

@@ -37,7 +37,8 @@ type Handlers struct {
 	deps        Deps
 	producerIDs producerIDs
 	advertised  func() (host string, port int32)
-	apiKeys     []kmsg.ApiVersionsResponseApiKey // what ApiVersions advertises
+	// apiKeys is what ApiVersions advertises, by listener.
+	apiKeys [2][]kmsg.ApiVersionsResponseApiKey
 }
 
 // New returns the handlers. advertised reports the address to put into
@@ -46,7 +47,11 @@ func New(deps Deps, advertised func() (string, int32)) *Handlers {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	return &Handlers{deps: deps, advertised: advertised, apiKeys: apiKeys()}
+	h := &Handlers{deps: deps, advertised: advertised}
+	for _, l := range []Listener{ListenerClient, ListenerInterBroker} {
+		h.apiKeys[l] = apiKeys(l)
+	}
+	return h
 }
 
 // Request is one decoded request with its header fields.
@@ -58,6 +63,17 @@ type Request struct {
 	// DescribeGroups ("/127.0.0.1").
 	ClientHost string
 	Body       kmsg.Request
+	// Listener is the kind of listener the request arrived on; Peer, on
+	// the inter-broker listener, is who opened the connection.
+	Listener Listener
+	Peer     Peer
+}
+
+// Peer is the node at the other end of an inter-broker connection, as its
+// handshake claims: checked against the cluster on every request.
+type Peer struct {
+	NodeID    int32
+	ClusterID string // "" when the peer does not know it yet (a new node)
 }
 
 // Outcome tells the connection what to do after a request.
@@ -85,8 +101,15 @@ type Outcome struct {
 // checked the version against the registry.
 func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 	e, ok := registry[req.Body.Key()]
-	if !ok || e.handle == nil {
+	if !ok || e.handle == nil || !Serves(req.Listener, req.Body.Key()) {
 		return Outcome{Close: true}
+	}
+	if req.Listener == ListenerInterBroker {
+		if err := h.admitPeer(req); err != nil {
+			h.deps.Logger.Warn("inter-broker request refused; closing the connection",
+				"api_key", req.Body.Key(), "peer_node", req.Peer.NodeID, "remote", req.ClientHost, "err", err)
+			return Outcome{Close: true}
+		}
 	}
 	if out, done := h.maybeForward(ctx, req); done {
 		return out

@@ -24,6 +24,12 @@ import (
 	"github.com/arus-io/arus/internal/metadata"
 )
 
+// InterBrokerListenerName is the listener name under which a broker
+// registers its inter-broker listener (Kafka's default
+// inter.broker.listener.name is the security protocol's name; arus's
+// listeners have their own).
+const InterBrokerListenerName = "BROKER"
+
 // forwarded lists the client requests that run on the active controller.
 // AlterConfigs (33) and IncrementalAlterConfigs (44) forward themselves,
 // after the checks Kafka makes on the receiving broker.
@@ -53,10 +59,25 @@ func (h *Handlers) maybeForward(ctx context.Context, req *Request) (Outcome, boo
 func (h *Handlers) brokerRegistration(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.BrokerRegistrationRequest)
 	resp := r.ResponseKind().(*kmsg.BrokerRegistrationResponse)
+	if h.clusterIDMismatch(&r.ClusterID) {
+		// Kafka's ClusterControlManager.registerBroker: "Expected cluster
+		// ID ..., but got cluster ID ...".
+		resp.ErrorCode = kerr.InconsistentClusterID.Code
+		return respond(resp)
+	}
 	rec := metadata.RegisterBrokerRecord{BrokerID: r.BrokerID}
 	for _, l := range r.Listeners {
-		rec.Host, rec.Port = l.Host, int32(l.Port)
-		break
+		// The client listener is the one named like the connection's
+		// security protocol; arus names its listeners PLAINTEXT (clients)
+		// and BROKER (inter-broker) when it registers.
+		switch l.Name {
+		case InterBrokerListenerName:
+			rec.InterBrokerHost, rec.InterBrokerPort = l.Host, int32(l.Port)
+		default:
+			if rec.Port == 0 {
+				rec.Host, rec.Port = l.Host, int32(l.Port)
+			}
+		}
 	}
 	if r.Rack != nil {
 		rec.Rack = *r.Rack

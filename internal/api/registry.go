@@ -53,6 +53,30 @@ var registry = map[int16]entry{
 	67: {0, 0, (*Handlers).allocateProducerIDs}, // inter-broker
 }
 
+// interBrokerKeys are served on the inter-broker listener only: requests
+// between brokers and controllers, never a client's.
+var interBrokerKeys = map[int16]bool{56: true, 59: true, 62: true, 63: true, 67: true}
+
+// Listener is the kind of listener a request arrived on.
+type Listener int8
+
+const (
+	// ListenerClient serves the client API keys to anyone.
+	ListenerClient Listener = iota
+	// ListenerInterBroker serves every key, to peers of the cluster only
+	// (they open each connection with a handshake naming their node id
+	// and cluster id; see internal/server).
+	ListenerInterBroker
+)
+
+// Serves reports whether key is served on listener l. A key that is not
+// is handled as Kafka's SocketServer handles a key its listener does not
+// enable: the connection is closed.
+func Serves(l Listener, key int16) bool {
+	_, ok := registry[key]
+	return ok && (!interBrokerKeys[key] || l == ListenerInterBroker)
+}
+
 // VersionRange returns the versions served for key; ok is false for keys
 // arus does not serve.
 func VersionRange(key int16) (min, max int16, ok bool) {
@@ -60,11 +84,14 @@ func VersionRange(key int16) (min, max int16, ok bool) {
 	return e.min, e.max, ok
 }
 
-// apiKeys lists every served key with its range, sorted, for ApiVersions.
-func apiKeys() []kmsg.ApiVersionsResponseApiKey {
+// apiKeys lists every key served on l with its range, sorted, for
+// ApiVersions.
+func apiKeys(l Listener) []kmsg.ApiVersionsResponseApiKey {
 	out := make([]kmsg.ApiVersionsResponseApiKey, 0, len(registry))
 	for k, e := range registry {
-		out = append(out, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: e.min, MaxVersion: e.max})
+		if Serves(l, k) {
+			out = append(out, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: e.min, MaxVersion: e.max})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ApiKey < out[j].ApiKey })
 	return out
@@ -72,11 +99,11 @@ func apiKeys() []kmsg.ApiVersionsResponseApiKey {
 
 // UnsupportedApiVersions is the answer to an ApiVersions request of a
 // version we do not serve: a v0 response with UNSUPPORTED_VERSION and our
-// ranges, so the client can retry with one we do (KIP-511).
-func UnsupportedApiVersions() kmsg.Response {
+// ranges on listener l, so the client can retry with one we do (KIP-511).
+func UnsupportedApiVersions(l Listener) kmsg.Response {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
 	resp.ErrorCode = 35 // UNSUPPORTED_VERSION
-	resp.ApiKeys = apiKeys()
+	resp.ApiKeys = apiKeys(l)
 	return resp
 }

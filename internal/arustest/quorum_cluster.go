@@ -17,7 +17,8 @@ import (
 type QuorumCluster struct {
 	nodes
 	voters string
-	addrs  map[int32]string
+	addrs  map[int32]string // client listeners
+	inter  map[int32]string // inter-broker listeners (the voters' addresses)
 	dirs   map[int32]string
 	opts   []Option
 	Timing broker.Timing
@@ -53,15 +54,16 @@ func StartQuorumCluster(t testing.TB, n int, opts ...Option) *QuorumCluster {
 // 1..voters) and brokers broker-only nodes (the following ids).
 func StartQuorumClusterWithBrokers(t testing.TB, voterCount, brokerCount int, opts ...Option) *QuorumCluster {
 	t.Helper()
-	c := &QuorumCluster{nodes: newNodes(t, voterCount+brokerCount), addrs: map[int32]string{}, dirs: map[int32]string{}, opts: opts,
-		Timing: FastTiming}
+	c := &QuorumCluster{nodes: newNodes(t, voterCount+brokerCount), addrs: map[int32]string{}, inter: map[int32]string{},
+		dirs: map[int32]string{}, opts: opts, Timing: FastTiming}
 	var voters []string
-	for i, addr := range freePorts(t, voterCount+brokerCount) {
+	ports := freePorts(t, 2*(voterCount+brokerCount))
+	for i := 0; i < voterCount+brokerCount; i++ {
 		id := int32(i + 1)
-		c.addrs[id] = addr
+		c.addrs[id], c.inter[id] = ports[2*i], ports[2*i+1]
 		c.dirs[id] = t.TempDir()
 		if i < voterCount {
-			voters = append(voters, fmt.Sprintf("%d@%s", id, addr))
+			voters = append(voters, fmt.Sprintf("%d@%s", id, c.inter[id]))
 		}
 	}
 	c.voters = strings.Join(voters, ",")
@@ -80,8 +82,8 @@ func StartQuorumClusterWithBrokers(t testing.TB, voterCount, brokerCount int, op
 
 // Start (re)starts node id on its address and data directory.
 func (c *QuorumCluster) Start(id int32) *Broker {
-	cfg := config.Broker{NodeID: id, Listener: c.addrs[id], DataDir: c.dirs[id], ControllerQuorumVoters: c.voters,
-		DefaultReplicationFactor: 1}
+	cfg := config.Broker{NodeID: id, Listener: c.addrs[id], InterBrokerListener: c.inter[id], DataDir: c.dirs[id],
+		ControllerQuorumVoters: c.voters, DefaultReplicationFactor: 1}
 	for _, o := range c.opts {
 		o(&cfg)
 	}
@@ -94,6 +96,12 @@ func (c *QuorumCluster) Start(id int32) *Broker {
 	c.add(id, br)
 	return br
 }
+
+// InterBrokerAddr returns node id's inter-broker listener address.
+func (c *QuorumCluster) InterBrokerAddr(id int32) string { return c.inter[id] }
+
+// Voters returns the cluster's controller.quorum.voters.
+func (c *QuorumCluster) Voters() string { return c.voters }
 
 // ActiveController returns the node id whose controller leads, -1 if none
 // of the running nodes knows one.

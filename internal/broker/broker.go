@@ -41,6 +41,13 @@ type Broker struct {
 		host string
 		port int32
 	}
+	// interServer is the inter-broker listener: peers' replica fetches and
+	// controller requests, and the metadata quorum's Raft connections.
+	interServer     *server.Server
+	interAdvertised struct {
+		host string
+		port int32
+	}
 
 	opts     options
 	replicas *replica.Manager // follower fetchers
@@ -128,24 +135,32 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		QueuedMaxRequestBytes: cfg.QueuedMaxRequestBytes, ConnectionsMaxIdle: max(cfg.ConnectionsMaxIdle, 0),
 		MaxConnections: int(cfg.MaxConnections), MaxConnectionsPerIP: int(cfg.MaxConnectionsPerIP),
 		MaxConnectionsPerIPOverrides: overrides, MaxConnectionCreationRate: int(cfg.MaxConnectionCreationRate),
-		Preface: quorum.Preface(), Handoff: raftConns.deliver,
 	})
 	if err != nil {
 		return b, fmt.Errorf("listen on %s: %w", cfg.Listener, err)
 	}
-	raftConns.addr = b.server.Addr()
+	b.interServer, err = server.Listen(cfg.InterBrokerListener, server.Config{
+		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger.With("listener", "inter-broker"),
+		InterBroker: true, Preface: quorum.Preface(), Handoff: raftConns.deliver,
+	})
+	if err != nil {
+		return b, fmt.Errorf("listen on %s (inter-broker listener): %w", cfg.InterBrokerListener, err)
+	}
+	raftConns.addr = b.interServer.Addr()
 	if err := b.resolveAdvertised(); err != nil {
 		return b, err
 	}
-	b.voters = map[int32]string{cfg.NodeID: net.JoinHostPort(b.advertised.host, strconv.Itoa(int(b.advertised.port)))}
+	b.voters = map[int32]string{cfg.NodeID: b.InterBrokerAdvertised()}
 	if cfg.ControllerQuorumVoters != "" {
 		b.voters, _ = config.ParseVoters(cfg.ControllerQuorumVoters) // validated by cfg.Validate
 	}
 	b.replicas = replica.NewManager(cfg.NodeID, logger, kgo.ClientID(fmt.Sprintf("arus-broker-%d", cfg.NodeID)),
-		kgo.RequestTimeoutOverhead(5*time.Second))
+		kgo.RequestTimeoutOverhead(5*time.Second), kgo.Dialer(b.dialPeer))
 
-	// Serve before the quorum starts: Raft traffic arrives on this listener.
+	// Serve before the quorum starts: Raft traffic arrives on the
+	// inter-broker listener.
 	b.server.Serve()
+	b.interServer.Serve()
 	_, voter := b.voters[cfg.NodeID]
 	switch {
 	case b.opts.controller != nil:
@@ -157,7 +172,8 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		}
 		b.raft, err = quorum.StartRaft(quorum.Config{
 			NodeID: uint64(cfg.NodeID), Voters: voters, Listener: raftConns,
-			Dir: filepath.Join(cfg.DataDir, "__cluster_metadata-0"), Logger: logger,
+			ClusterID: func() string { return b.controller.Image().ClusterID },
+			Dir:       filepath.Join(cfg.DataDir, "__cluster_metadata-0"), Logger: logger,
 		}, b.controller)
 		if err != nil {
 			return b, fmt.Errorf("metadata quorum: %w", err)
@@ -197,6 +213,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		b.goFunc(func() { b.every(time.Second, b.tickController) })
 	}
 	logger.Info("arus broker started", "node_id", cfg.NodeID, "listener", b.server.Addr().String(),
+		"inter_broker_listener", b.interServer.Addr().String(), "inter_broker_advertised", b.InterBrokerAdvertised(),
 		"advertised", net.JoinHostPort(b.advertised.host, strconv.Itoa(int(b.advertised.port))),
 		"data_dir", cfg.DataDir, "cluster_id", b.controller.Image().ClusterID)
 	return b, nil
@@ -211,10 +228,30 @@ func (b *Broker) goFunc(fn func()) {
 }
 
 func (b *Broker) resolveAdvertised() error {
-	addr := b.cfg.AdvertisedListener
-	bound := b.server.Addr().(*net.TCPAddr)
+	var err error
+	b.advertised.host, b.advertised.port, err = advertisedAddr(b.cfg.AdvertisedListener, b.cfg.Listener, b.server.Addr())
+	if err != nil {
+		return fmt.Errorf("advertised listener: %w", err)
+	}
+	// The inter-broker listener is advertised on its own host, else on the
+	// client listener's advertised host (its default binds the same host).
+	interListener := b.cfg.InterBrokerListener
+	if host, port, _ := net.SplitHostPort(interListener); host == "" || host == "0.0.0.0" || host == "::" {
+		interListener = net.JoinHostPort(b.advertised.host, port)
+	}
+	b.interAdvertised.host, b.interAdvertised.port, err = advertisedAddr(b.cfg.AdvertisedInterBrokerListener, interListener, b.interServer.Addr())
+	if err != nil {
+		return fmt.Errorf("advertised inter-broker listener: %w", err)
+	}
+	return nil
+}
+
+// advertisedAddr is the advertised host and port of a listener: addr when
+// set, else the listener's host (this machine's name for a wildcard) and
+// the bound port.
+func advertisedAddr(addr, listener string, bound net.Addr) (string, int32, error) {
 	if addr == "" {
-		host, _, _ := net.SplitHostPort(b.cfg.Listener)
+		host, _, _ := net.SplitHostPort(listener)
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			if h, err := os.Hostname(); err == nil {
 				host = h
@@ -222,18 +259,44 @@ func (b *Broker) resolveAdvertised() error {
 				host = "localhost"
 			}
 		}
-		addr = net.JoinHostPort(host, strconv.Itoa(bound.Port))
+		addr = net.JoinHostPort(host, strconv.Itoa(bound.(*net.TCPAddr).Port))
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("advertised listener %q: %w", addr, err)
+		return "", 0, fmt.Errorf("%q: %w", addr, err)
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil {
-		return fmt.Errorf("advertised listener %q: bad port", addr)
+		return "", 0, fmt.Errorf("%q: bad port", addr)
 	}
-	b.advertised.host, b.advertised.port = host, int32(p)
-	return nil
+	return host, int32(p), nil
+}
+
+// InterBrokerAddr is the address the inter-broker listener is bound to.
+func (b *Broker) InterBrokerAddr() net.Addr { return b.interServer.Addr() }
+
+// InterBrokerAdvertised is host:port peers reach the inter-broker
+// listener at (registered with the controller).
+func (b *Broker) InterBrokerAdvertised() string {
+	return net.JoinHostPort(b.interAdvertised.host, strconv.Itoa(int(b.interAdvertised.port)))
+}
+
+// dialPeer dials a peer's inter-broker listener and sends the handshake
+// naming this node and its cluster (kgo's Dialer for every client this
+// broker uses towards peers).
+func (b *Broker) dialPeer(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(server.AppendPeerHandshake(nil, b.cfg.NodeID, b.controller.Image().ClusterID)); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("inter-broker handshake with %s: %w", addr, err)
+	}
+	_ = c.SetWriteDeadline(time.Time{})
+	return c, nil
 }
 
 // Addr is the address the client listener is bound to.
@@ -294,9 +357,9 @@ func (b *Broker) reconcile(im *metadata.Image) {
 				b.mu.partitions[tp] = part
 			}
 			if p.Leader != b.cfg.NodeID && p.Leader >= 0 {
-				lb := im.Brokers[p.Leader]
+				// Replicas fetch on the leader's inter-broker listener.
 				followed = append(followed, replica.Followed{Topic: name, TopicID: t.ID, Partition: part, Leader: p.Leader,
-					LeaderAddr: net.JoinHostPort(lb.Host, strconv.Itoa(int(lb.Port)))})
+					LeaderAddr: im.Brokers[p.Leader].InterBrokerAddr()})
 			}
 		}
 	}
@@ -477,6 +540,9 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		var errs []error
 		if b.server != nil {
 			errs = append(errs, b.server.Shutdown(ctx))
+		}
+		if b.interServer != nil {
+			errs = append(errs, b.interServer.Shutdown(ctx))
 		}
 		if b.groups != nil {
 			errs = append(errs, b.groups.Shutdown(ctx))

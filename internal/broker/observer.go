@@ -66,6 +66,9 @@ func (b *Broker) pullMetadata(i int) error {
 	}
 	req := kmsg.NewPtrFetchSnapshotRequest()
 	req.ReplicaID = b.cfg.NodeID
+	if cid := b.controller.Image().ClusterID; cid != "" {
+		req.ClusterID = &cid
+	}
 	rt := kmsg.NewFetchSnapshotRequestTopic()
 	rt.Topic = api.MetadataTopic
 	rp := kmsg.NewFetchSnapshotRequestTopicPartition()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/api"
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/quorum"
@@ -61,8 +61,8 @@ func (r *remote) activeAddr() (string, error) {
 	if addr, ok := r.b.voters[id]; ok {
 		return addr, nil
 	}
-	if br, ok := r.b.controller.Image().Brokers[id]; ok {
-		return net.JoinHostPort(br.Host, strconv.Itoa(int(br.Port))), nil
+	if br, ok := r.b.controller.Image().Brokers[id]; ok && br.InterBrokerAddr() != "" {
+		return br.InterBrokerAddr(), nil
 	}
 	return "", fmt.Errorf("no address for controller node %d", id)
 }
@@ -80,14 +80,16 @@ func (r *remote) forward(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 	return cl.SeedBrokers()[0].Request(ctx, req)
 }
 
-// clientFor returns the (cached) client whose only seed is addr.
+// clientFor returns the (cached) client whose only seed is addr, a peer's
+// inter-broker listener.
 func (r *remote) clientFor(addr string) (*kgo.Client, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cl, ok := r.mu.clients[addr]
 	if !ok {
 		var err error
-		cl, err = kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("arus-broker-%d", r.b.cfg.NodeID)))
+		cl, err = kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(fmt.Sprintf("arus-broker-%d", r.b.cfg.NodeID)),
+			kgo.Dialer(r.b.dialPeer))
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +111,8 @@ func (r *remote) close() {
 // when it is local, else with BrokerRegistration; it retries until the
 // quorum has a leader (bounded by registrationTimeout).
 func (b *Broker) register() error {
-	rec := metadata.RegisterBrokerRecord{BrokerID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack}
+	rec := metadata.RegisterBrokerRecord{BrokerID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack,
+		InterBrokerHost: b.interAdvertised.host, InterBrokerPort: b.interAdvertised.port}
 	deadline := time.Now().Add(registrationTimeout)
 	backoff := 20 * time.Millisecond
 	for {
@@ -144,6 +147,10 @@ func (b *Broker) registerRemote(rec metadata.RegisterBrokerRecord) error {
 	l := kmsg.NewBrokerRegistrationRequestListener()
 	l.Name, l.Host, l.Port = "PLAINTEXT", rec.Host, uint16(rec.Port)
 	req.Listeners = append(req.Listeners, l)
+	ib := kmsg.NewBrokerRegistrationRequestListener()
+	ib.Name, ib.Host, ib.Port = api.InterBrokerListenerName, rec.InterBrokerHost, uint16(rec.InterBrokerPort)
+	req.Listeners = append(req.Listeners, ib)
+	req.ClusterID = b.controller.Image().ClusterID
 	if rec.Rack != "" {
 		req.Rack = &rec.Rack
 	}

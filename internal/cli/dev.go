@@ -33,7 +33,9 @@ failover; it is not meant for production (use "arus serve" on each machine).`,
 		Short: "Run a local multi-node cluster, each node its own arus process",
 		Long: `Start a local cluster for trying replication and failover: every node is
 its own arus child process (broker and controller), client listeners on
-127.0.0.1:9092, 9093, 9094, ..., data under ./arus-dev-data/node-N.
+127.0.0.1:9092, 9093, 9094, ..., inter-broker listeners (replication and the
+metadata quorum; peers only) on 127.0.0.1:19092, 19093, ... (base port +
+10000), data under ./arus-dev-data/node-N.
 
 The command prints the bootstrap address and each node's own command, stays in
 the foreground showing the nodes' logs, and stops every node on Ctrl-C. Kill a
@@ -49,7 +51,7 @@ it starts only the nodes that are not running.`,
 	}
 	cluster.Flags().IntVar(&nodes, "nodes", 3, "number of combined nodes (broker and controller: voters of the metadata quorum)")
 	cluster.Flags().IntVar(&brokers, "brokers", 0, "number of extra broker-only nodes (they follow the voters' metadata)")
-	cluster.Flags().IntVar(&basePort, "base-port", 9092, "client port of node 1; node N listens on base-port+N-1")
+	cluster.Flags().IntVar(&basePort, "base-port", 9092, "client port of node 1; node N listens on base-port+N-1 and on base-port+10000+N-1 for its peers")
 	cluster.Flags().StringVar(&dataDir, "data-dir", "arus-dev-data", "parent directory of the nodes' data directories")
 	dev.AddCommand(cluster)
 	return dev
@@ -64,16 +66,20 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 	if err != nil {
 		return fmt.Errorf("find the arus binary: %w", err)
 	}
-	var voters, addrs []string
+	if basePort < 1 || basePort+devInterBrokerOffset+nodes > 65535 {
+		return fmt.Errorf("--base-port %d: the inter-broker ports (base port + %d) must stay below 65536", basePort, devInterBrokerOffset)
+	}
+	var voters, addrs, inter []string
 	for i := 1; i <= nodes; i++ {
 		addr := fmt.Sprintf("127.0.0.1:%d", basePort+i-1)
 		addrs = append(addrs, addr)
+		inter = append(inter, fmt.Sprintf("127.0.0.1:%d", basePort+devInterBrokerOffset+i-1))
 		if i <= voterCount {
-			voters = append(voters, fmt.Sprintf("%d@%s", i, addr))
+			voters = append(voters, fmt.Sprintf("%d@%s", i, inter[i-1]))
 		}
 	}
 	args := func(i int) []string {
-		return []string{"serve", "--node-id", fmt.Sprint(i), "--listener", addrs[i-1],
+		return []string{"serve", "--node-id", fmt.Sprint(i), "--listener", addrs[i-1], "--inter-broker-listener", inter[i-1],
 			"--data-dir", filepath.Join(dataDir, fmt.Sprintf("node-%d", i)),
 			"--controller-quorum-voters", strings.Join(voters, ","), "--num-partitions", "3"}
 	}
@@ -134,6 +140,10 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 	wg.Wait()
 	return nil
 }
+
+// devInterBrokerOffset separates a dev node's inter-broker port from its
+// client port.
+const devInterBrokerOffset = 10000
 
 // stopChildren asks every child to shut down cleanly.
 func stopChildren(children []*exec.Cmd) {

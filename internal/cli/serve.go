@@ -33,6 +33,8 @@ type serveOptions struct {
 	nodeID              int32
 	listener            string
 	advertised          string
+	interBroker         string
+	interAdvertised     string
 	dataDir             string
 	autoCreate          bool
 	numPartitions       int32
@@ -54,7 +56,8 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.configFile, "config", envStr("ARUS_CONFIG", ""), "Kafka-style server.properties file (node.id, listeners, log.dirs, controller.quorum.voters, broker.rack, num.partitions, log.retention.hours, ...); flags and env override it")
 	envOf := map[string]string{"node-id": "ARUS_NODE_ID", "listener": "ARUS_LISTENER", "advertised-listener": "ARUS_ADVERTISED_LISTENER",
 		"data-dir": "ARUS_DATA_DIR", "auto-create-topics": "ARUS_AUTO_CREATE_TOPICS", "num-partitions": "ARUS_NUM_PARTITIONS",
-		"controller-quorum-voters": "ARUS_CONTROLLER_QUORUM_VOTERS", "rack": "ARUS_RACK"}
+		"controller-quorum-voters": "ARUS_CONTROLLER_QUORUM_VOTERS", "rack": "ARUS_RACK",
+		"inter-broker-listener": "ARUS_INTER_BROKER_LISTENER", "advertised-inter-broker-listener": "ARUS_ADVERTISED_INTER_BROKER_LISTENER"}
 	o.changed = func(flag string) bool {
 		if f.Changed(flag) {
 			return true
@@ -65,6 +68,8 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.Int32Var(&o.nodeID, "node-id", envInt("ARUS_NODE_ID", 1), "node.id of this broker (env ARUS_NODE_ID)")
 	f.StringVar(&o.listener, "listener", envStr("ARUS_LISTENER", "localhost:9092"), "host:port clients connect to (env ARUS_LISTENER)")
 	f.StringVar(&o.advertised, "advertised-listener", envStr("ARUS_ADVERTISED_LISTENER", ""), "host:port given to clients in metadata; default: the listener (env ARUS_ADVERTISED_LISTENER)")
+	f.StringVar(&o.interBroker, "inter-broker-listener", envStr("ARUS_INTER_BROKER_LISTENER", ""), "host:port of the inter-broker and controller listener: replication, requests to the controller and the metadata quorum; peers only, never clients (the listener of inter.broker.listener.name / controller.listener.names). Default: this node's address in --controller-quorum-voters, else a free port on the client listener's host, registered for peers (env ARUS_INTER_BROKER_LISTENER)")
+	f.StringVar(&o.interAdvertised, "advertised-inter-broker-listener", envStr("ARUS_ADVERTISED_INTER_BROKER_LISTENER", ""), "host:port peers use to reach the inter-broker listener; default: the advertised host with the bound port (env ARUS_ADVERTISED_INTER_BROKER_LISTENER)")
 	f.StringVar(&o.dataDir, "data-dir", envStr("ARUS_DATA_DIR", "arus-data"), "directory for partition logs and metadata (log.dirs; env ARUS_DATA_DIR)")
 	f.BoolVar(&o.autoCreate, "auto-create-topics", envStr("ARUS_AUTO_CREATE_TOPICS", "true") == "true", "create unknown topics when clients ask for them (auto.create.topics.enable)")
 	f.Int32Var(&o.numPartitions, "num-partitions", envInt("ARUS_NUM_PARTITIONS", 1), "partitions of auto-created topics (num.partitions)")
@@ -72,7 +77,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringArrayVar(&o.topicDefaults, "topic-default", nil, "broker-wide topic config default, e.g. --topic-default retention.ms=86400000 (repeatable)")
 	f.StringVar(&o.logLevel, "log-level", envStr("ARUS_LOG_LEVEL", "info"), "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", envStr("ARUS_LOG_FORMAT", "text"), "text or json")
-	f.StringVar(&o.voters, "controller-quorum-voters", envStr("ARUS_CONTROLLER_QUORUM_VOTERS", ""), "metadata quorum of a cluster: id@host:port of every node, comma separated, e.g. 1@10.0.0.1:9092,2@10.0.0.2:9092,3@10.0.0.3:9092 (controller.quorum.voters; empty: a one-node cluster)")
+	f.StringVar(&o.voters, "controller-quorum-voters", envStr("ARUS_CONTROLLER_QUORUM_VOTERS", ""), "metadata quorum of a cluster: id@host:port of every controller's inter-broker listener, comma separated, e.g. 1@10.0.0.1:9093,2@10.0.0.2:9093,3@10.0.0.3:9093 (controller.quorum.voters; empty: a one-node cluster)")
 	f.BoolVar(&o.autoLeaderRebalance, "auto-leader-rebalance", true, "move leadership back to preferred replicas every leader.imbalance.check.interval.seconds (auto.leader.rebalance.enable)")
 	f.StringVar(&o.rack, "rack", envStr("ARUS_RACK", ""), "rack of this broker (broker.rack)")
 	c := &o.conns
@@ -98,6 +103,8 @@ write is fsynced before the acknowledgement is sent. Stop with Ctrl-C
 recovers the logs and keeps every acknowledged record.`,
 		Example: `  arus serve
   arus serve --listener 127.0.0.1:19092 --data-dir /tmp/arus --num-partitions 6
+  arus serve --node-id 1 --listener 0.0.0.0:9092 --inter-broker-listener 10.0.0.1:9093 \
+      --controller-quorum-voters 1@10.0.0.1:9093,2@10.0.0.2:9093,3@10.0.0.3:9093
   arus serve --topic-default retention.ms=3600000 --auto-create-topics=false`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -142,6 +149,12 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	}
 	if pick("advertised-listener", cfg.AdvertisedListener != "") {
 		cfg.AdvertisedListener = o.advertised
+	}
+	if pick("inter-broker-listener", cfg.InterBrokerListener != "") {
+		cfg.InterBrokerListener = o.interBroker
+	}
+	if pick("advertised-inter-broker-listener", cfg.AdvertisedInterBrokerListener != "") {
+		cfg.AdvertisedInterBrokerListener = o.interAdvertised
 	}
 	if pick("data-dir", cfg.DataDir != "") {
 		cfg.DataDir = o.dataDir

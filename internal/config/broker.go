@@ -20,11 +20,28 @@ type Broker struct {
 	// AdvertisedListener is the host:port put into Metadata responses
 	// (advertised.listeners); defaults to the bound listener address.
 	AdvertisedListener string
+	// InterBrokerListener is the host:port of the inter-broker listener
+	// (Kafka's listener named by inter.broker.listener.name and
+	// controller.listener.names; arus serves both on one listener): replica
+	// fetches, requests to the controller, metadata for broker-only nodes
+	// and the metadata quorum's Raft traffic. It serves only peers that
+	// open their connections with the inter-broker handshake; the client
+	// listener never serves inter-broker requests. Default: on a voter, its
+	// own address in controller.quorum.voters; on any other node the
+	// client listener's host with port 0 (a free port, which the node
+	// registers with the controller, so peers find it without
+	// configuration). Bind it to an interface clients cannot reach.
+	InterBrokerListener string
+	// AdvertisedInterBrokerListener is the host:port peers use to reach
+	// the inter-broker listener (advertised.listeners for BROKER); default
+	// the advertised host of the client listener with the bound port.
+	AdvertisedInterBrokerListener string
 	// DataDir is log.dirs; default ./arus-data.
 	DataDir string
 	// ControllerQuorumVoters is controller.quorum.voters: "id@host:port"
-	// for every node of the metadata quorum, comma separated. The port is
-	// the node's listener (Raft shares it). Empty: this node alone.
+	// for every node of the metadata quorum, comma separated. The address
+	// is the node's inter-broker listener (Raft shares it), never its
+	// client listener. Empty: this node alone.
 	ControllerQuorumVoters string
 	// Rack is broker.rack, used to spread replicas over racks.
 	Rack string
@@ -178,12 +195,17 @@ func (b *Broker) Validate() error {
 	if b.DataDir == "" {
 		b.DataDir = "arus-data"
 	}
+	var voters map[int32]string
 	if b.ControllerQuorumVoters != "" {
 		// A node not among the voters is a broker-only node (an observer
 		// of the metadata quorum).
-		if _, err := ParseVoters(b.ControllerQuorumVoters); err != nil {
+		var err error
+		if voters, err = ParseVoters(b.ControllerQuorumVoters); err != nil {
 			return err
 		}
+	}
+	if err := b.validateInterBroker(voters); err != nil {
+		return err
 	}
 	if b.AutoCreateTopics == nil {
 		t := true
@@ -301,6 +323,51 @@ func ParseConnectionOverrides(s string) (map[string]int, error) {
 		out[host] = n
 	}
 	return out, nil
+}
+
+// validateInterBroker fills and checks the inter-broker listener.
+func (b *Broker) validateInterBroker(voters map[int32]string) error {
+	own, voter := voters[b.NodeID]
+	if voter && sameAddr(own, b.Listener) {
+		return fmt.Errorf("controller.quorum.voters gives node %d the address %s, its client listener: voters name each "+
+			"controller's inter-broker listener (--inter-broker-listener, or listeners=PLAINTEXT://...,BROKER://host:port "+
+			"with inter.broker.listener.name=BROKER), which must be another port", b.NodeID, own)
+	}
+	if b.InterBrokerListener == "" {
+		if voter {
+			b.InterBrokerListener = own
+		} else {
+			host, _, _ := net.SplitHostPort(b.Listener)
+			b.InterBrokerListener = net.JoinHostPort(host, "0")
+		}
+	}
+	_, port, err := net.SplitHostPort(b.InterBrokerListener)
+	if err != nil {
+		return fmt.Errorf("inter-broker listener %q: %w", b.InterBrokerListener, err)
+	}
+	if port != "0" && sameAddr(b.InterBrokerListener, b.Listener) {
+		return fmt.Errorf("the inter-broker listener %s must not be the client listener", b.InterBrokerListener)
+	}
+	if b.AdvertisedInterBrokerListener != "" {
+		if _, port, err := net.SplitHostPort(b.AdvertisedInterBrokerListener); err != nil {
+			return fmt.Errorf("advertised inter-broker listener %q: %w", b.AdvertisedInterBrokerListener, err)
+		} else if _, err := strconv.Atoi(port); err != nil {
+			return fmt.Errorf("advertised inter-broker listener %q: bad port", b.AdvertisedInterBrokerListener)
+		}
+	}
+	return nil
+}
+
+// sameAddr reports whether two host:port listener addresses are the same
+// port on an overlapping host (an empty or wildcard host overlaps any).
+func sameAddr(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wild(ha) || wild(hb)
 }
 
 // ParseVoters parses controller.quorum.voters: "1@host1:9092,2@host2:9092".

@@ -39,13 +39,98 @@ func LoadProperties(path string) (map[string]string, error) {
 	return props, nil
 }
 
-// stripListener turns "PLAINTEXT://host:port" (first of a list) into host:port.
-func stripListener(v string) string {
-	v = strings.TrimSpace(strings.Split(v, ",")[0])
-	if i := strings.Index(v, "://"); i >= 0 {
-		v = v[i+3:]
+// namedListener is one entry of listeners or advertised.listeners:
+// NAME://host:port.
+type namedListener struct{ name, addr string }
+
+func parseListeners(v string) []namedListener {
+	var out []namedListener
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, addr := "PLAINTEXT", item
+		if i := strings.Index(item, "://"); i >= 0 {
+			name, addr = strings.ToUpper(item[:i]), item[i+3:]
+		}
+		out = append(out, namedListener{name, addr})
 	}
-	return v
+	return out
+}
+
+// listenerProps are the listener configs of a properties file, resolved
+// once every key is read (map order is random).
+type listenerProps struct {
+	listeners, advertised []namedListener
+	interBrokerName       string
+	controllerNames       []string
+}
+
+// apply sets the client and inter-broker listeners. arus serves the
+// inter-broker and the controller traffic on one listener: the one named
+// by controller.listener.names, else by inter.broker.listener.name (when
+// inter.broker.listener.name names the client listener, as Kafka's
+// quickstart does, the controller listener carries the inter-broker
+// traffic too). The client listener is the other one.
+func (lp listenerProps) apply(b *Broker) error {
+	internal := lp.interBrokerName
+	switch {
+	case len(lp.controllerNames) > 1:
+		return fmt.Errorf("controller.listener.names: arus serves the controller on one listener, got %v", lp.controllerNames)
+	case len(lp.controllerNames) == 1:
+		internal = lp.controllerNames[0]
+	}
+	// split returns the client and the internal listener of list.
+	split := func(key string, list []namedListener) (client, inter string, err error) {
+		var clients []string
+		for _, l := range list {
+			if l.name == internal {
+				inter = l.addr
+			} else {
+				clients = append(clients, l.addr)
+			}
+		}
+		switch {
+		case len(clients) > 1 && lp.interBrokerName != "" && lp.interBrokerName != internal:
+			return "", "", fmt.Errorf("%s: arus serves inter-broker and controller traffic on one listener; "+
+				"inter.broker.listener.name (%s) and controller.listener.names (%s) must name the same one or the client listener",
+				key, lp.interBrokerName, internal)
+		case len(clients) > 1:
+			return "", "", fmt.Errorf("%s: arus has one client listener besides the inter-broker one (name it with "+
+				"inter.broker.listener.name), got %d", key, len(clients))
+		case len(clients) == 1:
+			client = clients[0]
+		}
+		return client, inter, nil
+	}
+	var err error
+	if len(lp.listeners) > 0 {
+		if internal != "" && !hasListener(lp.listeners, internal) {
+			return fmt.Errorf("listeners has no listener named %s", internal)
+		}
+		if b.Listener, b.InterBrokerListener, err = split("listeners", lp.listeners); err != nil {
+			return err
+		}
+		if b.Listener == "" {
+			return fmt.Errorf("listeners: no client listener besides the inter-broker listener %s", internal)
+		}
+	}
+	if len(lp.advertised) > 0 {
+		if b.AdvertisedListener, b.AdvertisedInterBrokerListener, err = split("advertised.listeners", lp.advertised); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hasListener(list []namedListener, name string) bool {
+	for _, l := range list {
+		if l.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // ApplyProperties sets the fields of b named by Kafka broker config keys
@@ -57,6 +142,7 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 			byBrokerName[d.BrokerName] = d.Name
 		}
 	}
+	var lp listenerProps
 	for k, v := range props {
 		bad := func(err error) error { return fmt.Errorf("config %s=%q: %v", k, v, err) }
 		switch k {
@@ -67,9 +153,17 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 			}
 			b.NodeID = int32(n)
 		case "listeners":
-			b.Listener = stripListener(v)
+			lp.listeners = parseListeners(v)
 		case "advertised.listeners":
-			b.AdvertisedListener = stripListener(v)
+			lp.advertised = parseListeners(v)
+		case "inter.broker.listener.name":
+			lp.interBrokerName = strings.ToUpper(strings.TrimSpace(v))
+		case "controller.listener.names":
+			for _, n := range strings.Split(v, ",") {
+				if n = strings.ToUpper(strings.TrimSpace(n)); n != "" {
+					lp.controllerNames = append(lp.controllerNames, n)
+				}
+			}
 		case "log.dirs", "log.dir":
 			b.DataDir = strings.Split(v, ",")[0]
 		case "controller.quorum.voters":
@@ -186,7 +280,7 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 			setTopicDefault(b, name, v)
 		}
 	}
-	return nil
+	return lp.apply(b)
 }
 
 func setTopicDefault(b *Broker, name, value string) {

@@ -316,3 +316,40 @@ func ValidTopicName(name string) error {
 	}
 	return nil
 }
+
+// Internal topics, as Kafka's Topic.isInternal names them: they hold the
+// cluster's own state (committed offsets and group metadata, transaction
+// state, share-group state). Clients may read them but not produce to,
+// delete, repartition or reconfigure them in ways that break that state.
+const (
+	OffsetsTopic          = "__consumer_offsets"
+	TransactionStateTopic = "__transaction_state"
+	ShareGroupStateTopic  = "__share_group_state"
+)
+
+// IsInternalTopic reports whether name is an internal topic.
+func IsInternalTopic(name string) bool {
+	return name == OffsetsTopic || name == TransactionStateTopic || name == ShareGroupStateTopic
+}
+
+// ValidateInternalTopicConfig checks one config change (value nil:
+// remove the override) of topic; nil for every non-internal topic. Kafka
+// itself accepts any config on internal topics; arus refuses those that
+// break its coordinators: without compaction (cleanup.policy "delete" or
+// "compact,delete", or the override removed so the broker default applies)
+// retention would delete committed offsets and group metadata of live
+// groups after retention.ms.
+func ValidateInternalTopicConfig(topic, name string, value *string) error {
+	if !IsInternalTopic(topic) || name != "cleanup.policy" {
+		return nil
+	}
+	if value == nil || strings.TrimSpace(*value) != "compact" {
+		v := "<default>"
+		if value != nil {
+			v = *value
+		}
+		return fmt.Errorf("%w: %s must keep cleanup.policy=compact (its offsets and group or transaction state are kept by compaction), got %q",
+			ErrInvalidConfig, topic, v)
+	}
+	return nil
+}

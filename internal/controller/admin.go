@@ -88,6 +88,13 @@ func planPartitions(im *metadata.Image, s PartitionsSpec) ([]metadata.Record, er
 		return nil, fmt.Errorf("%w: topic %q already has %d partitions", ErrInvalidPartitions, s.Topic, have)
 	case s.Count > 100000:
 		return nil, fmt.Errorf("%w: %d partitions is over the limit of 100000", ErrInvalidPartitions, s.Count)
+	case config.IsInternalTopic(s.Topic):
+		// Kafka's controller has no such check (ReplicationControlManager.
+		// createPartitions); its tools refused it. arus refuses at the
+		// controller with the code Kafka uses for partition counts: a group
+		// or transactional id maps to a partition by hash modulo the count,
+		// so more partitions would orphan committed offsets and state.
+		return nil, fmt.Errorf("%w: the number of partitions of internal topic %s cannot be changed", ErrInvalidPartitions, s.Topic)
 	}
 	add := int(s.Count - have)
 	rf := 1
@@ -372,6 +379,9 @@ func (c *Controller) alterTopicConfigsLocked(topic string, set map[string]*strin
 	for _, k := range names {
 		v := set[k]
 		if err := config.ValidateTopicConfig(k, v); err != nil {
+			return err
+		}
+		if err := config.ValidateInternalTopicConfig(topic, k, v); err != nil {
 			return err
 		}
 		if old, ok := current[k]; v == nil && !ok || v != nil && ok && old == *v {

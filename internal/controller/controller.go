@@ -305,7 +305,8 @@ func (c *Controller) Bootstrap(b metadata.RegisterBrokerRecord) error {
 	if im.ClusterID == "" {
 		recs = append(recs, metadata.Record{ClusterID: &metadata.ClusterIDRecord{ClusterID: newClusterID()}})
 	}
-	if old, ok := im.Brokers[b.BrokerID]; !ok || old.Host != b.Host || old.Port != b.Port || old.Rack != b.Rack {
+	if old, ok := im.Brokers[b.BrokerID]; !ok || old.Host != b.Host || old.Port != b.Port || old.Rack != b.Rack ||
+		old.InterBrokerHost != b.InterBrokerHost || old.InterBrokerPort != b.InterBrokerPort {
 		rec := b
 		recs = append(recs, metadata.Record{RegisterBroker: &rec})
 	}
@@ -422,6 +423,11 @@ func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, res *TopicResult
 	for k, v := range s.Configs {
 		if err := config.ValidateTopicConfig(k, v); err != nil {
 			return nil, err
+		}
+		if v != nil {
+			if err := config.ValidateInternalTopicConfig(s.Name, k, v); err != nil {
+				return nil, err
+			}
 		}
 	}
 	brokers := liveBrokers(im)
@@ -588,6 +594,11 @@ func (c *Controller) DeleteTopics(names []string) []error {
 			errs[i] = fmt.Errorf("%w: topic %q does not exist", ErrUnknownTopic, n)
 		case seen[n]:
 			errs[i] = fmt.Errorf("%w: topic %q appears twice in the request", ErrInvalidRequest, n)
+		case config.IsInternalTopic(n):
+			// Kafka's precedent for a prohibited internal topic is
+			// ControllerApis.createTopics: INVALID_REQUEST, "Creation of
+			// internal topic __cluster_metadata is prohibited."
+			errs[i] = fmt.Errorf("%w: deletion of internal topic %s is prohibited", ErrInvalidRequest, n)
 		default:
 			seen[n] = true
 			recs = append(recs, metadata.Record{RemoveTopic: &metadata.RemoveTopicRecord{ID: t.ID}})
@@ -627,6 +638,9 @@ func (c *Controller) AlterTopicConfigs(topic string, set map[string]*string, val
 	var recs []metadata.Record
 	for k, v := range set {
 		if err := config.ValidateTopicConfig(k, v); err != nil {
+			return err
+		}
+		if err := config.ValidateInternalTopicConfig(topic, k, v); err != nil {
 			return err
 		}
 		recs = append(recs, metadata.Record{Config: &metadata.ConfigRecord{

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"sort"
+	"strconv"
 )
 
 // Image is the cluster metadata after applying every record up to Offset.
@@ -28,6 +30,19 @@ type Broker struct {
 	Port   int32
 	Rack   string
 	Fenced bool
+	// InterBrokerHost and InterBrokerPort are the broker's inter-broker
+	// listener; port 0 when it registered without one.
+	InterBrokerHost string
+	InterBrokerPort int32
+}
+
+// InterBrokerAddr is host:port of the broker's inter-broker listener, ""
+// when it registered none.
+func (b Broker) InterBrokerAddr() string {
+	if b.InterBrokerPort == 0 {
+		return ""
+	}
+	return net.JoinHostPort(b.InterBrokerHost, strconv.Itoa(int(b.InterBrokerPort)))
 }
 
 // Topic is one topic with its partitions, indexed by partition number.
@@ -86,7 +101,8 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		next.Brokers = maps.Clone(im.Brokers)
 		// Re-registration keeps the fence: a returning broker is unfenced
 		// by its heartbeat, which also re-elects partitions waiting for it.
-		next.Brokers[b.BrokerID] = Broker{ID: b.BrokerID, Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: im.Brokers[b.BrokerID].Fenced}
+		next.Brokers[b.BrokerID] = Broker{ID: b.BrokerID, Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: im.Brokers[b.BrokerID].Fenced,
+			InterBrokerHost: b.InterBrokerHost, InterBrokerPort: b.InterBrokerPort}
 	case r.Topic != nil:
 		if _, ok := im.Topics[r.Topic.Name]; ok {
 			return nil, fmt.Errorf("%w: topic %q exists", ErrInconsistent, r.Topic.Name)

@@ -36,12 +36,18 @@ type ClusterIDRecord struct {
 	ClusterID string `json:"clusterId"`
 }
 
-// RegisterBrokerRecord adds or updates a broker.
+// RegisterBrokerRecord adds or updates a broker. Host and Port are its
+// client listener (what Metadata gives clients); InterBrokerHost and
+// InterBrokerPort its inter-broker listener, where peers send replica
+// fetches and controller requests (absent in records written before
+// arus had one: peers then cannot reach it until it registers again).
 type RegisterBrokerRecord struct {
-	BrokerID int32  `json:"brokerId"`
-	Host     string `json:"host"`
-	Port     int32  `json:"port"`
-	Rack     string `json:"rack,omitempty"`
+	BrokerID        int32  `json:"brokerId"`
+	Host            string `json:"host"`
+	Port            int32  `json:"port"`
+	Rack            string `json:"rack,omitempty"`
+	InterBrokerHost string `json:"interBrokerHost,omitempty"`
+	InterBrokerPort int32  `json:"interBrokerPort,omitempty"`
 }
 
 // TopicRecord creates a topic; its partitions follow as PartitionRecords.

@@ -21,6 +21,10 @@ type Config struct {
 	// (tests bind 127.0.0.1:0 first so that every address is known before
 	// any node starts). The Raft takes ownership and closes it.
 	Listener net.Listener
+	// ClusterID, when set, returns the cluster id this node knows ("" while
+	// it knows none). The transport sends it to peers and refuses
+	// connections from nodes that name another.
+	ClusterID func() string
 	// Dir holds the Raft write-ahead log and snapshot. Created if missing.
 	Dir string
 

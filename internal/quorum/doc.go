@@ -11,9 +11,12 @@
 // StartRaft opens the directory (storage.go: a write-ahead log of entries
 // and hard states plus a snapshot file, both framed with CRC-32C), restores
 // the StateMachine from the snapshot and the locally committed entries,
-// and starts two things: the transport (transport.go: one TCP listener,
-// one outgoing connection per peer, messages dropped rather than queued
-// when a peer is unreachable, since Raft retransmits) and the Ready loop.
+// and starts two things: the transport (transport.go: connections handed
+// over by the node's inter-broker listener, one outgoing connection per
+// peer, messages dropped rather than queued when a peer is unreachable,
+// since Raft retransmits; each connection opens with a preface naming the
+// dialling voter and its cluster id, checked before any message is read)
+// and the Ready loop.
 //
 // The Ready loop is one goroutine that owns the raft.RawNode, the storage
 // and the state machine. It ticks, steps incoming messages and proposals,

@@ -206,7 +206,7 @@ func StartRaft(cfg Config, sm StateMachine) (r *Raft, err error) {
 			return nil, fmt.Errorf("raft listener: %w", err)
 		}
 	}
-	r.transport = newTransport(cfg.NodeID, ln, cfg.Voters, r.recvc, cfg.MaxMessageBytes, cfg.Clock, logger)
+	r.transport = newTransport(cfg.NodeID, ln, cfg.Voters, r.recvc, cfg.MaxMessageBytes, cfg.Clock, logger, cfg.ClusterID)
 
 	if len(voters) == 1 {
 		// Nobody else can win: skip the election timeout and return as

@@ -3,6 +3,7 @@ package quorum
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -18,18 +19,30 @@ import (
 
 // Wire format of the Raft transport (format constants: never change). A
 // connection carries messages one way, from the node that dialled it. The
-// dialler first writes the 8-byte preface, then frames in the framing of
-// local.go whose payload is one protobuf-encoded raftpb.Message:
+// dialler first writes the 8-byte preface and its identity, then frames in
+// the framing of local.go whose payload is one protobuf-encoded
+// raftpb.Message:
 //
-//	"arusraf1"                   preface: protocol and version
+//	"arusraf2"                   preface: protocol and version
+//	8 bytes                      the dialler's node id (big endian)
+//	2 bytes n, n bytes           the cluster id the dialler knows ("" before it has one)
 //	4 bytes length, 4 bytes CRC-32C, raftpb.Message    (repeated)
 //
-// The preface is there so that the transport can share the inter-broker
-// listener later, instead of listening on an address of its own: that
+// The preface lets the transport share the inter-broker listener: that
 // listener peeks at the first 8 bytes and hands a connection that starts
 // with them to the transport rather than to the Kafka protocol (a Kafka
 // request starts with a 4-byte size, far below 0x61727573 = "arus").
-var preface = [8]byte{'a', 'r', 'u', 's', 'r', 'a', 'f', '1'}
+//
+// The identity is checked before any message is read: the node must be
+// another voter, and a cluster id that differs from the one this node
+// knows is refused (an empty one is not enforced, as Kafka's
+// KafkaRaftClient.hasValidClusterId does not enforce a missing one: voters
+// forming a new cluster have none yet). Every message must then come from
+// that node. Version 1 ("arusraf1", no identity) is refused.
+var preface = [8]byte{'a', 'r', 'u', 's', 'r', 'a', 'f', '2'}
+
+// maxClusterIDLen bounds the cluster id of a preface.
+const maxClusterIDLen = 64
 
 // Transport tuning.
 const (
@@ -57,6 +70,8 @@ type transport struct {
 	maxBytes int
 	clock    Clock
 	logger   *slog.Logger
+	// clusterID returns the cluster id this node knows ("" if none yet).
+	clusterID func() string
 
 	stop   chan struct{} // closed by close
 	cancel context.CancelFunc
@@ -85,20 +100,24 @@ type peer struct {
 	queue chan *pb.Message
 }
 
-func newTransport(self uint64, ln net.Listener, voters map[uint64]string, recv chan<- *pb.Message, maxBytes int, clock Clock, logger *slog.Logger) *transport {
+func newTransport(self uint64, ln net.Listener, voters map[uint64]string, recv chan<- *pb.Message, maxBytes int, clock Clock, logger *slog.Logger, clusterID func() string) *transport {
 	ctx, cancel := context.WithCancel(context.Background())
+	if clusterID == nil {
+		clusterID = func() string { return "" }
+	}
 	t := &transport{
-		self:     self,
-		listener: ln,
-		peers:    map[uint64]*peer{},
-		recv:     recv,
-		maxBytes: maxBytes,
-		clock:    clock,
-		logger:   logger,
-		stop:     make(chan struct{}),
-		ctx:      ctx,
-		cancel:   cancel,
-		reportc:  make(chan struct{}, 1),
+		clusterID: clusterID,
+		self:      self,
+		listener:  ln,
+		peers:     map[uint64]*peer{},
+		recv:      recv,
+		maxBytes:  maxBytes,
+		clock:     clock,
+		logger:    logger,
+		stop:      make(chan struct{}),
+		ctx:       ctx,
+		cancel:    cancel,
+		reportc:   make(chan struct{}, 1),
 	}
 	t.mu.conns = map[net.Conn]struct{}{}
 	t.mu.unreachable = map[uint64]struct{}{}
@@ -272,7 +291,7 @@ func (t *transport) runPeer(p *peer) {
 			}
 			conn, w = c, bufio.NewWriterSize(c, 64<<10)
 			backoff = minBackoff
-			if _, err := w.Write(preface[:]); err != nil {
+			if _, err := w.Write(appendPreface(nil, t.self, t.clusterID())); err != nil {
 				t.untrack(conn)
 				conn = nil
 				t.failed(m)
@@ -374,11 +393,20 @@ func (t *transport) acceptLoop() {
 func (t *transport) serveConn(c net.Conn) {
 	defer t.untrack(c)
 	r := bufio.NewReaderSize(c, 64<<10)
-	var got [len(preface)]byte
 	// Network deadlines need the wall clock, whatever Clock is.
 	c.SetReadDeadline(time.Now().Add(prefaceTimeout))
-	if _, err := io.ReadFull(r, got[:]); err != nil || got != preface {
-		t.logger.Warn("raft connection without preface closed", "remote", c.RemoteAddr())
+	from, cid, err := readPreface(r)
+	if err != nil {
+		t.logger.Warn("raft connection without a valid preface closed", "remote", c.RemoteAddr(), "err", err)
+		return
+	}
+	if _, voter := t.peers[from]; !voter {
+		t.logger.Warn("raft connection from a node that is not a voter closed", "remote", c.RemoteAddr(), "node", from)
+		return
+	}
+	if own := t.clusterID(); cid != "" && own != "" && cid != own {
+		t.logger.Warn("raft connection from another cluster closed", "remote", c.RemoteAddr(), "node", from,
+			"cluster_id", cid, "own_cluster_id", own)
 		return
 	}
 	c.SetReadDeadline(time.Time{})
@@ -395,6 +423,11 @@ func (t *transport) serveConn(c net.Conn) {
 			t.logger.Warn("undecodable raft message; closing connection", "remote", c.RemoteAddr(), "err", err)
 			return
 		}
+		if m.GetFrom() != from {
+			t.logger.Warn("raft message from another node than the connection's; closing it", "remote", c.RemoteAddr(),
+				"node", from, "from", m.GetFrom())
+			return
+		}
 		if m.GetTo() != t.self {
 			t.logger.Warn("raft message for another node dropped", "to", m.GetTo(), "self", t.self)
 			continue
@@ -407,6 +440,38 @@ func (t *transport) serveConn(c net.Conn) {
 	}
 }
 
-// Preface returns the bytes every Raft transport connection starts with,
-// so a shared listener can tell them from other protocols.
+// Preface returns the 8 bytes every Raft transport connection starts
+// with, so a shared listener can tell them from other protocols.
 func Preface() []byte { return append([]byte(nil), preface[:]...) }
+
+// appendPreface appends the preface and the dialler's identity.
+func appendPreface(dst []byte, self uint64, clusterID string) []byte {
+	if len(clusterID) > maxClusterIDLen {
+		clusterID = clusterID[:maxClusterIDLen]
+	}
+	dst = append(dst, preface[:]...)
+	dst = binary.BigEndian.AppendUint64(dst, self)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(clusterID)))
+	return append(dst, clusterID...)
+}
+
+// readPreface reads the preface and the dialler's identity.
+func readPreface(r io.Reader) (nodeID uint64, clusterID string, err error) {
+	var head [len(preface) + 10]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return 0, "", err
+	}
+	if [8]byte(head[:8]) != preface {
+		return 0, "", fmt.Errorf("preface %q, want %q", head[:8], preface[:])
+	}
+	nodeID = binary.BigEndian.Uint64(head[8:16])
+	n := int(binary.BigEndian.Uint16(head[16:18]))
+	if n > maxClusterIDLen {
+		return 0, "", fmt.Errorf("cluster id of %d bytes", n)
+	}
+	cid := make([]byte, n)
+	if _, err := io.ReadFull(r, cid); err != nil {
+		return 0, "", err
+	}
+	return nodeID, string(cid), nil
+}

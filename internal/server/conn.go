@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -47,6 +46,10 @@ type conn struct {
 	// clientHost is the address as Kafka shows it in DescribeGroups.
 	clientHost string
 	hdr        [4]byte // the next frame's size prefix
+	// listener is the kind of listener; peer, on the inter-broker
+	// listener, the node that opened the connection with the handshake.
+	listener api.Listener
+	peer     api.Peer
 
 	// idle is connections.max.idle.ms (0: never). lastRead and lastWrite
 	// (unix nanoseconds) and inflight (requests read whose response is not
@@ -69,7 +72,8 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), idle: s.cfg.ConnectionsMaxIdle, slots: make(chan struct{}, maxPipelined)}
+	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), idle: s.cfg.ConnectionsMaxIdle, slots: make(chan struct{}, maxPipelined),
+		listener: s.listener()}
 	c.clientHost = "/" + c.remote
 	if host, _, err := net.SplitHostPort(c.remote); err == nil {
 		c.clientHost = "/" + host
@@ -120,7 +124,14 @@ func (c *conn) serve() (handedOff bool) {
 	if tc, ok := c.nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	first := true
+	if c.s.cfg.InterBroker {
+		if handoff, err := c.admit(); handoff {
+			return true
+		} else if err != nil {
+			c.logger().Warn("closing inter-broker connection", "err", err)
+			return false
+		}
+	}
 	for {
 		if c.idle > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(c.idle))
@@ -129,12 +140,6 @@ func (c *conn) serve() (handedOff bool) {
 			c.closing(err, false)
 			return false
 		}
-		if first && c.s.cfg.Handoff != nil && len(c.s.cfg.Preface) >= 4 && bytes.Equal(c.hdr[:], c.s.cfg.Preface[:4]) {
-			// The preface's first 4 bytes, read as a Kafka size, are far
-			// above any request limit, so nothing else starts this way.
-			return c.handoff()
-		}
-		first = false
 		size := int32(binary.BigEndian.Uint32(c.hdr[:]))
 		if err := checkFrameSize(size, c.s.cfg.MaxRequestBytes); err != nil {
 			c.closing(err, false)
@@ -152,13 +157,22 @@ func (c *conn) serve() (handedOff bool) {
 			c.closing(err, true)
 			return false
 		}
+		if key := int16(binary.BigEndian.Uint16(*frame)); knownKey(key) && !api.Serves(c.listener, key) {
+			// As Kafka's SocketServer does for a key its listener does not
+			// enable: close the connection.
+			putBuf(frame)
+			c.s.requestBytes.release(cost)
+			c.logger().Warn("closing connection: API key not served on this listener", "api_key", key, "inter_broker", c.s.cfg.InterBroker)
+			return false
+		}
 		h, req, err := parseRequest(*frame)
 		var p pendingResponse
 		switch {
 		case err == nil:
-			p = pendingResponse{h.correlationID, c.s.handle(c, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: c.clientHost, Body: req})}
+			p = pendingResponse{h.correlationID, c.s.handle(c, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: c.clientHost, Body: req,
+				Listener: c.listener, Peer: c.peer})}
 		case errors.Is(err, ErrBadVersion) && h.key == 18:
-			p = pendingResponse{h.correlationID, api.Outcome{Response: api.UnsupportedApiVersions()}}
+			p = pendingResponse{h.correlationID, api.Outcome{Response: api.UnsupportedApiVersions(c.listener)}}
 		case errors.Is(err, ErrUnknownKey) && api.UnservedResponse(h.key, h.version) != nil:
 			p = pendingResponse{h.correlationID, api.Outcome{Response: api.UnservedResponse(h.key, h.version)}}
 		default:
@@ -191,20 +205,6 @@ func (c *conn) closing(err error, midFrame bool) {
 	default:
 		c.logger().Warn("closing connection", "err", err)
 	}
-}
-
-// handoff gives the connection to cfg.Handoff if the rest of the preface
-// follows.
-func (c *conn) handoff() bool {
-	preface := c.s.cfg.Preface
-	rest := make([]byte, len(preface)-4)
-	if _, err := io.ReadFull(c, rest); err != nil || !bytes.Equal(rest, preface[4:]) {
-		c.logger().Warn("closing connection", "err", ErrFrameTooLarge)
-		return false
-	}
-	_ = c.nc.SetDeadline(time.Time{})
-	c.s.cfg.Handoff(&bufferedConn{Conn: c.nc, r: io.MultiReader(bytes.NewReader(preface), c.nc)})
-	return true
 }
 
 // enqueue hands a response to the writer, starting one if none runs. It
@@ -314,3 +314,10 @@ type bufferedConn struct {
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// knownKey reports whether arus serves key on some listener; keys it serves
+// nowhere are answered by parseRequest's unknown-key path instead.
+func knownKey(key int16) bool {
+	_, _, ok := api.VersionRange(key)
+	return ok
+}

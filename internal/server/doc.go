@@ -37,4 +37,13 @@
 // blocked read and write) and cancels the context handlers receive (which
 // ends long polls, acks=all waits and budget waits), then waits for every
 // goroutine, bounded by its context.
+//
+// A server is a client listener or the inter-broker listener (Config.
+// InterBroker). A client listener serves the client API keys only and
+// closes a connection that sends an inter-broker or controller key (as
+// Kafka's SocketServer does for a key its listener does not enable). The
+// inter-broker listener serves every key, but only on connections that
+// open with the peer handshake (peer.go: node id and cluster id, checked
+// per request by internal/api) or with the Raft transport's preface, which
+// it hands to the metadata quorum.
 package server

@@ -50,12 +50,26 @@ type Config struct {
 	MaxConnectionCreationRate int
 	Handlers                  Handler
 	Logger                    *slog.Logger
-	// Preface and Handoff share the listener with another protocol: a
-	// connection whose first bytes are Preface is given to Handoff (which
-	// then owns it) instead of being served as Kafka. The metadata quorum's
-	// Raft transport uses this, so a node needs one port.
+	// InterBroker makes this the inter-broker (and controller) listener:
+	// it serves every API key, but only on connections that open with the
+	// peer handshake (AppendPeerHandshake) or, when Handoff is set, with
+	// Preface. A client listener serves the client keys only and closes a
+	// connection that sends another (api.Serves).
+	InterBroker bool
+	// Preface and Handoff share the inter-broker listener with another
+	// protocol: a connection whose first 8 bytes are Preface is given to
+	// Handoff (which then owns it) instead of being served as Kafka. The
+	// metadata quorum's Raft transport uses this.
 	Preface []byte
 	Handoff func(net.Conn)
+}
+
+// listener is the kind of listener this server is.
+func (s *Server) listener() api.Listener {
+	if s.cfg.InterBroker {
+		return api.ListenerInterBroker
+	}
+	return api.ListenerClient
 }
 
 // Server serves the Kafka protocol on one listener.

@@ -69,6 +69,7 @@ type cluster struct {
 type clusterSpec struct {
 	hosts  map[int32]string   // listener host per node id
 	ports  map[int32]int      // listener port per node id
+	inter  map[int32]int      // inter-broker listener port per node id (the voters' addresses)
 	prefix map[int32][]string // command prefix per node (ip netns exec NS), or nil
 }
 
@@ -96,11 +97,12 @@ func freeLocalPorts(t *testing.T, n int) []int {
 
 // localSpec places n nodes on free 127.0.0.1 ports.
 func localSpec(t *testing.T, n int) clusterSpec {
-	spec := clusterSpec{hosts: map[int32]string{}, ports: map[int32]int{}}
-	for i, port := range freeLocalPorts(t, n) {
+	spec := clusterSpec{hosts: map[int32]string{}, ports: map[int32]int{}, inter: map[int32]int{}}
+	ports := freeLocalPorts(t, 2*n)
+	for i := 0; i < n; i++ {
 		id := int32(i + 1)
 		spec.hosts[id] = "127.0.0.1"
-		spec.ports[id] = port
+		spec.ports[id], spec.inter[id] = ports[2*i], ports[2*i+1]
 	}
 	return spec
 }
@@ -108,7 +110,7 @@ func localSpec(t *testing.T, n int) clusterSpec {
 // newCluster prepares the nodes; startAll runs them. Every node is started
 // with the same command line on every start:
 //
-//	arus serve --node-id N --listener HOST:PORT --data-dir DIR --controller-quorum-voters 1@...,2@...,3@...
+//	arus serve --node-id N --listener HOST:PORT --inter-broker-listener HOST:PORT2 --data-dir DIR --controller-quorum-voters 1@...,2@...,3@...
 func newCluster(t *testing.T, spec clusterSpec, topic string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, nodes: map[int32]*broker{}, admins: map[int32]*kgo.Client{}, topic: topic}
@@ -118,7 +120,7 @@ func newCluster(t *testing.T, spec clusterSpec, topic string) *cluster {
 	slices.Sort(c.ids)
 	var voters []string
 	for _, id := range c.ids {
-		voters = append(voters, fmt.Sprintf("%d@%s", id, net.JoinHostPort(spec.hosts[id], strconv.Itoa(spec.ports[id]))))
+		voters = append(voters, fmt.Sprintf("%d@%s", id, net.JoinHostPort(spec.hosts[id], strconv.Itoa(spec.inter[id]))))
 	}
 	for _, id := range c.ids {
 		tmp := t.TempDir()
@@ -129,6 +131,7 @@ func newCluster(t *testing.T, spec clusterSpec, topic string) *cluster {
 		}
 		b.args = func(listener string) []string {
 			return []string{"serve", "--node-id", strconv.Itoa(int(id)), "--listener", listener,
+				"--inter-broker-listener", net.JoinHostPort(spec.hosts[id], strconv.Itoa(spec.inter[id])),
 				"--data-dir", b.dataDir, "--controller-quorum-voters", strings.Join(voters, ","),
 				"--num-partitions", "3", "--auto-create-topics=false", "--log-level", "info"}
 		}
@@ -1077,10 +1080,11 @@ func (lab *netLab) teardown() {
 }
 
 func (lab *netLab) spec(ids []int32) clusterSpec {
-	spec := clusterSpec{hosts: map[int32]string{}, ports: map[int32]int{}, prefix: map[int32][]string{}}
+	spec := clusterSpec{hosts: map[int32]string{}, ports: map[int32]int{}, inter: map[int32]int{}, prefix: map[int32][]string{}}
 	for _, id := range ids {
 		spec.hosts[id] = fmt.Sprintf("%s%d", lab.subnet, id)
 		spec.ports[id] = 9092 // every node has its own namespace
+		spec.inter[id] = 9093
 		spec.prefix[id] = []string{"ip", "netns", "exec", lab.ns[id]}
 	}
 	return spec

@@ -1,0 +1,109 @@
+package api
+
+// Admission of requests on the inter-broker listener. Until listeners are
+// authenticated, a peer proves it belongs to the cluster by what it can
+// know: the connection's handshake names its node id and the cluster id
+// (internal/server reads it), and every request is checked against the
+// current metadata image:
+//
+//   - a cluster id that differs from ours is refused. An empty one is not
+//     enforced, as Kafka's KafkaRaftClient.hasValidClusterId does not
+//     enforce a missing one: a node that has not yet received any metadata
+//     does not know it.
+//   - node id fields of the request (BrokerID, ReplicaID, ReplicaState)
+//     must be the handshake's node id: a peer speaks only for itself.
+//   - except for what a node sends before it is registered (ApiVersions,
+//     FetchSnapshot for an observer's first image, BrokerRegistration),
+//     the peer must be a registered broker of this cluster.
+//
+// A refused request closes the connection. The Raft transport checks its
+// own connections the same way against the voter set (internal/quorum).
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// errPeerRefused marks requests refused by admitPeer.
+var errPeerRefused = errors.New("peer refused")
+
+func (h *Handlers) admitPeer(req *Request) error {
+	im := h.deps.Controller.Image()
+	p := req.Peer
+	if p.ClusterID != "" && im.ClusterID != "" && p.ClusterID != im.ClusterID {
+		return fmt.Errorf("%w: peer node %d belongs to cluster %q, this is cluster %q", errPeerRefused, p.NodeID, p.ClusterID, im.ClusterID)
+	}
+	if id, ok := requestNodeID(req.Body); ok && id != p.NodeID {
+		return fmt.Errorf("%w: request names node %d on a connection of node %d", errPeerRefused, id, p.NodeID)
+	}
+	switch req.Body.(type) {
+	case *kmsg.ApiVersionsRequest, *kmsg.FetchSnapshotRequest, *kmsg.BrokerRegistrationRequest:
+		return nil
+	}
+	if _, ok := im.Brokers[p.NodeID]; !ok {
+		return fmt.Errorf("%w: node %d is not a registered broker of this cluster", errPeerRefused, p.NodeID)
+	}
+	return nil
+}
+
+// requestNodeID returns the node a request speaks for, if it names one.
+func requestNodeID(body kmsg.Request) (int32, bool) {
+	switch r := body.(type) {
+	case *kmsg.AlterPartitionRequest:
+		return r.BrokerID, true
+	case *kmsg.BrokerRegistrationRequest:
+		return r.BrokerID, true
+	case *kmsg.BrokerHeartbeatRequest:
+		return r.BrokerID, true
+	case *kmsg.AllocateProducerIDsRequest:
+		return r.BrokerID, true
+	case *kmsg.FetchSnapshotRequest:
+		return r.ReplicaID, true
+	case *kmsg.FetchRequest:
+		if id := fetchReplicaID(r); id >= 0 {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// fetchReplicaID is the replica id of a Fetch: ReplicaState.ID from v15,
+// ReplicaID before; -1 (or another negative id) for consumers.
+func fetchReplicaID(r *kmsg.FetchRequest) int32 {
+	if r.Version >= 15 {
+		return r.ReplicaState.ID
+	}
+	return r.ReplicaID
+}
+
+// clusterIDMismatch reports whether a request's own ClusterID field names
+// another cluster (Kafka: INCONSISTENT_CLUSTER_ID; an empty id is not
+// enforced).
+func (h *Handlers) clusterIDMismatch(id *string) bool {
+	cid := h.deps.Controller.Image().ClusterID
+	return id != nil && *id != "" && cid != "" && *id != cid
+}
+
+// refuseFollowerFetch answers a replica fetch that arrived on a client
+// listener as Kafka answers a follower fetch without ClusterAction on the
+// cluster (KafkaApis.handleFetchRequest): TOPIC_AUTHORIZATION_FAILED for
+// every partition. Replicas fetch on the inter-broker listener.
+func refuseFollowerFetch(r *kmsg.FetchRequest) *kmsg.FetchResponse {
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	for _, t := range r.Topics {
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			rp.RecordBatches = []byte{} // never null: librdkafka rejects it
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
