@@ -5,7 +5,8 @@ package api
 //   per partition. They are advertised because librdkafka only enables
 //   gzip/snappy/lz4 when Produce v0 is (librdkafka#4956, KAFKA-18659).
 //   v3: TransactionalID, record batch v2 only. v5: LogStartOffset in the
-//   response. v8: per-record errors and ErrorMessage. v9: flexible.
+//   response. v8: per-record errors (RecordErrors: batch index and message
+//   of each rejected record, KIP-467) and ErrorMessage. v9: flexible.
 //   v10-v11: no semantic change for us (KIP-951 leader hints are optional).
 //   v12: no change (KIP-890 part 2). v13: topics by id.
 //
@@ -24,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/partition"
+	"github.com/arus-io/arus/internal/record"
 )
 
 type pendingAppend struct {
@@ -84,10 +86,12 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 				anyErr = true
 				continue
 			}
-			res, err := part.Append(p.Records, r.Acks)
+			res, err := part.AppendContext(ctx, p.Records, r.Acks)
 			if err != nil {
 				rp.ErrorCode = errorCode(h.deps.Logger, err)
 				rp.ErrorMessage = errorMessage(err)
+				rp.ErrorRecords = recordErrors(err)
+				rp.BaseOffset = -1
 				anyErr = true
 				continue
 			}
@@ -124,6 +128,22 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 		}
 		return respond(resp)
 	}}
+}
+
+// recordErrors lists the records a batch was rejected for (KIP-467; the
+// field exists from v8, older versions drop it when encoding).
+func recordErrors(err error) []kmsg.ProduceResponseTopicPartitionErrorRecord {
+	var ve *record.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	out := make([]kmsg.ProduceResponseTopicPartitionErrorRecord, len(ve.Records))
+	for i, r := range ve.Records {
+		out[i].RelativeOffset = r.Index
+		msg := r.Message
+		out[i].ErrorMessage = &msg
+	}
+	return out
 }
 
 func (h *Handlers) produceOutcome(r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, anyErr bool) Outcome {

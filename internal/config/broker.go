@@ -39,6 +39,12 @@ type Broker struct {
 	DefaultReplicationFactor int16
 	// MaxRequestBytes is socket.request.max.bytes (default 100 MiB).
 	MaxRequestBytes int32
+	// DecompressionMaxBytes is decompression.buffer.max.bytes (no Kafka
+	// equivalent; default 64 MiB): the memory all decompression on this
+	// node (produce validation, compaction, readers) may hold at once.
+	// Work beyond it waits; one decompression needing more than all of it
+	// runs alone.
+	DecompressionMaxBytes int64
 	// RetentionCheckInterval is log.retention.check.interval.ms (default 5 min).
 	RetentionCheckInterval time.Duration
 	// AutoLeaderRebalance is auto.leader.rebalance.enable (default true):
@@ -178,6 +184,12 @@ func (b *Broker) Validate() error {
 	if b.MaxRequestBytes < 1024 {
 		return fmt.Errorf("socket.request.max.bytes must be at least 1024, got %d", b.MaxRequestBytes)
 	}
+	if b.DecompressionMaxBytes == 0 {
+		b.DecompressionMaxBytes = 64 << 20
+	}
+	if b.DecompressionMaxBytes < 1<<20 {
+		return fmt.Errorf("decompression.buffer.max.bytes must be at least 1048576, got %d", b.DecompressionMaxBytes)
+	}
 	if b.RetentionCheckInterval == 0 {
 		b.RetentionCheckInterval = 5 * time.Minute
 	}
@@ -212,6 +224,7 @@ func (b *Broker) BrokerConfigs() map[string]string {
 		"num.partitions":                  strconv.Itoa(int(b.NumPartitions)),
 		"default.replication.factor":      strconv.Itoa(int(b.DefaultReplicationFactor)),
 		"socket.request.max.bytes":        strconv.Itoa(int(b.MaxRequestBytes)),
+		"decompression.buffer.max.bytes":  strconv.FormatInt(b.DecompressionMaxBytes, 10),
 		"log.retention.check.interval.ms": strconv.FormatInt(b.RetentionCheckInterval.Milliseconds(), 10),
 		"process.roles":                   "broker,controller",
 	}

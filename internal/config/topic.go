@@ -98,6 +98,8 @@ var topicDefs = []TopicDef{
 	{Name: "index.interval.bytes", BrokerName: "log.index.interval.bytes", Type: TypeInt, Default: "4096", Doc: "Bytes of log between offset index entries.", validate: intRange(0, maxInt32)},
 	{Name: "max.compaction.lag.ms", BrokerName: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", Doc: "Longest time a record stays uncompacted.", validate: intRange(1, maxInt64)},
 	{Name: "max.message.bytes", BrokerName: "message.max.bytes", Type: TypeInt, Default: "1048588", Doc: "Largest record batch the topic accepts.", validate: intRange(0, maxInt32)},
+	{Name: "message.timestamp.after.max.ms", BrokerName: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: "3600000", Doc: "How far a CreateTime record's timestamp may be ahead of the broker's clock (Kafka 4.0 default, KIP-1030); later records are rejected with INVALID_TIMESTAMP.", validate: intRange(0, maxInt64)},
+	{Name: "message.timestamp.before.max.ms", BrokerName: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: "9223372036854775807", Doc: "How far a CreateTime record's timestamp may be behind the broker's clock; older records are rejected with INVALID_TIMESTAMP.", validate: intRange(0, maxInt64)},
 	{Name: "message.timestamp.type", BrokerName: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime", Doc: "CreateTime keeps the producer's timestamp; LogAppendTime uses the broker's clock.", validate: oneOf("CreateTime", "LogAppendTime")},
 	{Name: "min.cleanable.dirty.ratio", BrokerName: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5", Doc: "Dirty ratio that triggers compaction.", validate: func(v string) error {
 		f, err := strconv.ParseFloat(v, 64)
@@ -160,12 +162,16 @@ func ValidateTopicConfig(name string, value *string) error {
 // Topic is a resolved, typed view of a topic's configs: the topic's own
 // overrides over the broker defaults.
 type Topic struct {
-	CleanupDelete         bool
-	CleanupCompact        bool
-	DeleteRetentionMs     int64
-	IndexIntervalBytes    int32
-	MaxMessageBytes       int32
-	LogAppendTime         bool
+	CleanupDelete      bool
+	CleanupCompact     bool
+	DeleteRetentionMs  int64
+	IndexIntervalBytes int32
+	MaxMessageBytes    int32
+	LogAppendTime      bool
+	// TimestampBeforeMaxMs and TimestampAfterMaxMs are
+	// message.timestamp.before.max.ms and message.timestamp.after.max.ms.
+	TimestampBeforeMaxMs  int64
+	TimestampAfterMaxMs   int64
 	MinInsyncReplicas     int32
 	RetentionBytes        int64
 	RetentionMs           int64
@@ -202,6 +208,8 @@ func ResolveTopic(overrides, defaults map[string]string) Topic {
 		IndexIntervalBytes:    int32(i64("index.interval.bytes")),
 		MaxMessageBytes:       int32(i64("max.message.bytes")),
 		LogAppendTime:         get("message.timestamp.type") == "LogAppendTime",
+		TimestampBeforeMaxMs:  i64("message.timestamp.before.max.ms"),
+		TimestampAfterMaxMs:   i64("message.timestamp.after.max.ms"),
 		MinInsyncReplicas:     int32(i64("min.insync.replicas")),
 		RetentionBytes:        i64("retention.bytes"),
 		RetentionMs:           i64("retention.ms"),
