@@ -381,6 +381,11 @@ func (s *stream) varint() int64 {
 	if s.err != nil {
 		return 0
 	}
+	if s.pos < s.end && s.buf[s.pos] < 0x80 { // one byte: most fields
+		c := int64(s.buf[s.pos])
+		s.pos++
+		return c>>1 ^ -(c & 1)
+	}
 	if s.end-s.pos < binary.MaxVarintLen64 {
 		s.fill(binary.MaxVarintLen64)
 		if s.err != nil {
