@@ -381,10 +381,18 @@ func (s *stream) varint() int64 {
 	if s.err != nil {
 		return 0
 	}
-	if s.pos < s.end && s.buf[s.pos] < 0x80 { // one byte: most fields
-		c := int64(s.buf[s.pos])
-		s.pos++
-		return c>>1 ^ -(c & 1)
+	// One and two bytes hold almost every field of real records.
+	if s.end-s.pos >= 2 {
+		c0 := uint64(s.buf[s.pos])
+		if c0 < 0x80 {
+			s.pos++
+			return int64(c0>>1) ^ -int64(c0&1)
+		}
+		if c1 := uint64(s.buf[s.pos+1]); c1 < 0x80 {
+			x := c0&0x7f | c1<<7
+			s.pos += 2
+			return int64(x>>1) ^ -int64(x&1)
+		}
 	}
 	if s.end-s.pos < binary.MaxVarintLen64 {
 		s.fill(binary.MaxVarintLen64)
