@@ -379,7 +379,8 @@ func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16)
 		Now:                  p.now().UnixMilli(),
 		TimestampBeforeMaxMs: conf.TimestampBeforeMaxMs,
 		TimestampAfterMaxMs:  conf.TimestampAfterMaxMs,
-		Partition:            p.topic + "-" + strconv.Itoa(int(p.index)),
+		Topic:                p.topic,
+		Partition:            p.index,
 	})
 	if err != nil {
 		return res, err

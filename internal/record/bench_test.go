@@ -49,7 +49,7 @@ func BenchmarkValidateProduce(b *testing.B) {
 		b.Run(codecName(codec), func(b *testing.B) {
 			batch, raw := typicalBatch(b, codec)
 			rules := Rules{MaxBytes: 1 << 20, Compacted: true, CheckTimestamps: true, Now: 1_700_000_000_000,
-				TimestampBeforeMaxMs: 1 << 62, TimestampAfterMaxMs: 3600_000, Partition: "t-0"}
+				TimestampBeforeMaxMs: 1 << 62, TimestampAfterMaxMs: 3600_000, Topic: "t"}
 			b.SetBytes(int64(raw))
 			b.ReportAllocs()
 			for b.Loop() {

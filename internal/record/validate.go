@@ -41,7 +41,16 @@ type RecordError struct {
 type ValidationError struct {
 	Err     error
 	Records []RecordError
+	// Total counts every rejected record; Records keeps the first
+	// MaxRecordErrors of them.
+	Total int
 }
+
+// MaxRecordErrors bounds the record errors kept for one batch. Kafka keeps
+// them all, but a small compressed batch can hold millions of keyless
+// records and the response would then be hundreds of MB; clients fail the
+// whole batch anyway and only use the list for messages.
+const MaxRecordErrors = 1000
 
 // Error is Kafka's summary message for the rejection.
 func (e *ValidationError) Error() string {
@@ -49,7 +58,7 @@ func (e *ValidationError) Error() string {
 		return "One or more records have been rejected due to invalid timestamp"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "One or more records have been rejected due to %d record errors in total, and only showing the first three errors at most: [", len(e.Records))
+	fmt.Fprintf(&b, "One or more records have been rejected due to %d record errors in total, and only showing the first three errors at most: [", e.Total)
 	for i, r := range e.Records[:min(3, len(e.Records))] {
 		if i > 0 {
 			b.WriteString(", ")
@@ -84,8 +93,10 @@ type Rules struct {
 	// TimestampBeforeMaxMs and TimestampAfterMaxMs are
 	// message.timestamp.before.max.ms and message.timestamp.after.max.ms.
 	TimestampBeforeMaxMs, TimestampAfterMaxMs int64
-	// Partition names the partition in messages ("topic-0"), as Kafka does.
-	Partition string
+	// Topic and Partition name the partition in messages ("topic-0"), as
+	// Kafka does; formatted only when a record is rejected.
+	Topic     string
+	Partition int32
 }
 
 // Validate checks the bytes a producer sent for one partition with no
@@ -186,14 +197,18 @@ func walkRecords(s *stream, h *Header, rules *Rules) (int64, error) {
 	var (
 		maxTS   = NoTimestamp
 		errs    []RecordError
+		total   int
 		errKind error
 		keyMsg  string
 	)
-	reject := func(kind error, i int32, msg string) {
+	reject := func(kind error, i int32, msg func() string) {
 		if errKind == nil || kind == ErrInvalidTimestamp {
 			errKind = kind
 		}
-		errs = append(errs, RecordError{Index: i, Message: msg})
+		total++
+		if len(errs) < MaxRecordErrors {
+			errs = append(errs, RecordError{Index: i, Message: msg()})
+		}
 	}
 	lat := h.IsLogAppendTime()
 	for i := int32(0); i < h.RecordCount; i++ {
@@ -267,10 +282,12 @@ func walkRecords(s *stream, h *Header, rules *Rules) (int64, error) {
 			maxTS = ts
 		}
 		if rules.Compacted && keyLen < 0 {
-			if keyMsg == "" {
-				keyMsg = "Compacted topic cannot accept message without key in topic partition " + rules.Partition
-			}
-			reject(ErrInvalidRecord, i, keyMsg)
+			reject(ErrInvalidRecord, i, func() string {
+				if keyMsg == "" {
+					keyMsg = fmt.Sprintf("Compacted topic cannot accept message without key in topic partition %s-%d", rules.Topic, rules.Partition)
+				}
+				return keyMsg
+			})
 			continue
 		}
 		if rules.CheckTimestamps {
@@ -280,10 +297,14 @@ func walkRecords(s *stream, h *Header, rules *Rules) (int64, error) {
 			if !rules.LogAppendTime && ts != NoTimestamp {
 				lo, hi := satSub(rules.Now, rules.TimestampBeforeMaxMs), satAdd(rules.Now, rules.TimestampAfterMaxMs)
 				if ts < lo || ts > hi {
-					reject(ErrInvalidTimestamp, i, fmt.Sprintf("Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]", ts, h.BaseOffset+offDelta, lo, hi))
+					reject(ErrInvalidTimestamp, i, func() string {
+						return fmt.Sprintf("Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]", ts, h.BaseOffset+offDelta, lo, hi)
+					})
 				}
 			} else if lat {
-				reject(ErrInvalidTimestamp, i, "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
+				reject(ErrInvalidTimestamp, i, func() string {
+					return "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime."
+				})
 			}
 		}
 	}
@@ -294,7 +315,7 @@ func walkRecords(s *stream, h *Header, rules *Rules) (int64, error) {
 		return 0, s.fail(h.RecordCount, "end of batch")
 	}
 	if errs != nil {
-		return 0, &ValidationError{Err: errKind, Records: errs}
+		return 0, &ValidationError{Err: errKind, Records: errs, Total: total}
 	}
 	return maxTS, nil
 }

@@ -145,7 +145,7 @@ func TestValidateRecordErrors(t *testing.T) {
 		if codec != CodecNone {
 			payload = compressed(t, codec, section)
 		}
-		_, err := ValidateProduce(context.Background(), rawBatch(s, payload), Rules{Compacted: true, Partition: "t-0"})
+		_, err := ValidateProduce(context.Background(), rawBatch(s, payload), Rules{Compacted: true, Topic: "t"})
 		var ve *ValidationError
 		if !errors.As(err, &ve) || !errors.Is(err, ErrInvalidRecord) {
 			t.Fatalf("codec %d: err = %v, want a ValidationError of ErrInvalidRecord", codec, err)
@@ -158,6 +158,21 @@ func TestValidateRecordErrors(t *testing.T) {
 		}
 	}
 
+	// A batch of many keyless records keeps MaxRecordErrors of them.
+	many := NewBuilder()
+	for i := 0; i < 3*MaxRecordErrors; i++ {
+		many.Add(0, nil, nil)
+	}
+	manyBatch, err := many.Build(CodecZstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ValidateProduce(context.Background(), manyBatch, Rules{Compacted: true})
+	var vm *ValidationError
+	if !errors.As(err, &vm) || vm.Total != 3*MaxRecordErrors || len(vm.Records) != MaxRecordErrors {
+		t.Fatalf("err = %v, want %d record errors of %d kept", err, MaxRecordErrors, 3*MaxRecordErrors)
+	}
+
 	// Timestamps: a window of one hour either side of now.
 	now := int64(10_000_000)
 	ts := concat(
@@ -167,7 +182,7 @@ func TestValidateRecordErrors(t *testing.T) {
 	s := spec(2)
 	s.baseTS = now
 	rules := Rules{CheckTimestamps: true, Now: now, TimestampBeforeMaxMs: 3600_000, TimestampAfterMaxMs: 3600_000}
-	_, err := ValidateProduce(context.Background(), rawBatch(s, ts), rules)
+	_, err = ValidateProduce(context.Background(), rawBatch(s, ts), rules)
 	var ve *ValidationError
 	if !errors.As(err, &ve) || !errors.Is(err, ErrInvalidTimestamp) || len(ve.Records) != 1 || ve.Records[0].Index != 1 {
 		t.Fatalf("err = %v (%+v), want INVALID_TIMESTAMP for record 1", err, ve)
