@@ -9,7 +9,8 @@ package api
 //   gzip/snappy/lz4, which it does only when Produce v0 is advertised
 //   (librdkafka#4956). v1: throttle time. v2: timestamps (magic 1).
 //   v3: TransactionalID, record batch v2 only. v5: LogStartOffset in the
-//   response. v8: per-record errors and ErrorMessage. v9: flexible.
+//   response. v8: per-record errors (RecordErrors: batch index and message
+//   of each rejected record, KIP-467) and ErrorMessage. v9: flexible.
 //   v10-v11: no semantic change for us (KIP-951 leader hints are optional).
 //   v12: no change (KIP-890 part 2). v13: topics by id.
 //
@@ -107,10 +108,12 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 				}
 				records = converted
 			}
-			res, err := part.Append(records, r.Acks)
+			res, err := part.AppendContext(ctx, records, r.Acks)
 			if err != nil {
 				rp.ErrorCode = errorCode(h.deps.Logger, err)
 				rp.ErrorMessage = errorMessage(err)
+				rp.ErrorRecords = recordErrors(err)
+				rp.BaseOffset = -1
 				anyErr = true
 				continue
 			}
@@ -147,6 +150,22 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 		}
 		return respond(resp)
 	}}
+}
+
+// recordErrors lists the records a batch was rejected for (KIP-467; the
+// field exists from v8, older versions drop it when encoding).
+func recordErrors(err error) []kmsg.ProduceResponseTopicPartitionErrorRecord {
+	var ve *record.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	out := make([]kmsg.ProduceResponseTopicPartitionErrorRecord, len(ve.Records))
+	for i, r := range ve.Records {
+		out[i].RelativeOffset = r.Index
+		msg := r.Message
+		out[i].ErrorMessage = &msg
+	}
+	return out
 }
 
 func (h *Handlers) produceOutcome(r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, anyErr bool) Outcome {

@@ -36,6 +36,8 @@ func errorCode(logger *slog.Logger, err error) int16 {
 		return kerr.CorruptMessage.Code
 	case errors.Is(err, record.ErrInvalidRecord):
 		return kerr.InvalidRecord.Code
+	case errors.Is(err, record.ErrInvalidTimestamp):
+		return kerr.InvalidTimestamp.Code
 	case errors.Is(err, commitlog.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange.Code
 	case errors.Is(err, partition.ErrOutOfOrderSequence):

@@ -26,6 +26,7 @@ import (
 	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/quorum"
+	"github.com/arus-io/arus/internal/record"
 	"github.com/arus-io/arus/internal/replica"
 	"github.com/arus-io/arus/internal/server"
 )
@@ -108,6 +109,8 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if b.lock, err = lockDir(cfg.DataDir); err != nil {
 		return b, err
 	}
+	// One budget per process: in-process test clusters share the last one set.
+	record.SetDecompressionBudget(record.NewBudget(cfg.DecompressionMaxBytes))
 	defaults := controller.Defaults{NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor}
 	if b.opts.controller != nil {
 		b.controller = b.opts.controller

@@ -56,6 +56,12 @@ type Broker struct {
 	DefaultReplicationFactor int16
 	// MaxRequestBytes is socket.request.max.bytes (default 100 MiB).
 	MaxRequestBytes int32
+	// DecompressionMaxBytes is decompression.buffer.max.bytes (no Kafka
+	// equivalent; default 64 MiB): the memory all decompression on this
+	// node (produce validation, compaction, readers) may hold at once.
+	// Work beyond it waits; one decompression needing more than all of it
+	// runs alone.
+	DecompressionMaxBytes int64
 	// RetentionCheckInterval is log.retention.check.interval.ms (default 5 min).
 	RetentionCheckInterval time.Duration
 	// AutoLeaderRebalance is auto.leader.rebalance.enable (default true):
@@ -225,6 +231,12 @@ func (b *Broker) Validate() error {
 	}
 	if b.MaxRequestBytes < 1024 {
 		return fmt.Errorf("socket.request.max.bytes must be at least 1024, got %d", b.MaxRequestBytes)
+	}
+	if b.DecompressionMaxBytes == 0 {
+		b.DecompressionMaxBytes = 64 << 20
+	}
+	if b.DecompressionMaxBytes < 1<<20 {
+		return fmt.Errorf("decompression.buffer.max.bytes must be at least 1048576, got %d", b.DecompressionMaxBytes)
 	}
 	if b.RetentionCheckInterval == 0 {
 		b.RetentionCheckInterval = 5 * time.Minute

@@ -77,6 +77,7 @@ var brokerOwnDefs = []BrokerDef{
 	{Name: "max.connections", Type: TypeInt, Default: "2147483647", HasDefault: true, Doc: "Connections the broker accepts at once; further ones wait (arus defaults to 4096)."},
 	{Name: "max.connections.per.ip", Type: TypeInt, Default: "2147483647", HasDefault: true, Doc: "Connections from one address; further ones are closed (arus defaults to 1000)."},
 	{Name: "max.connections.per.ip.overrides", Type: TypeString, Default: "", HasDefault: true, Doc: "Per-address limits, host:count,host:count."},
+	{Name: "decompression.buffer.max.bytes", Type: TypeLong, Default: "67108864", HasDefault: true, Doc: "arus: memory all decompression on the node (produce validation, compaction, readers) may hold at once; work beyond it waits."},
 	{Name: "max.connection.creation.rate", Type: TypeInt, Default: "2147483647", HasDefault: true, Doc: "New connections per second the broker accepts (arus defaults to 1000)."},
 }
 

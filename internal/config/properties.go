@@ -232,6 +232,12 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				return bad(err)
 			}
 			b.MaxConnectionsPerIPOverrides = v
+		case "decompression.buffer.max.bytes":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return bad(err)
+			}
+			b.DecompressionMaxBytes = n
 		case "log.retention.check.interval.ms":
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {

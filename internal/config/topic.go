@@ -179,7 +179,7 @@ var topicDefs = []TopicDef{
 	{Name: "max.message.bytes", BrokerName: "message.max.bytes", Type: TypeInt, Default: "1048588", Doc: "Largest record batch (after compression) the topic accepts.", validate: intRange(0, maxInt32)},
 	{Name: "message.downconversion.enable", BrokerName: "log.message.downconversion.enable", Type: TypeBoolean, Default: "true", Deprecated: true, Doc: "Deprecated: down-conversion for old fetch versions. Accepted and ignored: arus stores and serves record format v2 only.", validate: boolean},
 	{Name: "message.format.version", BrokerName: "log.message.format.version", Type: TypeString, Default: "3.0-IV1", Deprecated: true, Doc: "Deprecated: on-disk message format. Accepted and ignored: arus always writes record format v2.", validate: metadataVersion},
-	{Name: "message.timestamp.after.max.ms", BrokerName: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: "9223372036854775807", Doc: "How far ahead of the broker's clock a CreateTime timestamp may be.", validate: intRange(0, maxInt64)},
+	{Name: "message.timestamp.after.max.ms", BrokerName: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: "3600000", Doc: "How far ahead of the broker's clock a CreateTime timestamp may be (Kafka 4.0's default, KIP-1030); later records are rejected with INVALID_TIMESTAMP.", validate: intRange(0, maxInt64)},
 	{Name: "message.timestamp.before.max.ms", BrokerName: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: "9223372036854775807", Doc: "How far behind the broker's clock a CreateTime timestamp may be.", validate: intRange(0, maxInt64)},
 	{Name: "message.timestamp.difference.max.ms", BrokerName: "log.message.timestamp.difference.max.ms", Type: TypeLong, Default: "9223372036854775807", Deprecated: true, Doc: "Deprecated in favour of message.timestamp.before.max.ms and message.timestamp.after.max.ms. Accepted and ignored.", validate: intRange(0, maxInt64)},
 	{Name: "message.timestamp.type", BrokerName: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime", Doc: "CreateTime keeps the producer's timestamp; LogAppendTime stamps records with the broker's clock.", validate: oneOf("CreateTime", "LogAppendTime")},
@@ -247,12 +247,16 @@ func ValidateTopicConfig(name string, value *string) error {
 // Topic is a resolved, typed view of a topic's configs: the topic's own
 // overrides over the broker defaults.
 type Topic struct {
-	CleanupDelete         bool
-	CleanupCompact        bool
-	DeleteRetentionMs     int64
-	IndexIntervalBytes    int32
-	MaxMessageBytes       int32
-	LogAppendTime         bool
+	CleanupDelete      bool
+	CleanupCompact     bool
+	DeleteRetentionMs  int64
+	IndexIntervalBytes int32
+	MaxMessageBytes    int32
+	LogAppendTime      bool
+	// TimestampBeforeMaxMs and TimestampAfterMaxMs are
+	// message.timestamp.before.max.ms and message.timestamp.after.max.ms.
+	TimestampBeforeMaxMs  int64
+	TimestampAfterMaxMs   int64
 	MinInsyncReplicas     int32
 	RetentionBytes        int64
 	RetentionMs           int64
@@ -289,6 +293,8 @@ func ResolveTopic(overrides, defaults map[string]string) Topic {
 		IndexIntervalBytes:    int32(i64("index.interval.bytes")),
 		MaxMessageBytes:       int32(i64("max.message.bytes")),
 		LogAppendTime:         get("message.timestamp.type") == "LogAppendTime",
+		TimestampBeforeMaxMs:  i64("message.timestamp.before.max.ms"),
+		TimestampAfterMaxMs:   i64("message.timestamp.after.max.ms"),
 		MinInsyncReplicas:     int32(i64("min.insync.replicas")),
 		RetentionBytes:        i64("retention.bytes"),
 		RetentionMs:           i64("retention.ms"),

@@ -358,16 +358,36 @@ type AppendResult struct {
 // against min.insync.replicas. Wait with WaitDurable (acks=1) or
 // WaitReplicated (acks=all) before acknowledging.
 func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
+	return p.AppendContext(context.Background(), batch, acks)
+}
+
+// AppendContext is Append with a context that bounds the wait for the
+// decompression budget while the batch's records are validated
+// (record.ValidateProduce): a batch that breaks a rule appends nothing.
+func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16) (AppendResult, error) {
 	conf := p.conf.Load()
 	res := AppendResult{LogAppendTime: -1}
-	h, err := record.Validate(batch, int(conf.MaxMessageBytes))
+	sentMaxTS := record.NoTimestamp
+	if sent, err := record.ParseHeader(batch); err == nil {
+		sentMaxTS = sent.MaxTimestamp
+	}
+	h, err := record.ValidateProduce(ctx, batch, record.Rules{
+		MaxBytes:             int(conf.MaxMessageBytes),
+		Compacted:            conf.CleanupCompact,
+		CheckTimestamps:      true,
+		LogAppendTime:        conf.LogAppendTime,
+		Now:                  p.now().UnixMilli(),
+		TimestampBeforeMaxMs: conf.TimestampBeforeMaxMs,
+		TimestampAfterMaxMs:  conf.TimestampAfterMaxMs,
+		Topic:                p.topic,
+		Partition:            p.index,
+	})
 	if err != nil {
 		return res, err
 	}
-	if conf.CleanupCompact {
-		if err := checkKeys(batch); err != nil {
-			return res, err
-		}
+	if !conf.LogAppendTime && h.MaxTimestamp != sentMaxTS {
+		// Kafka keeps the largest record timestamp, not the producer's claim.
+		record.SetMaxTimestamp(batch, h.MaxTimestamp)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -632,22 +652,6 @@ func (p *Partition) Compact() (commitlog.CompactStats, error) {
 		DeleteRetentionMs: conf.DeleteRetentionMs, MinCompactionLagMs: conf.MinCompactionLagMs,
 		MaxOffset: p.hw.Load(),
 	})
-}
-
-// checkKeys rejects records without a key on compacted topics, as Kafka
-// does: compaction keeps the latest record per key, so a keyless record
-// could never be compacted.
-func checkKeys(batch []byte) error {
-	recs, err := record.Records(batch)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if r.Key == nil {
-			return fmt.Errorf("%w: compacted topic cannot accept a record without key (offset delta %d)", record.ErrInvalidRecord, r.Offset)
-		}
-	}
-	return nil
 }
 
 const hwCheckpointFile = "high-watermark-checkpoint"

@@ -219,3 +219,41 @@ func TestLogAppendTime(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendValidatesRecords: the records of a batch are validated before
+// anything is appended (keys on compacted topics, per-record errors), and
+// a producer's maxTimestamp that is not its largest record timestamp is
+// replaced, as Kafka's LogValidator does, with a CRC that still holds.
+func TestAppendValidatesRecords(t *testing.T) {
+	p := openTest(t, t.TempDir(), map[string]string{"cleanup.policy": "compact"})
+	defer p.Close()
+	b := record.NewBuilder()
+	b.Add(1000, []byte("k"), []byte("v"))
+	b.Add(1001, nil, []byte("keyless"))
+	keyless, err := b.Build(record.CodecGzip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Append(keyless, -1)
+	var ve *record.ValidationError
+	if !errors.As(err, &ve) || len(ve.Records) != 1 || ve.Records[0].Index != 1 {
+		t.Fatalf("keyless record: %v, want a record error for index 1", err)
+	}
+	if p.LogEndOffset() != 0 {
+		t.Fatalf("log end offset %d after a rejected batch", p.LogEndOffset())
+	}
+
+	batch := idBatch(t, -1, -1, -1, 3) // timestamps 1000..1002
+	record.SetMaxTimestamp(batch, 5)   // a producer's wrong claim, CRC recomputed
+	if _, err := appendDurable(t, p, batch); err != nil {
+		t.Fatal(err)
+	}
+	data, err := p.Read(0, 1<<20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := record.Validate(data, 0)
+	if err != nil || h.MaxTimestamp != 1002 {
+		t.Fatalf("stored batch: maxTimestamp %d, err %v; want 1002 and a valid CRC", h.MaxTimestamp, err)
+	}
+}

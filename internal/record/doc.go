@@ -24,6 +24,21 @@
 //
 // baseOffset and partitionLeaderEpoch lie outside the CRC range, so the broker
 // stores batches exactly as producers sent them with only those two fields
-// rewritten. Nothing in this package holds state; every function is safe for
-// concurrent use.
+// rewritten.
+//
+// Validation of produced batches (ValidateProduce) follows Kafka's
+// LogValidator: it streams once through every record, decompressing
+// through a fixed 64 KiB window with pooled streaming decoders, so an
+// uncompressed batch costs no allocation and a compressed one never holds
+// its decompressed records; output beyond DecompressedLimit is a corrupt
+// batch. Structural damage is ErrCorrupt (CORRUPT_MESSAGE), rule breaks
+// ErrInvalidRecord/ErrInvalidTimestamp, with per-record errors (KIP-467)
+// in a *ValidationError.
+//
+// The one piece of process-wide state is the decompression Budget
+// (SetDecompressionBudget, the broker's decompression.buffer.max.bytes):
+// every decompression, whether validation, compaction or a reader, first
+// takes its working memory from it and waits when it is used up. Pooled
+// buffers and decoders above 1 MiB are dropped rather than kept, so memory
+// goes back after a spike. Every function is safe for concurrent use.
 package record

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -108,17 +109,45 @@ func TestIncSequenceWraps(t *testing.T) {
 }
 
 // FuzzValidate: arbitrary bytes never panic Validate or Records, and a
-// batch that validates decodes into RecordCount records.
+// batch that validates decodes into exactly RecordCount records with
+// offsets base, base+1, ... whatever its codec. Seeds include the hostile
+// cases of TestValidateRecordsStructure; crashers stay in testdata/fuzz.
 func FuzzValidate(f *testing.F) {
 	for _, codec := range []int{CodecNone, CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
 		f.Add(buildBatch(f, codec, 3))
 	}
 	f.Add([]byte{})
+	r0 := rawRecord(0, 0, []byte("k0"), []byte("v0"))
+	r1 := rawRecord(1, 1, nil, []byte("v1"), RecordHeader{Key: "h", Value: []byte("x")})
+	good := concat(r0, r1)
+	f.Add(rawBatch(spec(2), concat(r0, bytes.Repeat([]byte{0xff}, len(r1)))))
+	f.Add(rawBatch(spec(3), good))
+	f.Add(rawBatch(spec(1), good))
+	f.Add(rawBatch(spec(2), concat(r1, r0)))
+	f.Add(rawBatch(spec(2), concat(good, []byte{0})))
+	f.Add(rawBatch(func() batchSpec { s := spec(2); s.attrs = 5; return s }(), good))
+	f.Add(rawBatch(func() batchSpec { s := spec(2); s.attrs = AttrTransactional; return s }(), good))
+	for _, codec := range []int{CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
+		s := spec(3)
+		s.attrs = int16(codec)
+		f.Add(rawBatch(s, compressed(f, codec, good)))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, err := Validate(b, 1<<20)
+		h, err := ValidateProduce(context.Background(), b, Rules{MaxBytes: 1 << 20, Compacted: len(b)%2 == 0})
 		recs, rerr := Records(b)
-		if err == nil && h.Codec() == CodecNone && rerr == nil && len(recs) != int(h.RecordCount) {
+		if err != nil {
+			return
+		}
+		if rerr != nil {
+			t.Fatalf("valid batch does not decode: %v", rerr)
+		}
+		if len(recs) != int(h.RecordCount) {
 			t.Fatalf("valid batch decoded %d records, header says %d", len(recs), h.RecordCount)
+		}
+		for i, r := range recs {
+			if r.Offset != h.BaseOffset+int64(i) {
+				t.Fatalf("record %d has offset %d, base %d", i, r.Offset, h.BaseOffset)
+			}
 		}
 	})
 }
