@@ -32,7 +32,7 @@ var ErrNotBatchBoundary = errors.New("commitlog: offset is not a batch boundary"
 type Log struct {
 	dir    string
 	logger *slog.Logger
-	files  *FileCache // Config.Files at Open
+	files  *FileCache             // Config.Files at Open
 	cfg    atomic.Pointer[Config] // replaced whole by SetConfig
 
 	// leo, start and size are written under mu (write lock) and may be read
