@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/arus-io/arus/internal/api"
+	"github.com/arus-io/arus/internal/commitlog"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
@@ -47,6 +48,11 @@ type Broker struct {
 	groups   *group.Coordinator
 	raft     *quorum.Raft            // nil with a shared (test) controller or on a broker-only node
 	observer *controller.ObserverLog // set on a broker-only node
+
+	// files is the open-file cache of every partition's segments;
+	// maxPartitions the limit reported at registration (0: none).
+	files         *commitlog.FileCache
+	maxPartitions int32
 
 	lastHWCheckpoint time.Time        // owned by the reviewReplicas loop
 	remote           *remote          // requests to the active controller on another node
@@ -101,6 +107,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if b.lock, err = lockDir(cfg.DataDir); err != nil {
 		return b, err
 	}
+	b.files, b.maxPartitions = fileBudget(cfg, logger)
 	defaults := controller.Defaults{NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor}
 	if b.opts.controller != nil {
 		b.controller = b.opts.controller
@@ -282,6 +289,7 @@ func (b *Broker) reconcile(im *metadata.Image) {
 					Topic: name, Index: p.Index,
 					Dir:       filepath.Join(b.cfg.DataDir, fmt.Sprintf("%s-%d", name, p.Index)),
 					TopicConf: tc, Logger: b.logger, Role: role, ReplicaLagMax: b.opts.timing.ReplicaLagMax,
+					Files: b.files,
 				})
 				if err != nil {
 					b.logger.Error("cannot open partition; it stays offline", "topic", name, "partition", p.Index, "err", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/api"
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/quorum"
@@ -109,7 +110,8 @@ func (r *remote) close() {
 // when it is local, else with BrokerRegistration; it retries until the
 // quorum has a leader (bounded by registrationTimeout).
 func (b *Broker) register() error {
-	rec := metadata.RegisterBrokerRecord{BrokerID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack}
+	rec := metadata.RegisterBrokerRecord{BrokerID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack,
+		MaxPartitions: b.maxPartitions}
 	deadline := time.Now().Add(registrationTimeout)
 	backoff := 20 * time.Millisecond
 	for {
@@ -146,6 +148,9 @@ func (b *Broker) registerRemote(rec metadata.RegisterBrokerRecord) error {
 	req.Listeners = append(req.Listeners, l)
 	if rec.Rack != "" {
 		req.Rack = &rec.Rack
+	}
+	if rec.MaxPartitions > 0 {
+		api.SetRegistrationMaxPartitions(req, rec.MaxPartitions)
 	}
 	resp, err := b.remote.forward(ctx, req)
 	if err != nil {

@@ -45,13 +45,14 @@ func (c *Controller) CreatePartitions(specs []PartitionsSpec, validateOnly bool)
 	errs := make([]error, len(specs))
 	var recs []metadata.Record
 	seen := map[string]bool{}
+	hosted := hostedReplicas(im)
 	for i, s := range specs {
 		if seen[s.Topic] {
 			errs[i] = fmt.Errorf("%w: topic %q appears twice in the request", ErrInvalidRequest, s.Topic)
 			continue
 		}
 		seen[s.Topic] = true
-		topicRecs, err := planPartitions(im, s)
+		topicRecs, err := planPartitions(im, s, hosted)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -71,7 +72,7 @@ func (c *Controller) CreatePartitions(specs []PartitionsSpec, validateOnly bool)
 	return errs
 }
 
-func planPartitions(im *metadata.Image, s PartitionsSpec) ([]metadata.Record, error) {
+func planPartitions(im *metadata.Image, s PartitionsSpec, hosted hostedCounts) ([]metadata.Record, error) {
 	t, ok := im.Topics[s.Topic]
 	if !ok {
 		return nil, fmt.Errorf("%w: topic %q does not exist", ErrUnknownTopic, s.Topic)
@@ -124,6 +125,9 @@ func planPartitions(im *metadata.Image, s PartitionsSpec) ([]metadata.Record, er
 			}
 		}
 		assignment = assign(im, live, int(s.Count), rf, start)[have:]
+	}
+	if err := hosted.place(im, assignment); err != nil {
+		return nil, fmt.Errorf("%w: topic %q: %w", ErrInvalidPartitions, s.Topic, err)
 	}
 	var recs []metadata.Record
 	for i, replicas := range assignment {

@@ -305,7 +305,7 @@ func (c *Controller) Bootstrap(b metadata.RegisterBrokerRecord) error {
 	if im.ClusterID == "" {
 		recs = append(recs, metadata.Record{ClusterID: &metadata.ClusterIDRecord{ClusterID: newClusterID()}})
 	}
-	if old, ok := im.Brokers[b.BrokerID]; !ok || old.Host != b.Host || old.Port != b.Port || old.Rack != b.Rack {
+	if old, ok := im.Brokers[b.BrokerID]; !ok || old.Host != b.Host || old.Port != b.Port || old.Rack != b.Rack || old.MaxPartitions != b.MaxPartitions {
 		rec := b
 		recs = append(recs, metadata.Record{RegisterBroker: &rec})
 	}
@@ -348,6 +348,7 @@ func (c *Controller) CreateTopics(specs []TopicSpec, validateOnly bool) []TopicR
 	results := make([]TopicResult, len(specs))
 	var recs []metadata.Record
 	seen := map[string]bool{}
+	hosted := hostedReplicas(im)
 	for i, s := range specs {
 		res := &results[i]
 		res.Name = s.Name
@@ -356,7 +357,7 @@ func (c *Controller) CreateTopics(specs []TopicSpec, validateOnly bool) []TopicR
 			continue
 		}
 		seen[s.Name] = true
-		topicRecs, err := c.planTopic(im, s, seen, res)
+		topicRecs, err := c.planTopic(im, s, seen, res, hosted)
 		if err != nil {
 			res.Err = err
 			continue
@@ -376,7 +377,7 @@ func (c *Controller) CreateTopics(specs []TopicSpec, validateOnly bool) []TopicR
 	return results
 }
 
-func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]bool, res *TopicResult) ([]metadata.Record, error) {
+func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]bool, res *TopicResult, hosted hostedCounts) ([]metadata.Record, error) {
 	if err := config.ValidTopicName(s.Name); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidTopic, err)
 	}
@@ -441,6 +442,9 @@ func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, seen map[string]
 			return nil, fmt.Errorf("%w: replication factor %d is larger than the %d available brokers", ErrInvalidReplicationFactor, rf, len(brokers))
 		}
 		assignment = assign(im, brokers, int(n), int(rf), len(im.Topics))
+	}
+	if err := hosted.place(im, assignment); err != nil {
+		return nil, fmt.Errorf("%w: topic %q: %w", ErrPolicyViolation, s.Name, err)
 	}
 	id := newTopicID()
 	for im.TopicIDs[id] != "" {

@@ -28,6 +28,10 @@ type Broker struct {
 	Port   int32
 	Rack   string
 	Fenced bool
+	// MaxPartitions is how many partition replicas the broker can host
+	// (arus.max.partitions.per.broker, reported at registration); 0: no
+	// limit known.
+	MaxPartitions int32
 }
 
 // Topic is one topic with its partitions, indexed by partition number.
@@ -86,7 +90,8 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		next.Brokers = maps.Clone(im.Brokers)
 		// Re-registration keeps the fence: a returning broker is unfenced
 		// by its heartbeat, which also re-elects partitions waiting for it.
-		next.Brokers[b.BrokerID] = Broker{ID: b.BrokerID, Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: im.Brokers[b.BrokerID].Fenced}
+		next.Brokers[b.BrokerID] = Broker{ID: b.BrokerID, Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: im.Brokers[b.BrokerID].Fenced,
+			MaxPartitions: b.MaxPartitions}
 	case r.Topic != nil:
 		if _, ok := im.Topics[r.Topic.Name]; ok {
 			return nil, fmt.Errorf("%w: topic %q exists", ErrInconsistent, r.Topic.Name)

@@ -42,6 +42,9 @@ type RegisterBrokerRecord struct {
 	Host     string `json:"host"`
 	Port     int32  `json:"port"`
 	Rack     string `json:"rack,omitempty"`
+	// MaxPartitions is the broker's partition limit; 0 (records written
+	// before it existed) means none.
+	MaxPartitions int32 `json:"maxPartitions,omitempty"`
 }
 
 // TopicRecord creates a topic; its partitions follow as PartitionRecords.
