@@ -267,6 +267,7 @@ func (b *Broker) reconcile(im *metadata.Image) {
 	}
 	want := map[topicPartition]bool{}
 	var followed []replica.Followed
+	opened := b.openNewPartitionsLocked(im)
 	for name, t := range im.Topics {
 		tc := b.topicConfig(im, name)
 		for _, p := range t.Partitions {
@@ -284,16 +285,8 @@ func (b *Broker) reconcile(im *metadata.Image) {
 				part.SetTopicConfig(tc)
 				part.SetRole(role)
 			} else {
-				var err error
-				part, err = partition.Open(partition.Config{
-					Topic: name, Index: p.Index,
-					Dir:       filepath.Join(b.cfg.DataDir, fmt.Sprintf("%s-%d", name, p.Index)),
-					TopicConf: tc, Logger: b.logger, Role: role, ReplicaLagMax: b.opts.timing.ReplicaLagMax,
-					Files: b.files,
-				})
-				if err != nil {
-					b.logger.Error("cannot open partition; it stays offline", "topic", name, "partition", p.Index, "err", err)
-					continue
+				if part = opened[tp]; part == nil {
+					continue // openNewPartitionsLocked logged why
 				}
 				b.mu.partitions[tp] = part
 			}
@@ -491,11 +484,7 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		}
 
 		b.mu.Lock()
-		for tp, p := range b.mu.partitions {
-			if err := p.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close %s-%d: %w", tp.topic, tp.index, err))
-			}
-		}
+		errs = append(errs, closePartitions(b.mu.partitions)...)
 		b.mu.partitions = nil
 		b.mu.Unlock()
 		if b.raft != nil {

@@ -113,9 +113,11 @@ func newSegment(files *FileCache, dir string, base, nowMs int64) *segment {
 	return s
 }
 
-// openFiles opens the .log file (or with create, exclusively creates it
-// and empty index files). Index files that are missing (deleted by hand,
-// or a crash) are created empty when loaded and rebuilt.
+// openFiles opens the .log file (or with create, exclusively creates it).
+// Index files are created when their first entries are written or the
+// segment is sealed; any left over from an older segment of the same base
+// are removed first. Index files that are missing at load (deleted by
+// hand, or a crash) are taken as empty and rebuilt.
 func (s *segment) openFiles(create bool) error {
 	flag := os.O_RDWR | os.O_CREATE
 	if create {
@@ -128,7 +130,7 @@ func (s *segment) openFiles(create bool) error {
 		return nil
 	}
 	for _, name := range []string{s.indexName(), s.timeIndexName()} {
-		if err := s.log.cache.withTransient(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, func(*os.File) error { return nil }); err != nil {
+		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
 			_ = s.closeFiles() // the caller removes or abandons the segment
 			return err
 		}
@@ -219,7 +221,9 @@ func (s *segment) flushIndexesLocked() error { return s.writeIndexesLocked(false
 // with sync fsyncs them, opening each file once for both.
 func (s *segment) writeIndexesLocked(sync bool) error {
 	files := s.log.cache
-	if n := len(s.offsets); n > s.offsetsFlushed || sync {
+	// A file that never had an entry need not exist: loading takes a
+	// missing index as empty.
+	if n := len(s.offsets); n > s.offsetsFlushed || sync && n > 0 {
 		err := files.withTransient(s.indexName(), os.O_RDWR|os.O_CREATE, func(f *os.File) error {
 			if n > s.offsetsFlushed {
 				b := appendOffsetEntries(nil, s.base, s.offsets[s.offsetsFlushed:])
@@ -239,7 +243,7 @@ func (s *segment) writeIndexesLocked(sync bool) error {
 		}
 		s.offsetsFlushed = n
 	}
-	if n := len(s.times); n > s.timesFlushed || sync {
+	if n := len(s.times); n > s.timesFlushed || sync && n > 0 {
 		err := files.withTransient(s.timeIndexName(), os.O_RDWR|os.O_CREATE, func(f *os.File) error {
 			if n > s.timesFlushed {
 				b := appendTimeEntries(nil, s.base, s.times[s.timesFlushed:])
@@ -291,15 +295,19 @@ func (s *segment) resetLocked() {
 
 // truncateIndexesLocked cuts the index files to the entries flushed.
 func (s *segment) truncateIndexesLocked() error {
-	files := s.log.cache
-	if err := files.withTransient(s.indexName(), os.O_RDWR|os.O_CREATE, func(f *os.File) error {
-		return f.Truncate(int64(s.offsetsFlushed) * offsetEntrySize)
-	}); err != nil {
-		return err
+	for _, f := range []struct {
+		name string
+		size int64
+	}{
+		{s.indexName(), int64(s.offsetsFlushed) * offsetEntrySize},
+		{s.timeIndexName(), int64(s.timesFlushed) * timeEntrySize},
+	} {
+		// A missing file is as good as an empty one.
+		if err := os.Truncate(f.name, f.size); err != nil && (f.size > 0 || !errors.Is(err, os.ErrNotExist)) {
+			return err
+		}
 	}
-	return files.withTransient(s.timeIndexName(), os.O_RDWR|os.O_CREATE, func(f *os.File) error {
-		return f.Truncate(int64(s.timesFlushed) * timeEntrySize)
-	})
+	return nil
 }
 
 // rewriteIndexesLocked replaces both index files with the in-memory
@@ -326,16 +334,17 @@ func (s *segment) loadLocked() error {
 		var offsets []offsetEntry
 		var times []timeEntry
 		files := s.log.cache
-		if err := files.withTransient(s.indexName(), os.O_RDWR|os.O_CREATE, func(idx *os.File) error {
+		// A missing index file (never written, deleted by hand) is empty.
+		if err := files.withTransient(s.indexName(), os.O_RDONLY, func(idx *os.File) error {
 			offsets, err = readOffsetIndex(idx, s.base, fileSize)
 			return err
-		}); err != nil {
+		}); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return indexError(err)
 		}
-		if err := files.withTransient(s.timeIndexName(), os.O_RDWR|os.O_CREATE, func(idx *os.File) error {
+		if err := files.withTransient(s.timeIndexName(), os.O_RDONLY, func(idx *os.File) error {
 			times, err = readTimeIndex(idx, s.base)
 			return err
-		}); err != nil {
+		}); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return indexError(err)
 		}
 		s.resetLocked()
