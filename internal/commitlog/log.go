@@ -378,11 +378,12 @@ func (l *Log) writeLocked(s *segment, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
 	}
-	defer s.log.unpin()
 	n, err := f.WriteAt(data, s.size)
 	if err == nil {
+		s.log.unpin()
 		return nil
 	}
+	defer s.log.unpin()
 	if n > 0 {
 		if terr := f.Truncate(s.size); terr != nil {
 			l.mu.failed = fmt.Errorf("commitlog: segment %d: failed write could not be undone: %w", s.base, terr)
