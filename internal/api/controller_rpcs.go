@@ -14,6 +14,7 @@ package api
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -29,6 +30,28 @@ import (
 // inter.broker.listener.name is the security protocol's name; arus's
 // listeners have their own).
 const InterBrokerListenerName = "BROKER"
+
+// maxPartitionsTag is an arus tagged field of BrokerRegistrationRequest:
+// the broker's partition limit (arus.max.partitions.per.broker), an int32.
+// Kafka has no such field; a tag Kafka does not know is skipped by it.
+const maxPartitionsTag = 10_000
+
+// SetRegistrationMaxPartitions puts a broker's partition limit into its
+// registration request.
+func SetRegistrationMaxPartitions(req *kmsg.BrokerRegistrationRequest, limit int32) {
+	req.UnknownTags.Set(maxPartitionsTag, binary.BigEndian.AppendUint32(nil, uint32(limit)))
+}
+
+// registrationMaxPartitions reads the limit; 0 when absent or malformed.
+func registrationMaxPartitions(req *kmsg.BrokerRegistrationRequest) int32 {
+	var limit int32
+	req.UnknownTags.Each(func(key uint32, val []byte) {
+		if key == maxPartitionsTag && len(val) == 4 {
+			limit = max(int32(binary.BigEndian.Uint32(val)), 0)
+		}
+	})
+	return limit
+}
 
 // forwarded lists the client requests that run on the active controller.
 // AlterConfigs (33) and IncrementalAlterConfigs (44) forward themselves,
@@ -82,6 +105,7 @@ func (h *Handlers) brokerRegistration(_ context.Context, req *Request) Outcome {
 	if r.Rack != nil {
 		rec.Rack = *r.Rack
 	}
+	rec.MaxPartitions = registrationMaxPartitions(r)
 	resp.ErrorCode = h.controllerCode(h.deps.Controller.Bootstrap(rec))
 	resp.BrokerEpoch = h.deps.Controller.Image().Offset
 	return respond(resp)

@@ -92,6 +92,8 @@ func errorCode(logger *slog.Logger, err error) int16 {
 		return kerr.InvalidCommitOffsetSize.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
+	case errors.Is(err, controller.ErrPolicyViolation):
+		return kerr.PolicyViolation.Code
 	case errors.Is(err, controller.ErrTopicExists):
 		return kerr.TopicAlreadyExists.Code
 	case errors.Is(err, controller.ErrUnknownTopic):

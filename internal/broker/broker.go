@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/arus-io/arus/internal/api"
+	"github.com/arus-io/arus/internal/commitlog"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
@@ -55,6 +56,11 @@ type Broker struct {
 	groups   *group.Coordinator
 	raft     *quorum.Raft            // nil with a shared (test) controller or on a broker-only node
 	observer *controller.ObserverLog // set on a broker-only node
+
+	// files is the open-file cache of every partition's segments;
+	// maxPartitions the limit reported at registration (0: none).
+	files         *commitlog.FileCache
+	maxPartitions int32
 
 	lastHWCheckpoint time.Time        // owned by the reviewReplicas loop
 	remote           *remote          // requests to the active controller on another node
@@ -111,6 +117,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	}
 	// One budget per process: in-process test clusters share the last one set.
 	record.SetDecompressionBudget(record.NewBudget(cfg.DecompressionMaxBytes))
+	b.files, b.maxPartitions = fileBudget(cfg, logger)
 	defaults := controller.Defaults{NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor}
 	if b.opts.controller != nil {
 		b.controller = b.opts.controller
@@ -330,6 +337,7 @@ func (b *Broker) reconcile(im *metadata.Image) {
 	}
 	want := map[topicPartition]bool{}
 	var followed []replica.Followed
+	opened := b.openNewPartitionsLocked(im)
 	for name, t := range im.Topics {
 		tc := b.topicConfig(im, name)
 		for _, p := range t.Partitions {
@@ -347,15 +355,8 @@ func (b *Broker) reconcile(im *metadata.Image) {
 				part.SetTopicConfig(tc)
 				part.SetRole(role)
 			} else {
-				var err error
-				part, err = partition.Open(partition.Config{
-					Topic: name, Index: p.Index,
-					Dir:       filepath.Join(b.cfg.DataDir, fmt.Sprintf("%s-%d", name, p.Index)),
-					TopicConf: tc, Logger: b.logger, Role: role, ReplicaLagMax: b.opts.timing.ReplicaLagMax,
-				})
-				if err != nil {
-					b.logger.Error("cannot open partition; it stays offline", "topic", name, "partition", p.Index, "err", err)
-					continue
+				if part = opened[tp]; part == nil {
+					continue // openNewPartitionsLocked logged why
 				}
 				b.mu.partitions[tp] = part
 			}
@@ -556,11 +557,7 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		}
 
 		b.mu.Lock()
-		for tp, p := range b.mu.partitions {
-			if err := p.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close %s-%d: %w", tp.topic, tp.index, err))
-			}
-		}
+		errs = append(errs, closePartitions(b.mu.partitions)...)
 		b.mu.partitions = nil
 		b.mu.Unlock()
 		if b.raft != nil {

@@ -112,7 +112,8 @@ func (r *remote) close() {
 // quorum has a leader (bounded by registrationTimeout).
 func (b *Broker) register() error {
 	rec := metadata.RegisterBrokerRecord{BrokerID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack,
-		InterBrokerHost: b.interAdvertised.host, InterBrokerPort: b.interAdvertised.port}
+		InterBrokerHost: b.interAdvertised.host, InterBrokerPort: b.interAdvertised.port,
+		MaxPartitions: b.maxPartitions}
 	deadline := time.Now().Add(registrationTimeout)
 	backoff := 20 * time.Millisecond
 	for {
@@ -153,6 +154,9 @@ func (b *Broker) registerRemote(rec metadata.RegisterBrokerRecord) error {
 	req.ClusterID = b.controller.Image().ClusterID
 	if rec.Rack != "" {
 		req.Rack = &rec.Rack
+	}
+	if rec.MaxPartitions > 0 {
+		api.SetRegistrationMaxPartitions(req, rec.MaxPartitions)
 	}
 	resp, err := b.remote.forward(ctx, req)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -198,7 +199,10 @@ func (p *compactPass) run(firstDirty int64) (mappedTo, pendingHorizon int64, err
 	// its producer's last only if no later one exists anywhere.
 	producers := newProducerScan()
 	for i := range p.sn.views {
-		w := p.sn.views[i].window(lookupChunk)
+		w, err := p.sn.views[i].window(lookupChunk)
+		if err != nil {
+			return 0, 0, fmt.Errorf("commitlog: compact: %w", err)
+		}
 		if _, err := scan(w, 0, false, func(h *record.Header, pos int64) (bool, error) {
 			if p.aborted() {
 				return false, ErrCompactAborted
@@ -217,6 +221,7 @@ func (p *compactPass) run(firstDirty int64) (mappedTo, pendingHorizon int64, err
 		}); err != nil {
 			return 0, 0, fmt.Errorf("commitlog: compact: segment %d: %w", p.sn.views[i].base, err)
 		}
+		p.sn.views[i].unpin() // a pass over many segments keeps few open
 	}
 	bound := min(p.active().base, p.cc.MaxOffset, producers.firstUnstable())
 	views, err := p.cleanable(bound, firstDirty)
@@ -265,8 +270,12 @@ func (p *compactPass) run(firstDirty int64) (mappedTo, pendingHorizon int64, err
 // (valid until fn returns), checking CRCs with verify. It stops with
 // ErrCompactAborted when asked to.
 func (p *compactPass) scanBatches(v *segmentView, chunk int, verify bool, fn func(h *record.Header, b []byte) error) error {
-	w := v.window(chunk)
-	_, err := scan(w, 0, verify, func(h *record.Header, pos int64) (bool, error) {
+	w, err := v.window(chunk)
+	if err != nil {
+		return err
+	}
+	defer v.unpin()
+	_, err = scan(w, 0, verify, func(h *record.Header, pos int64) (bool, error) {
 		if p.aborted() {
 			return false, ErrCompactAborted
 		}
@@ -293,7 +302,7 @@ func (p *compactPass) cleanable(bound, firstDirty int64) ([]segmentView, error) 
 		if p.cc.MinCompactionLagMs > 0 && v.next > firstDirty {
 			ts := v.maxTS
 			if ts == record.NoTimestamp {
-				st, err := v.seg.log.Stat()
+				st, err := os.Stat(v.seg.path + logSuffix)
 				if err != nil {
 					return nil, err
 				}
@@ -378,7 +387,7 @@ func (p *compactPass) groupEnd(views []segmentView, i int) int {
 // for the first segment of the log, whose base is the log start offset;
 // otherwise a group left empty is just removed.
 func (p *compactPass) cleanGroup(group []segmentView, f *batchFilter, keepEmpty bool) error {
-	ns, err := createCleaned(p.l.dir, group[0].base, p.nowMs)
+	ns, err := createCleaned(p.l.files, p.l.dir, group[0].base, p.nowMs)
 	if err != nil {
 		return fmt.Errorf("commitlog: compact: create segment %d: %w", group[0].base, err)
 	}
@@ -449,6 +458,16 @@ func (p *compactPass) cleanGroup(group []segmentView, f *batchFilter, keepEmpty 
 func (p *compactPass) install(group []segmentView, ns *segment) error {
 	l := p.l
 	olds := group
+	// Readers of the old segments keep their files: their names are about
+	// to be removed, or to name the new segment's files.
+	for _, v := range group {
+		if err := v.seg.hold(); err != nil {
+			if ns != nil {
+				discardCleaned(ns)
+			}
+			return fmt.Errorf("commitlog: compact: segment %d: %w", v.base, err)
+		}
+	}
 	if ns != nil {
 		if err := commitCleaned(ns); err != nil {
 			discardCleaned(ns)
@@ -481,6 +500,7 @@ func (p *compactPass) install(group []segmentView, ns *segment) error {
 		if err := finishSwap(ns.path); err != nil {
 			return fail(err)
 		}
+		installedCleaned(ns)
 	}
 	if err := syncDir(l.dir); err != nil {
 		return fail(err)

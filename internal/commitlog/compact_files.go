@@ -46,7 +46,10 @@ func (w *cleanedWriter) flush() error {
 	if len(w.pending) == 0 {
 		return nil
 	}
-	if _, err := w.seg.log.WriteAt(w.pending, w.seg.size-int64(len(w.pending))); err != nil {
+	if err := w.seg.log.with(func(f *os.File) error {
+		_, err := f.WriteAt(w.pending, w.seg.size-int64(len(w.pending)))
+		return err
+	}); err != nil {
 		return err
 	}
 	w.pending = w.pending[:0]
@@ -67,30 +70,37 @@ func (w *cleanedWriter) finish() error {
 var cleanerFileSuffixes = []string{indexSuffix, timeIndexSuffix, logSuffix}
 
 // createCleaned creates the .cleaned files of a new segment with base,
-// replacing leftovers of an earlier pass that stopped.
-func createCleaned(dir string, base, nowMs int64) (*segment, error) {
-	s := newSegment(dir, base, nowMs)
+// replacing leftovers of an earlier pass that stopped. Its .log file is
+// held open (its name is not the segment's yet) until install renamed it;
+// its index files are named with indexExt until then.
+func createCleaned(files *FileCache, dir string, base, nowMs int64) (*segment, error) {
+	s := newSegment(files, dir, base, nowMs)
+	s.indexExt = cleanedSuffix
 	for _, suffix := range cleanerFileSuffixes {
 		name := s.path + suffix + cleanedSuffix
 		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		flag := os.O_RDWR | os.O_CREATE | os.O_EXCL
+		var err error
+		if suffix == logSuffix {
+			err = s.log.createHeld(name, flag)
+		} else {
+			err = files.withTransient(name, flag, func(*os.File) error { return nil })
+		}
 		if err != nil {
 			_ = s.closeFiles() // nothing written yet
 			removeCleaned(s.path)
 			return nil, err
 		}
-		switch suffix {
-		case indexSuffix:
-			s.index = f
-		case timeIndexSuffix:
-			s.timeIndex = f
-		default:
-			s.log = f
-		}
 	}
 	return s, nil
+}
+
+// installedCleaned is called once the files of s have their final names.
+func installedCleaned(s *segment) {
+	s.indexExt = ""
+	s.log.unhold()
 }
 
 // discardCleaned closes and removes a new segment that will not be used.
@@ -184,15 +194,15 @@ func recoverCleanerFiles(dir string, logger *slog.Logger) (map[int64]bool, error
 	slices.Sort(bases)
 	rebuild := make(map[int64]bool)
 	for _, base := range swaps {
-		s := newSegment(dir, base, 0)
-		next, err := swapEnd(s.path + logSuffix + swapSuffix)
+		path := segmentPath(dir, base)
+		next, err := swapEnd(path + logSuffix + swapSuffix)
 		if err != nil {
 			return nil, fmt.Errorf("swap file of segment %d: %w", base, err)
 		}
 		var replaced []int64
 		for _, old := range bases {
 			if old > base && old < next {
-				if err := newSegment(dir, old, 0).remove(); err != nil {
+				if err := removeSegmentFiles(segmentPath(dir, old)); err != nil {
 					return nil, err
 				}
 				replaced = append(replaced, old)
@@ -200,11 +210,11 @@ func recoverCleanerFiles(dir string, logger *slog.Logger) (map[int64]bool, error
 		}
 		// Stale or new, the index files are rebuilt from the swapped .log.
 		for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
-			if err := os.Remove(s.path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, err
 			}
 		}
-		if err := os.Rename(s.path+logSuffix+swapSuffix, s.path+logSuffix); err != nil {
+		if err := os.Rename(path+logSuffix+swapSuffix, path+logSuffix); err != nil {
 			return nil, err
 		}
 		rebuild[base] = true

@@ -40,6 +40,11 @@ type Config struct {
 	IndexIntervalBytes int32
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Files is the open-file cache shared by the broker's logs. Only Open
+	// reads it (SetConfig keeps the log's cache); nil takes a cache for
+	// the whole process sized from RLIMIT_NOFILE (DefaultCacheCapacity
+	// with DefaultFDReserve).
+	Files *FileCache
 }
 
 // validate fills defaults and rejects nonsense.

@@ -32,6 +32,17 @@
 //     and replaces the old files through .cleaned and .swap files that Open
 //     rolls back or completes after a crash.
 //
+// File descriptors: a Log keeps no index file open (entries live in
+// memory; the files are opened briefly to load, write, truncate or fsync
+// them) and its .log files go through a FileCache shared by the broker
+// (fdcache.go): opened on use, closed by a CLOCK sweep when the cache is
+// full, never while pinned by an append, an fsync or a reader's snapshot
+// (file regions handed to sendfile stay valid until released). A segment
+// whose files are deleted or renamed while readers hold it keeps its .log
+// open until the last reader is done. So the descriptors of all logs stay
+// within the cache's capacity however many partitions and segments there
+// are.
+//
 // Concurrency: one goroutine at a time appends (Append, AppendAsFollower,
 // TruncateTo); Read, Sync, OffsetForTimestamp, MaxTimestamp, ScanBatches,
 // EnforceRetention, Compact and the accessors may run concurrently with it
@@ -47,9 +58,10 @@
 // readers compare a truncation counter before and after and retry (a
 // sequence lock). Sync fsyncs without the lock. LogEndOffset,
 // LogStartOffset and Size are atomics readable without any lock. Lock
-// order: the cleaner mutex (Log.cleaner.mu) before Log.mu; nothing else
-// nests. Compact holds the cleaner mutex for a whole pass but Log.mu only
-// to take a snapshot and to swap the segment list: it reads and writes
-// files outside it, and readers of a replaced segment keep its old files
-// open through their reference.
+// order: the cleaner mutex (Log.cleaner.mu) before Log.mu, before a
+// segment file's mutex, before FileCache.mu (the cache's eviction only
+// tries a file's mutex); nothing else nests. Compact holds the cleaner
+// mutex for a whole pass but Log.mu only to take a snapshot and to swap
+// the segment list: it reads and writes files outside it, and readers of
+// a replaced segment keep its old files open through their reference.
 package commitlog

@@ -32,6 +32,7 @@ var ErrNotBatchBoundary = errors.New("commitlog: offset is not a batch boundary"
 type Log struct {
 	dir    string
 	logger *slog.Logger
+	files  *FileCache             // Config.Files at Open
 	cfg    atomic.Pointer[Config] // replaced whole by SetConfig
 
 	// leo, start and size are written under mu (write lock) and may be read
@@ -75,7 +76,10 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
-	l := &Log{dir: dir, logger: logger.With("dir", dir)}
+	l := &Log{dir: dir, logger: logger.With("dir", dir), files: cfg.Files}
+	if l.files == nil {
+		l.files = defaultFileCache()
+	}
 	l.cfg.Store(&cfg)
 	l.cleaner.mu.pendingHorizon = math.MinInt64
 	l.mu.Lock()
@@ -137,7 +141,7 @@ func (l *Log) openLocked() error {
 	slices.Sort(bases)
 	nowMs := cfg.Now().UnixMilli()
 	for i, base := range bases {
-		s := newSegment(l.dir, base, nowMs)
+		s := newSegment(l.files, l.dir, base, nowMs)
 		if err := s.openFiles(false); err != nil {
 			return err
 		}
@@ -147,7 +151,7 @@ func (l *Log) openLocked() error {
 		}
 	}
 	if len(l.mu.segments) == 0 {
-		s := newSegment(l.dir, 0, nowMs)
+		s := newSegment(l.files, l.dir, 0, nowMs)
 		if err := s.openFiles(true); err != nil {
 			return err
 		}
@@ -353,7 +357,7 @@ func (l *Log) rollLocked(base int64) error {
 		l.mu.failed = fmt.Errorf("commitlog: roll: %w", err)
 		return l.mu.failed
 	}
-	s := newSegment(l.dir, base, l.cfg.Load().Now().UnixMilli())
+	s := newSegment(l.files, l.dir, base, l.cfg.Load().Now().UnixMilli())
 	if err := s.openFiles(true); err != nil {
 		return fmt.Errorf("commitlog: roll: %w", err)
 	}
@@ -370,12 +374,18 @@ func (l *Log) rollLocked(base int64) error {
 // writeLocked writes data at the end of s with one pwrite. A failed write is
 // cut off again so that the file holds whole batches only.
 func (l *Log) writeLocked(s *segment, data []byte) error {
-	n, err := s.log.WriteAt(data, s.size)
+	f, err := s.log.pin()
+	if err != nil {
+		return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
+	}
+	n, err := f.WriteAt(data, s.size)
 	if err == nil {
+		s.log.unpin()
 		return nil
 	}
+	defer s.log.unpin()
 	if n > 0 {
-		if terr := s.log.Truncate(s.size); terr != nil {
+		if terr := f.Truncate(s.size); terr != nil {
 			l.mu.failed = fmt.Errorf("commitlog: segment %d: failed write could not be undone: %w", s.base, terr)
 		}
 	}
@@ -413,7 +423,7 @@ func (l *Log) Sync() (syncedTo int64, err error) {
 	leo := l.leo.Load()
 	l.mu.RUnlock()
 	defer s.release()
-	if err := fdatasync(s.log); err != nil {
+	if err := s.log.with(fdatasync); err != nil {
 		// After a failed fsync the kernel may have dropped the dirty pages;
 		// a later fsync could succeed without the data. Refuse further writes.
 		l.mu.Lock()
@@ -472,7 +482,12 @@ func (l *Log) TruncateTo(offset int64) error {
 	segs := l.mu.segments
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
 	s := segs[i]
-	w := &window{f: s.log, end: s.size, chunk: lookupChunk}
+	f, err := s.log.pin()
+	if err != nil {
+		return fmt.Errorf("commitlog: truncate to %d: %w", offset, err)
+	}
+	defer s.log.unpin()
+	w := &window{f: f, end: s.size, chunk: lookupChunk}
 	pos, err := scan(w, lookupOffset(s.offsets, offset), false, func(h *record.Header, _ int64) (bool, error) {
 		if h.LastOffset() < offset {
 			return true, nil
@@ -484,6 +499,15 @@ func (l *Log) TruncateTo(offset int64) error {
 	})
 	if err != nil {
 		return err
+	}
+	// Readers of the later segments keep their files (hold) while their
+	// names go away; a new segment may take the same name later.
+	for _, later := range segs[i+1:] {
+		if later.refs.Load() > 1 {
+			if err := later.hold(); err != nil {
+				return fmt.Errorf("commitlog: truncate to %d: %w", offset, err)
+			}
+		}
 	}
 	// From here on, readers that copied bytes outside the lock retry.
 	l.truncations.Add(1)
@@ -536,7 +560,7 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 		if cfg.RetentionMs >= 0 {
 			ts := s.maxTS
 			if ts == record.NoTimestamp {
-				st, err := s.log.Stat()
+				st, err := os.Stat(s.path + logSuffix)
 				if err != nil {
 					return deletedSegments, fmt.Errorf("commitlog: retention: %w", err)
 				}
@@ -549,6 +573,12 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 		}
 		if !expired {
 			break
+		}
+		// Readers keep reading the deleted files; reopening by name would fail.
+		if s.refs.Load() > 1 {
+			if err := s.hold(); err != nil {
+				return deletedSegments, fmt.Errorf("commitlog: retention: segment %d: %w", s.base, err)
+			}
 		}
 		if err := s.remove(); err != nil {
 			return deletedSegments, fmt.Errorf("commitlog: retention: delete segment %d: %w", s.base, err)
@@ -578,6 +608,11 @@ func (l *Log) Close() error {
 	l.mu.closed = true
 	err := l.activeLocked().sealLocked()
 	for _, s := range l.mu.segments {
+		if s.refs.Load() > 1 {
+			// Readers finish on the files even if the directory is then
+			// removed or renamed (Delete, a deleted topic).
+			err = errors.Join(err, s.hold())
+		}
 		s.release()
 	}
 	l.mu.segments = nil

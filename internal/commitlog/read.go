@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -22,6 +23,7 @@ var lookupBuffers = sync.Pool{New: func() any {
 // it then reads the files without the lock, holding a reference.
 type segmentView struct {
 	seg         *segment
+	f           *os.File // the .log file once pinned (file), until release
 	base        int64
 	next        int64
 	size        int64 // bytes readable: whole batches published so far
@@ -67,8 +69,32 @@ func (l *Log) acquire(from int64) (*snapshot, error) {
 }
 
 func (sn *snapshot) release() {
-	for _, v := range sn.views {
-		v.seg.release()
+	for i := range sn.views {
+		sn.views[i].unpin()
+		sn.views[i].seg.release()
+	}
+}
+
+// file returns the segment's .log file, pinned open in the FileCache until
+// unpin or the snapshot's release: file regions handed to sendfile stay
+// valid until then, whatever the cache evicts.
+func (v *segmentView) file() (*os.File, error) {
+	if v.f == nil {
+		f, err := v.seg.log.pin()
+		if err != nil {
+			return nil, fmt.Errorf("commitlog: segment %d: %w", v.base, err)
+		}
+		v.f = f
+	}
+	return v.f, nil
+}
+
+// unpin lets the cache close the file again (a long scan over many
+// segments unpins each when done with it).
+func (v *segmentView) unpin() {
+	if v.f != nil {
+		v.f = nil
+		v.seg.log.unpin()
 	}
 }
 
@@ -89,8 +115,17 @@ func withSnapshot[T any](l *Log, from int64, fn func(sn *snapshot) (T, error)) (
 	}
 }
 
-func (v *segmentView) window(chunk int) *window {
-	return &window{f: v.seg.log, end: v.size, chunk: chunk}
+// window returns a scan window over the readable bytes of v, pinning the
+// file unless there are none.
+func (v *segmentView) window(chunk int) (*window, error) {
+	if v.size == 0 {
+		return &window{end: 0, chunk: chunk}, nil
+	}
+	f, err := v.file()
+	if err != nil {
+		return nil, err
+	}
+	return &window{f: f, end: v.size, chunk: chunk}, nil
 }
 
 // findBatch returns the position of the first batch in v whose last offset
@@ -137,10 +172,12 @@ func (sn *snapshot) read(offset, maxOffset int64, maxBytes int, minOneBatch bool
 		}
 		var from int64
 		if i == 0 {
-			w := v.window(lookupChunk)
+			w, err := v.window(lookupChunk)
+			if err != nil {
+				return nil, err
+			}
 			buf := lookupBuffers.Get().(*[]byte)
 			w.buf = (*buf)[:0]
-			var err error
 			from, err = v.findBatch(w, offset)
 			lookupBuffers.Put(buf) // findBatch reads headers only: w.buf never outgrew it
 			if err != nil {
@@ -171,9 +208,13 @@ func (sn *snapshot) read(offset, maxOffset int64, maxBytes int, minOneBatch bool
 		if want <= 0 {
 			break
 		}
+		f, err := sp.v.file()
+		if err != nil {
+			return nil, err
+		}
 		old := len(out)
 		out = slices.Grow(out, int(want))[:old+int(want)]
-		if _, err := sp.v.seg.log.ReadAt(out[old:], sp.from); err != nil {
+		if _, err := f.ReadAt(out[old:], sp.from); err != nil {
 			return nil, fmt.Errorf("commitlog: read segment %d at %d: %w", sp.v.base, sp.from, err)
 		}
 		p, done := old, false
@@ -195,7 +236,7 @@ func (sn *snapshot) read(offset, maxOffset int64, maxBytes int, minOneBatch bool
 				if p == 0 && minOneBatch && sp.from+int64(h.Size()) <= sp.to {
 					have := len(out)
 					out = slices.Grow(out, end-have)[:end]
-					if _, err := sp.v.seg.log.ReadAt(out[have:], sp.from+int64(have-old)); err != nil {
+					if _, err := f.ReadAt(out[have:], sp.from+int64(have-old)); err != nil {
 						return nil, fmt.Errorf("commitlog: read segment %d: %w", sp.v.base, err)
 					}
 					p = end
@@ -246,9 +287,12 @@ func (sn *snapshot) offsetForTimestamp(ts, maxOffset int64) (timestampResult, er
 		if o := lookupTime(v.times, ts); o >= 0 {
 			start = lookupOffset(v.offsets, o)
 		}
-		w := v.window(lookupChunk)
+		w, err := v.window(lookupChunk)
+		if err != nil {
+			return res, err
+		}
 		stop := false
-		_, err := scan(w, start, false, func(h *record.Header, pos int64) (bool, error) {
+		_, err = scan(w, start, false, func(h *record.Header, pos int64) (bool, error) {
 			if h.LastOffset() >= maxOffset {
 				stop = true
 				return false, nil
@@ -302,7 +346,11 @@ func (sn *snapshot) maxTimestamp(maxOffset int64) (timestampResult, error) {
 			// The segment's largest timestamp lies beyond maxOffset: find
 			// the largest below it.
 			ts = record.NoTimestamp
-			_, err := scan(v.window(lookupChunk), 0, false, func(h *record.Header, _ int64) (bool, error) {
+			w, err := v.window(lookupChunk)
+			if err != nil {
+				return timestampResult{}, err
+			}
+			_, err = scan(w, 0, false, func(h *record.Header, _ int64) (bool, error) {
 				if h.LastOffset() >= maxOffset {
 					return false, nil
 				}
@@ -324,7 +372,10 @@ func (sn *snapshot) maxTimestamp(maxOffset int64) (timestampResult, error) {
 	}
 	// Decode the batch holding the maximum to find the exact record.
 	v := &sn.views[best]
-	w := v.window(lookupChunk)
+	w, err := v.window(lookupChunk)
+	if err != nil {
+		return timestampResult{}, err
+	}
 	pos, err := v.findBatch(w, bestOffset)
 	if err != nil {
 		return timestampResult{}, err
@@ -367,7 +418,10 @@ func (l *Log) ScanBatches(from int64, fn func(h record.Header) error) error {
 	defer sn.release()
 	for i := range sn.views {
 		v := &sn.views[i]
-		w := v.window(lookupChunk)
+		w, err := v.window(lookupChunk)
+		if err != nil {
+			return err
+		}
 		var start int64
 		if i == 0 {
 			if start, err = v.findBatch(w, from); err != nil {
@@ -382,6 +436,7 @@ func (l *Log) ScanBatches(from int64, fn func(h record.Header) error) error {
 		}); err != nil {
 			return err
 		}
+		v.unpin()
 	}
 	if l.truncations.Load() != sn.gen {
 		return errTruncatedDuringScan

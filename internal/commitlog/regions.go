@@ -18,8 +18,8 @@ type FileRegion struct {
 // ReadRegions is Read without reading: it returns the byte ranges of the
 // batches Read would return (same rules for offset, maxOffset, maxBytes and
 // minOneBatch) and a release function that must be called once they were
-// sent; until then the segment files stay open even if retention deletes
-// them. Only batch headers are read, through the indexes.
+// sent; until then the segment files stay open (pinned in the FileCache)
+// even if retention deletes them or the cache is full. Only batch headers are read, through the indexes.
 //
 // The regions describe the log as of the call. A follower's TruncateTo may
 // rewrite the bytes before they are sent; consumers read from leaders,
@@ -52,10 +52,12 @@ func (sn *snapshot) regions(offset, maxOffset int64, maxBytes int, minOneBatch b
 		if v.base >= maxOffset {
 			break
 		}
-		w := v.window(lookupChunk)
+		w, err := v.window(lookupChunk)
+		if err != nil {
+			return nil, err
+		}
 		var from int64
 		if i == 0 {
-			var err error
 			if from, err = v.findBatch(w, offset); err != nil {
 				return nil, err
 			}
@@ -74,7 +76,7 @@ func (sn *snapshot) regions(offset, maxOffset int64, maxBytes int, minOneBatch b
 			return nil, fmt.Errorf("commitlog: segment %d: %w", v.base, err)
 		}
 		if end > from {
-			out = append(out, FileRegion{File: v.seg.log, Offset: from, Length: end - from})
+			out = append(out, FileRegion{File: v.f, Offset: from, Length: end - from})
 		}
 		if stop {
 			break

@@ -58,15 +58,20 @@ func parseSegmentName(name string) (int64, bool) {
 
 // segment is one .log file with its two index files. The segment list of
 // Log holds one reference; readers take one each so that retention can
-// unlink a segment while a read is still copying from it. The files close
-// when the last reference goes.
+// unlink a segment while a read is still copying from it. The .log file
+// goes through the Log's FileCache (open while used, closed when evicted)
+// and closes for good when the last reference goes. The index files hold
+// no descriptor: their entries are in memory and the files are opened only
+// to load, write, truncate or fsync them (Kafka's LazyIndex, taken further).
 type segment struct {
-	base      int64 // offset of the first batch; fixed
-	path      string
-	log       *os.File
-	index     *os.File
-	timeIndex *os.File
-	refs      atomic.Int32
+	base int64 // offset of the first batch; fixed
+	path string
+	log  *segmentFile
+	// indexExt is appended to the index file names: cleanedSuffix while
+	// the cleaner writes a new segment, then "". Guarded like the fields
+	// below.
+	indexExt string
+	refs     atomic.Int32
 
 	// All fields below are guarded by Log.mu: written under the write lock,
 	// read under either lock. Readers copy what they need into a
@@ -88,10 +93,17 @@ type segment struct {
 	openedMs        int64 // when this process created or opened the segment (Config.Now)
 }
 
-func newSegment(dir string, base, nowMs int64) *segment {
+// segmentPath is the path of a segment's files without suffix.
+func segmentPath(dir string, base int64) string {
+	return filepath.Join(dir, segmentName(base))
+}
+
+func newSegment(files *FileCache, dir string, base, nowMs int64) *segment {
+	path := segmentPath(dir, base)
 	s := &segment{
 		base:     base,
-		path:     filepath.Join(dir, segmentName(base)),
+		path:     path,
+		log:      files.newFile(path + logSuffix),
 		next:     base,
 		maxTS:    record.NoTimestamp,
 		firstTS:  record.NoTimestamp,
@@ -101,41 +113,39 @@ func newSegment(dir string, base, nowMs int64) *segment {
 	return s
 }
 
-// openFiles opens (or with create, exclusively creates) the three files.
+// openFiles opens the .log file (or with create, exclusively creates it).
+// Index files are created when their first entries are written or the
+// segment is sealed; any left over from an older segment of the same base
+// are removed first. Index files that are missing at load (deleted by
+// hand, or a crash) are taken as empty and rebuilt.
 func (s *segment) openFiles(create bool) error {
 	flag := os.O_RDWR | os.O_CREATE
 	if create {
 		flag |= os.O_EXCL
 	}
-	var err error
-	if s.log, err = os.OpenFile(s.path+logSuffix, flag, 0o644); err != nil {
+	if err := s.log.create(flag); err != nil {
 		return err
 	}
-	// Index files may be missing (deleted by hand, or a crash); they are rebuilt.
-	idxFlag := os.O_RDWR | os.O_CREATE
-	if create {
-		idxFlag |= os.O_TRUNC
+	if !create {
+		return nil
 	}
-	if s.index, err = os.OpenFile(s.path+indexSuffix, idxFlag, 0o644); err != nil {
-		s.closeFiles()
-		return err
-	}
-	if s.timeIndex, err = os.OpenFile(s.path+timeIndexSuffix, idxFlag, 0o644); err != nil {
-		s.closeFiles()
-		return err
+	for _, name := range []string{s.indexName(), s.timeIndexName()} {
+		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			_ = s.closeFiles() // the caller removes or abandons the segment
+			return err
+		}
 	}
 	return nil
 }
 
-func (s *segment) closeFiles() error {
-	var errs []error
-	for _, f := range []*os.File{s.log, s.index, s.timeIndex} {
-		if f != nil {
-			errs = append(errs, f.Close())
-		}
-	}
-	return errors.Join(errs...)
-}
+func (s *segment) indexName() string     { return s.path + indexSuffix + s.indexExt }
+func (s *segment) timeIndexName() string { return s.path + timeIndexSuffix + s.indexExt }
+
+func (s *segment) closeFiles() error { return s.log.close() }
+
+// hold keeps the .log file open until the segment's last reference goes:
+// its name is about to be removed or replaced while readers may use it.
+func (s *segment) hold() error { return s.log.hold() }
 
 func (s *segment) acquire() { s.refs.Add(1) }
 
@@ -146,11 +156,14 @@ func (s *segment) release() {
 	}
 }
 
-// remove unlinks the segment's files. Open descriptors stay usable.
-func (s *segment) remove() error {
+// remove unlinks the segment's files. Open descriptors stay usable; hold
+// first when readers may still need the .log file.
+func (s *segment) remove() error { return removeSegmentFiles(s.path) }
+
+func removeSegmentFiles(path string) error {
 	var errs []error
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		if err := os.Remove(s.path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -202,18 +215,51 @@ func (s *segment) maybeFlushIndexesLocked() error {
 }
 
 // flushIndexesLocked writes buffered index entries to the index files.
-func (s *segment) flushIndexesLocked() error {
-	if n := len(s.offsets); n > s.offsetsFlushed {
-		b := appendOffsetEntries(nil, s.base, s.offsets[s.offsetsFlushed:])
-		if _, err := s.index.WriteAt(b, int64(s.offsetsFlushed)*offsetEntrySize); err != nil {
-			return fmt.Errorf("write offset index: %w", err)
+func (s *segment) flushIndexesLocked() error { return s.writeIndexesLocked(false) }
+
+// writeIndexesLocked writes buffered index entries to the index files and
+// with sync fsyncs them, opening each file once for both.
+func (s *segment) writeIndexesLocked(sync bool) error {
+	files := s.log.cache
+	// A file that never had an entry need not exist: loading takes a
+	// missing index as empty.
+	if n := len(s.offsets); n > s.offsetsFlushed || sync && n > 0 {
+		err := files.withTransient(s.indexName(), os.O_RDWR|os.O_CREATE, func(f *os.File) error {
+			if n > s.offsetsFlushed {
+				b := appendOffsetEntries(nil, s.base, s.offsets[s.offsetsFlushed:])
+				if _, err := f.WriteAt(b, int64(s.offsetsFlushed)*offsetEntrySize); err != nil {
+					return fmt.Errorf("write offset index: %w", err)
+				}
+			}
+			if sync {
+				if err := f.Sync(); err != nil {
+					return fmt.Errorf("sync offset index %d: %w", s.base, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		s.offsetsFlushed = n
 	}
-	if n := len(s.times); n > s.timesFlushed {
-		b := appendTimeEntries(nil, s.base, s.times[s.timesFlushed:])
-		if _, err := s.timeIndex.WriteAt(b, int64(s.timesFlushed)*timeEntrySize); err != nil {
-			return fmt.Errorf("write time index: %w", err)
+	if n := len(s.times); n > s.timesFlushed || sync && n > 0 {
+		err := files.withTransient(s.timeIndexName(), os.O_RDWR|os.O_CREATE, func(f *os.File) error {
+			if n > s.timesFlushed {
+				b := appendTimeEntries(nil, s.base, s.times[s.timesFlushed:])
+				if _, err := f.WriteAt(b, int64(s.timesFlushed)*timeEntrySize); err != nil {
+					return fmt.Errorf("write time index: %w", err)
+				}
+			}
+			if sync {
+				if err := f.Sync(); err != nil {
+					return fmt.Errorf("sync time index %d: %w", s.base, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		s.timesFlushed = n
 	}
@@ -226,23 +272,16 @@ func (s *segment) flushIndexesLocked() error {
 // without scanning.
 func (s *segment) sealLocked() error {
 	s.maybeAppendTimeLocked()
-	if err := s.flushIndexesLocked(); err != nil {
-		return err
-	}
 	return s.syncFilesLocked()
 }
 
+// syncFilesLocked writes buffered index entries and fsyncs the .log and
+// both index files.
 func (s *segment) syncFilesLocked() error {
-	if err := fdatasync(s.log); err != nil {
+	if err := s.log.with(fdatasync); err != nil {
 		return fmt.Errorf("sync segment %d: %w", s.base, err)
 	}
-	if err := s.index.Sync(); err != nil {
-		return fmt.Errorf("sync offset index %d: %w", s.base, err)
-	}
-	if err := s.timeIndex.Sync(); err != nil {
-		return fmt.Errorf("sync time index %d: %w", s.base, err)
-	}
-	return nil
+	return s.writeIndexesLocked(true)
 }
 
 // resetLocked forgets all batches, keeping the files.
@@ -254,16 +293,28 @@ func (s *segment) resetLocked() {
 	s.maxTS, s.maxTSOffset, s.firstTS = record.NoTimestamp, 0, record.NoTimestamp
 }
 
-// rewriteIndexesLocked replaces both index files with the in-memory entries.
+// truncateIndexesLocked cuts the index files to the entries flushed.
+func (s *segment) truncateIndexesLocked() error {
+	for _, f := range []struct {
+		name string
+		size int64
+	}{
+		{s.indexName(), int64(s.offsetsFlushed) * offsetEntrySize},
+		{s.timeIndexName(), int64(s.timesFlushed) * timeEntrySize},
+	} {
+		// A missing file is as good as an empty one.
+		if err := os.Truncate(f.name, f.size); err != nil && (f.size > 0 || !errors.Is(err, os.ErrNotExist)) {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewriteIndexesLocked replaces both index files with the in-memory
+// entries; syncFilesLocked writes them.
 func (s *segment) rewriteIndexesLocked() error {
-	if err := s.index.Truncate(0); err != nil {
-		return err
-	}
-	if err := s.timeIndex.Truncate(0); err != nil {
-		return err
-	}
 	s.offsetsFlushed, s.timesFlushed = 0, 0
-	return s.flushIndexesLocked()
+	return s.truncateIndexesLocked()
 }
 
 // loadLocked loads the indexes from their files and scans the batches after
@@ -271,33 +322,53 @@ func (s *segment) rewriteIndexesLocked() error {
 // clean shutdown. Any inconsistency returns an error; the caller then
 // rebuilds the segment with recoverLocked.
 func (s *segment) loadLocked() error {
-	st, err := s.log.Stat()
-	if err != nil {
+	return s.log.with(func(f *os.File) error {
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		fileSize := st.Size()
+		if fileSize > math.MaxInt32 {
+			return fmt.Errorf("%w: segment of %d bytes exceeds the int32 index range", record.ErrCorrupt, fileSize)
+		}
+		var offsets []offsetEntry
+		var times []timeEntry
+		files := s.log.cache
+		// A missing index file (never written, deleted by hand) is empty.
+		if err := files.withTransient(s.indexName(), os.O_RDONLY, func(idx *os.File) error {
+			offsets, err = readOffsetIndex(idx, s.base, fileSize)
+			return err
+		}); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return indexError(err)
+		}
+		if err := files.withTransient(s.timeIndexName(), os.O_RDONLY, func(idx *os.File) error {
+			times, err = readTimeIndex(idx, s.base)
+			return err
+		}); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return indexError(err)
+		}
+		s.resetLocked()
+		s.offsets, s.offsetsFlushed = offsets, len(offsets)
+		s.times, s.timesFlushed = times, len(times)
+		return s.scanTailLocked(f, fileSize)
+	})
+}
+
+// indexError marks a content error of an index file as corruption (the
+// index is rebuilt); I/O errors stay what they are.
+func indexError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
 		return err
 	}
-	fileSize := st.Size()
-	if fileSize > math.MaxInt32 {
-		return fmt.Errorf("%w: segment of %d bytes exceeds the int32 index range", record.ErrCorrupt, fileSize)
-	}
-	offsets, err := readOffsetIndex(s.index, s.base, fileSize)
-	if err != nil {
-		return fmt.Errorf("%w: %w", record.ErrCorrupt, err)
-	}
-	times, err := readTimeIndex(s.timeIndex, s.base)
-	if err != nil {
-		return fmt.Errorf("%w: %w", record.ErrCorrupt, err)
-	}
-	s.resetLocked()
-	s.offsets, s.offsetsFlushed = offsets, len(offsets)
-	s.times, s.timesFlushed = times, len(times)
-	return s.scanTailLocked(fileSize)
+	return fmt.Errorf("%w: %w", record.ErrCorrupt, err)
 }
 
 // scanTailLocked sets the segment's state from its index entries and the
 // batches after the last offset index entry, up to end. Every batch up to
 // the last offset entry is covered by the time index: its last entry at the
 // time that offset entry was added was the largest timestamp so far.
-func (s *segment) scanTailLocked(end int64) error {
+func (s *segment) scanTailLocked(f *os.File, end int64) error {
 	s.size, s.next, s.bytesSinceIndex = 0, s.base, 0
 	s.maxTS, s.maxTSOffset, s.firstTS = record.NoTimestamp, 0, record.NoTimestamp
 	if n := len(s.times); n > 0 {
@@ -308,7 +379,7 @@ func (s *segment) scanTailLocked(end int64) error {
 	if n := len(s.offsets); n > 0 {
 		start, indexed = int64(s.offsets[n-1].pos), s.offsets[n-1].offset
 	}
-	w := &window{f: s.log, end: end, chunk: lookupChunk}
+	w := &window{f: f, end: end, chunk: lookupChunk}
 	if end > 0 {
 		h, err := readHeader(w, 0)
 		if err != nil {
@@ -347,7 +418,11 @@ func (s *segment) scanTailLocked(end int64) error {
 // starts at offset (or the segment's end), drops the index entries of the
 // removed batches and fsyncs.
 func (s *segment) truncateLocked(pos, offset int64) error {
-	if err := s.log.Truncate(pos); err != nil {
+	return s.log.with(func(f *os.File) error { return s.truncateFileLocked(f, pos, offset) })
+}
+
+func (s *segment) truncateFileLocked(f *os.File, pos, offset int64) error {
+	if err := f.Truncate(pos); err != nil {
 		return err
 	}
 	keepOffsets := sort.Search(len(s.offsets), func(i int) bool { return int64(s.offsets[i].pos) >= pos })
@@ -357,16 +432,10 @@ func (s *segment) truncateLocked(pos, offset int64) error {
 	s.times = slices.Clone(s.times[:keepTimes])
 	s.offsetsFlushed = min(s.offsetsFlushed, keepOffsets)
 	s.timesFlushed = min(s.timesFlushed, keepTimes)
-	if err := s.index.Truncate(int64(s.offsetsFlushed) * offsetEntrySize); err != nil {
+	if err := s.truncateIndexesLocked(); err != nil {
 		return err
 	}
-	if err := s.timeIndex.Truncate(int64(s.timesFlushed) * timeEntrySize); err != nil {
-		return err
-	}
-	if err := s.scanTailLocked(pos); err != nil {
-		return err
-	}
-	if err := s.flushIndexesLocked(); err != nil {
+	if err := s.scanTailLocked(f, pos); err != nil {
 		return err
 	}
 	return s.syncFilesLocked()
@@ -379,13 +448,18 @@ func (s *segment) truncateLocked(pos, offset int64) error {
 // there, leaving the bytes on disk. I/O errors are returned as they are and
 // change nothing on disk.
 func (s *segment) recoverLocked(interval int32, truncate bool) (dropped int64, err error) {
-	st, err := s.log.Stat()
+	f, err := s.log.pin()
+	if err != nil {
+		return 0, err
+	}
+	defer s.log.unpin()
+	st, err := f.Stat()
 	if err != nil {
 		return 0, err
 	}
 	fileSize := st.Size()
 	s.resetLocked()
-	w := &window{f: s.log, end: min(fileSize, math.MaxInt32), chunk: recoveryChunk}
+	w := &window{f: f, end: min(fileSize, math.MaxInt32), chunk: recoveryChunk}
 	end, scanErr := scan(w, 0, true, func(h *record.Header, pos int64) (bool, error) {
 		if h.BaseOffset < s.next || h.LastOffset()-s.base > math.MaxInt32 {
 			return false, fmt.Errorf("%w: batch at position %d has offsets %d-%d outside [%d, %d]",
@@ -401,7 +475,7 @@ func (s *segment) recoverLocked(interval int32, truncate bool) (dropped int64, e
 	if end < fileSize {
 		dropped = fileSize - end
 		if truncate {
-			if err := s.log.Truncate(end); err != nil {
+			if err := f.Truncate(end); err != nil {
 				return 0, fmt.Errorf("truncate segment %d: %w", s.base, err)
 			}
 		}

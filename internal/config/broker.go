@@ -96,6 +96,20 @@ type Broker struct {
 	// long a SIGTERM may take before the process exits regardless.
 	ShutdownTimeout time.Duration
 
+	// MaxPartitionsPerBroker is arus.max.partitions.per.broker: how many
+	// partition replicas this broker hosts at most. The controller refuses
+	// a CreateTopics (POLICY_VIOLATION), CreatePartitions
+	// (INVALID_PARTITIONS) or reassignment (INVALID_REPLICA_ASSIGNMENT)
+	// that would place more here. 0 (the default) derives it from the file
+	// descriptor budget: the capacity of the segment file cache, so that
+	// every partition's active segment can stay open; -1 means no limit.
+	// Kafka has no such config (KIP-578 proposed max.broker.partitions).
+	MaxPartitionsPerBroker int32
+	// FDReserve is arus.fd.reserve: file descriptors of RLIMIT_NOFILE kept
+	// out of the segment file cache for client connections, the metadata
+	// log, index files being written and everything else (default 1024;
+	// below a limit of 2048 the cache gets half of the limit).
+	FDReserve int32
 	// TopicDefaults overrides topic config defaults broker-wide, keyed by
 	// the topic config name (retention.ms, segment.bytes, ...).
 	TopicDefaults map[string]string
@@ -237,6 +251,15 @@ func (b *Broker) Validate() error {
 	}
 	if b.DecompressionMaxBytes < 1<<20 {
 		return fmt.Errorf("decompression.buffer.max.bytes must be at least 1048576, got %d", b.DecompressionMaxBytes)
+	}
+	if b.MaxPartitionsPerBroker < -1 {
+		return fmt.Errorf("arus.max.partitions.per.broker must be -1 (no limit), 0 (derived) or positive, got %d", b.MaxPartitionsPerBroker)
+	}
+	if b.FDReserve == 0 {
+		b.FDReserve = 1024
+	}
+	if b.FDReserve < 0 {
+		return fmt.Errorf("arus.fd.reserve must be positive, got %d", b.FDReserve)
 	}
 	if b.RetentionCheckInterval == 0 {
 		b.RetentionCheckInterval = 5 * time.Minute

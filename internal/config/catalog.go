@@ -77,6 +77,8 @@ var brokerOwnDefs = []BrokerDef{
 	{Name: "max.connections", Type: TypeInt, Default: "2147483647", HasDefault: true, Doc: "Connections the broker accepts at once; further ones wait (arus defaults to 4096)."},
 	{Name: "max.connections.per.ip", Type: TypeInt, Default: "2147483647", HasDefault: true, Doc: "Connections from one address; further ones are closed (arus defaults to 1000)."},
 	{Name: "max.connections.per.ip.overrides", Type: TypeString, Default: "", HasDefault: true, Doc: "Per-address limits, host:count,host:count."},
+	{Name: "arus.max.partitions.per.broker", Type: TypeInt, Default: "0", HasDefault: true, Doc: "arus: partition replicas this broker hosts at most; 0 derives it from the file descriptor budget, -1 is no limit. Creates and reassignments beyond it are refused up front."},
+	{Name: "arus.fd.reserve", Type: TypeInt, Default: "1024", HasDefault: true, Doc: "arus: file descriptors kept out of the segment file cache for connections, the metadata log and the rest."},
 	{Name: "decompression.buffer.max.bytes", Type: TypeLong, Default: "67108864", HasDefault: true, Doc: "arus: memory all decompression on the node (produce validation, compaction, readers) may hold at once; work beyond it waits."},
 	{Name: "max.connection.creation.rate", Type: TypeInt, Default: "2147483647", HasDefault: true, Doc: "New connections per second the broker accepts (arus defaults to 1000)."},
 }

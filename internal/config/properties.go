@@ -238,6 +238,18 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				return bad(err)
 			}
 			b.DecompressionMaxBytes = n
+		case "arus.max.partitions.per.broker":
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil {
+				return bad(err)
+			}
+			b.MaxPartitionsPerBroker = int32(n)
+		case "arus.fd.reserve":
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil {
+				return bad(err)
+			}
+			b.FDReserve = int32(n)
 		case "log.retention.check.interval.ms":
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {

@@ -49,13 +49,14 @@ func (c *Controller) CreatePartitions(specs []PartitionsSpec, validateOnly bool)
 	for _, s := range specs {
 		count[s.Topic]++
 	}
+	hosted := hostedReplicas(im)
 	for i, s := range specs {
 		if count[s.Topic] > 1 {
 			// ControllerApis.createPartitions: none of the entries apply.
 			errs[i] = fmt.Errorf("%w: Duplicate topic name.", ErrInvalidRequest)
 			continue
 		}
-		topicRecs, err := planPartitions(im, s)
+		topicRecs, err := planPartitions(im, s, hosted)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -75,7 +76,7 @@ func (c *Controller) CreatePartitions(specs []PartitionsSpec, validateOnly bool)
 	return errs
 }
 
-func planPartitions(im *metadata.Image, s PartitionsSpec) ([]metadata.Record, error) {
+func planPartitions(im *metadata.Image, s PartitionsSpec, hosted hostedCounts) ([]metadata.Record, error) {
 	t, ok := im.Topics[s.Topic]
 	if !ok {
 		return nil, fmt.Errorf("%w: topic %q does not exist", ErrUnknownTopic, s.Topic)
@@ -135,6 +136,9 @@ func planPartitions(im *metadata.Image, s PartitionsSpec) ([]metadata.Record, er
 			}
 		}
 		assignment = assign(im, live, int(s.Count), rf, start)[have:]
+	}
+	if err := hosted.place(im, assignment); err != nil {
+		return nil, fmt.Errorf("%w: topic %q: %w", ErrInvalidPartitions, s.Topic, err)
 	}
 	var recs []metadata.Record
 	for i, replicas := range assignment {

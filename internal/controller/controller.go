@@ -306,7 +306,8 @@ func (c *Controller) Bootstrap(b metadata.RegisterBrokerRecord) error {
 		recs = append(recs, metadata.Record{ClusterID: &metadata.ClusterIDRecord{ClusterID: newClusterID()}})
 	}
 	if old, ok := im.Brokers[b.BrokerID]; !ok || old.Host != b.Host || old.Port != b.Port || old.Rack != b.Rack ||
-		old.InterBrokerHost != b.InterBrokerHost || old.InterBrokerPort != b.InterBrokerPort {
+		old.InterBrokerHost != b.InterBrokerHost || old.InterBrokerPort != b.InterBrokerPort ||
+		old.MaxPartitions != b.MaxPartitions {
 		rec := b
 		recs = append(recs, metadata.Record{RegisterBroker: &rec})
 	}
@@ -357,6 +358,7 @@ func (c *Controller) CreateTopics(specs []TopicSpec, validateOnly bool) []TopicR
 	results := make([]TopicResult, 0, len(specs))
 	var recs []metadata.Record
 	seen := map[string]bool{}
+	hosted := hostedReplicas(im)
 	for _, s := range specs {
 		if seen[s.Name] {
 			continue
@@ -372,7 +374,7 @@ func (c *Controller) CreateTopics(specs []TopicSpec, validateOnly bool) []TopicR
 			res.Err = fmt.Errorf("%w: Creation of internal topic %s is prohibited.", ErrInvalidRequest, metadataTopic)
 			continue
 		}
-		topicRecs, err := c.planTopic(im, s, res)
+		topicRecs, err := c.planTopic(im, s, res, hosted)
 		if err != nil {
 			res.Err = err
 			continue
@@ -396,7 +398,7 @@ func (c *Controller) CreateTopics(specs []TopicSpec, validateOnly bool) []TopicR
 // reserves.
 const metadataTopic = "__cluster_metadata"
 
-func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, res *TopicResult) ([]metadata.Record, error) {
+func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, res *TopicResult, hosted hostedCounts) ([]metadata.Record, error) {
 	if err := config.ValidTopicName(s.Name); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidTopic, err)
 	}
@@ -482,6 +484,9 @@ func (c *Controller) planTopic(im *metadata.Image, s TopicSpec, res *TopicResult
 			return nil, fmt.Errorf("%w: replication factor %d is larger than the %d available brokers", ErrInvalidReplicationFactor, rf, len(brokers))
 		}
 		assignment = assign(im, brokers, int(n), int(rf), len(im.Topics))
+	}
+	if err := hosted.place(im, assignment); err != nil {
+		return nil, fmt.Errorf("%w: topic %q: %w", ErrPolicyViolation, s.Name, err)
 	}
 	id := newTopicID()
 	for im.TopicIDs[id] != "" {

@@ -58,13 +58,14 @@ func (c *Controller) AlterPartitionReassignments(specs []ReassignSpec, allowRFCh
 		index int32
 	}
 	seen := map[tp]bool{}
+	hosted := hostedReplicas(im)
 	for i, s := range specs {
 		if seen[tp{s.Topic, s.Partition}] {
 			errs[i] = fmt.Errorf("%w: partition %s-%d appears twice in the request", ErrInvalidRequest, s.Topic, s.Partition)
 			continue
 		}
 		seen[tp{s.Topic, s.Partition}] = true
-		rec, err := planReassignment(im, s, allowRFChange)
+		rec, err := planReassignment(im, s, allowRFChange, hosted)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -89,7 +90,7 @@ func (c *Controller) AlterPartitionReassignments(specs []ReassignSpec, allowRFCh
 // planReassignment returns the record that starts, replaces or cancels a
 // reassignment (completing it at once when nothing needs to catch up), or
 // nil when the partition already has the requested replicas.
-func planReassignment(im *metadata.Image, s ReassignSpec, allowRFChange bool) (*metadata.Record, error) {
+func planReassignment(im *metadata.Image, s ReassignSpec, allowRFChange bool, hosted hostedCounts) (*metadata.Record, error) {
 	t, ok := im.Topics[s.Topic]
 	if !ok || s.Partition < 0 || int(s.Partition) >= len(t.Partitions) {
 		return nil, fmt.Errorf("%w: %s-%d", ErrUnknownTopic, s.Topic, s.Partition)
@@ -123,6 +124,10 @@ func planReassignment(im *metadata.Image, s ReassignSpec, allowRFChange bool) (*
 		if !allowRFChange && len(target) != len(orig) {
 			return nil, fmt.Errorf("%w: partition %s-%d has %d replicas, the target %v has %d and replication factor changes are not allowed",
 				ErrInvalidReplicationFactor, s.Topic, s.Partition, len(orig), target, len(target))
+		}
+		// Brokers that do not host the partition yet must have room for it.
+		if err := hosted.place(im, [][]int32{without(target, p.Replicas)}); err != nil {
+			return nil, fmt.Errorf("%w: partition %s-%d: %w", ErrInvalidReplicaAssignment, s.Topic, s.Partition, err)
 		}
 		removing := without(orig, target)
 		next.Replicas = append(slices.Clone(target), removing...)

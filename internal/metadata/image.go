@@ -30,6 +30,10 @@ type Broker struct {
 	Port   int32
 	Rack   string
 	Fenced bool
+	// MaxPartitions is how many partition replicas the broker can host
+	// (arus.max.partitions.per.broker, reported at registration); 0: no
+	// limit known.
+	MaxPartitions int32
 	// InterBrokerHost and InterBrokerPort are the broker's inter-broker
 	// listener; port 0 when it registered without one.
 	InterBrokerHost string
@@ -102,7 +106,8 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		// Re-registration keeps the fence: a returning broker is unfenced
 		// by its heartbeat, which also re-elects partitions waiting for it.
 		next.Brokers[b.BrokerID] = Broker{ID: b.BrokerID, Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: im.Brokers[b.BrokerID].Fenced,
-			InterBrokerHost: b.InterBrokerHost, InterBrokerPort: b.InterBrokerPort}
+			InterBrokerHost: b.InterBrokerHost, InterBrokerPort: b.InterBrokerPort,
+			MaxPartitions: b.MaxPartitions}
 	case r.Topic != nil:
 		if _, ok := im.Topics[r.Topic.Name]; ok {
 			return nil, fmt.Errorf("%w: topic %q exists", ErrInconsistent, r.Topic.Name)

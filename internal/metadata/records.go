@@ -48,6 +48,9 @@ type RegisterBrokerRecord struct {
 	Rack            string `json:"rack,omitempty"`
 	InterBrokerHost string `json:"interBrokerHost,omitempty"`
 	InterBrokerPort int32  `json:"interBrokerPort,omitempty"`
+	// MaxPartitions is the broker's partition limit; 0 (records written
+	// before it existed) means none.
+	MaxPartitions int32 `json:"maxPartitions,omitempty"`
 }
 
 // TopicRecord creates a topic; its partitions follow as PartitionRecords.

@@ -23,7 +23,8 @@ func EncodeSnapshot(im *Image) ([]byte, error) {
 	for _, id := range im.BrokerIDs() {
 		b := im.Brokers[id]
 		recs = append(recs, Record{RegisterBroker: &RegisterBrokerRecord{BrokerID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack,
-			InterBrokerHost: b.InterBrokerHost, InterBrokerPort: b.InterBrokerPort}})
+			InterBrokerHost: b.InterBrokerHost, InterBrokerPort: b.InterBrokerPort,
+			MaxPartitions: b.MaxPartitions}})
 		if b.Fenced {
 			recs = append(recs, Record{FenceBroker: &FenceBrokerRecord{BrokerID: b.ID}})
 		}

@@ -53,6 +53,8 @@ type Config struct {
 	Logger *slog.Logger
 	// ReplicaLagMax is replica.lag.time.max.ms (default 30 s).
 	ReplicaLagMax time.Duration
+	// Files is the broker's segment file cache (nil: the process-wide one).
+	Files *commitlog.FileCache
 }
 
 func (c Config) logConfig() commitlog.Config {
@@ -63,6 +65,7 @@ func (c Config) logConfig() commitlog.Config {
 		RetentionBytes:     retentionBytes(c.TopicConf),
 		IndexIntervalBytes: c.TopicConf.IndexIntervalBytes,
 		Now:                c.Now,
+		Files:              c.Files,
 	}
 }
 
