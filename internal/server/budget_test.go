@@ -11,56 +11,98 @@ import (
 func TestBudgetFirstComeFirstServed(t *testing.T) {
 	b := newBudget(100)
 	ctx := context.Background()
-	if err := b.acquire(ctx, 60); err != nil {
+	first, err := b.begin(ctx, 60)
+	if err != nil {
 		t.Fatal(err)
 	}
-	big := make(chan error, 1)
-	go func() { big <- b.acquire(ctx, 80) }()
-	waitFor(t, 5*time.Second, "the large acquire queued", func() bool {
+	big := make(chan *frameCharge, 1)
+	go func() {
+		f, _ := b.begin(ctx, 80)
+		big <- f
+	}()
+	waitFor(t, 5*time.Second, "the large frame queued", func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return len(b.mu.waiters) == 1
 	})
-	// A small request that would fit waits behind the large one.
-	small := make(chan error, 1)
-	go func() { small <- b.acquire(ctx, 10) }()
-	waitFor(t, 5*time.Second, "the small acquire queued", func() bool {
+	// A small frame that would fit waits behind the large one.
+	small := make(chan *frameCharge, 1)
+	go func() {
+		f, _ := b.begin(ctx, 10)
+		small <- f
+	}()
+	waitFor(t, 5*time.Second, "the small frame queued", func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return len(b.mu.waiters) == 2
 	})
-	b.release(60)
-	if err := <-big; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-small; err != nil {
-		t.Fatal(err)
-	}
+	b.end(first)
+	fb, fs := <-big, <-small
 	if got := b.inUse(); got != 90 {
 		t.Fatalf("in use %d, want 90", got)
 	}
-	// More than the whole budget takes all of it rather than waiting forever.
-	b.release(80)
-	b.release(10)
-	if err := b.acquire(ctx, 1000); err != nil || b.inUse() != 100 {
-		t.Fatalf("acquire(1000) = %v, in use %d", err, b.inUse())
+	b.end(fb)
+	b.end(fs)
+	if got := b.inUse(); got != 0 {
+		t.Fatalf("in use %d after every frame ended", got)
 	}
-	b.release(1000)
+}
+
+// Frames that grow while they are read cannot deadlock: two frames each
+// holding half the budget and each needing more proceed, the oldest first
+// (it may overdraw the limit by one request).
+func TestBudgetGrowingFramesDoNotDeadlock(t *testing.T) {
+	b := newBudget(100)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	older, _ := b.begin(ctx, 50)
+	younger, _ := b.begin(ctx, 50)
+	grown := make(chan error, 1)
+	go func() { grown <- b.grow(ctx, younger, 100) }()
+	waitFor(t, 5*time.Second, "the younger frame waits", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.mu.waiters) == 1
+	})
+	// The oldest frame grows past the limit at once.
+	if err := b.grow(ctx, older, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.inUse(); got != 200 {
+		t.Fatalf("in use %d, want 200 (the oldest frame overdraws)", got)
+	}
+	b.end(older) // the younger one is now the oldest
+	if err := <-grown; err != nil {
+		t.Fatal(err)
+	}
+	b.end(younger)
+	if got := b.inUse(); got != 0 {
+		t.Fatalf("in use %d", got)
+	}
 }
 
 func TestBudgetWaitEndsWithContext(t *testing.T) {
 	b := newBudget(10)
-	if err := b.acquire(context.Background(), 10); err != nil {
+	holder, err := b.begin(context.Background(), 10)
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- b.acquire(ctx, 5) }()
+	go func() {
+		_, err := b.begin(ctx, 5)
+		done <- err
+	}()
+	waitFor(t, 5*time.Second, "the frame queued", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.mu.waiters) == 1
+	})
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
-	b.release(10)
+	b.end(holder)
 	if got := b.inUse(); got != 0 {
 		t.Fatalf("in use %d after a cancelled wait", got)
 	}
@@ -71,8 +113,9 @@ func TestBudgetWaitEndsWithContext(t *testing.T) {
 func TestRequestBudgetHoldsReaders(t *testing.T) {
 	s := startTestServer(t, Config{MaxRequestBytes: 1 << 20, QueuedMaxRequestBytes: 1 << 20})
 	hog := dial(t, s)
-	// Claims 1 MiB (the whole budget) and sends 10 bytes.
-	if _, err := hog.Write(append(binary.BigEndian.AppendUint32(nil, 1<<20), make([]byte, 10)...)); err != nil {
+	// Claims 1 MiB and sends half of it and a bit: its buffer has grown
+	// to 1 MiB, the whole budget.
+	if _, err := hog.Write(append(binary.BigEndian.AppendUint32(nil, 1<<20), make([]byte, 512<<10+10)...)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "the 1 MiB request holds the budget", func() bool { return s.requestBytes.inUse() == 1<<20 })
@@ -100,10 +143,28 @@ func TestClaimedSizeCostsWhatArrives(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 5*time.Second, "every claim is being read", func() bool { return s.requestBytes.inUse() == liars*frameCost(100<<20) })
+	waitFor(t, 5*time.Second, "every claim is being read", func() bool { return s.requestBytes.inUse() == liars*firstCost(100<<20) })
 	per := (int64(heapAndStacks()) - int64(before)) / liars
 	t.Logf("a connection claiming 100 MiB and sending 10 bytes holds %d bytes", per)
 	if per > 256<<10 {
 		t.Fatalf("a 10-byte start of a 100 MiB request costs %d bytes", per)
+	}
+}
+
+// TestStalledClaimsDoNotLockOthersOut: connections that claim 100 MiB and
+// then stall hold what they sent (a first chunk), not what they claimed,
+// so with a 1 MiB request budget other clients are still served.
+func TestStalledClaimsDoNotLockOthersOut(t *testing.T) {
+	s := startTestServer(t, Config{MaxRequestBytes: 100 << 20, QueuedMaxRequestBytes: 1 << 20})
+	const liars = 8
+	for range liars {
+		if _, err := dial(t, s).Write(append(binary.BigEndian.AppendUint32(nil, 100<<20), make([]byte, 10)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "every claim is being read", func() bool { return s.requestBytes.inUse() == liars*firstCost(100<<20) })
+	other := dial(t, s)
+	if err := roundTrip(other, 1, 10*time.Second); err != nil {
+		t.Fatalf("a client was not served while claims stalled: %v", err)
 	}
 }

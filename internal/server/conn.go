@@ -147,13 +147,13 @@ func (c *conn) serve() (handedOff bool) {
 		}
 		// queued.max.request.bytes: wait (without reading the body) until
 		// the broker has room for this request.
-		cost := frameCost(size)
-		if err := c.s.requestBytes.acquire(c.s.ctx, cost); err != nil {
+		charge, err := c.s.requestBytes.begin(c.s.ctx, firstCost(size))
+		if err != nil {
 			return false
 		}
-		frame, err := readFrameBody(c, size)
+		frame, err := readFrameBody(c, size, func(extra int64) error { return c.s.requestBytes.grow(c.s.ctx, charge, extra) })
 		if err != nil {
-			c.s.requestBytes.release(cost)
+			c.s.requestBytes.end(charge)
 			c.closing(err, true)
 			return false
 		}
@@ -161,7 +161,7 @@ func (c *conn) serve() (handedOff bool) {
 			// As Kafka's SocketServer does for a key its listener does not
 			// enable: close the connection.
 			putBuf(frame)
-			c.s.requestBytes.release(cost)
+			c.s.requestBytes.end(charge)
 			c.logger().Warn("closing connection: API key not served on this listener", "api_key", key, "inter_broker", c.s.cfg.InterBroker)
 			return false
 		}
@@ -181,7 +181,7 @@ func (c *conn) serve() (handedOff bool) {
 		// Handled: the request's bytes are no longer needed (handlers copy
 		// what they keep).
 		putBuf(frame)
-		c.s.requestBytes.release(cost)
+		c.s.requestBytes.end(charge)
 		if err != nil && p.outcome.Response == nil {
 			return false
 		}

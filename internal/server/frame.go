@@ -43,20 +43,28 @@ func checkFrameSize(size, max int32) error {
 	return nil
 }
 
-// frameCost is the most memory a frame of size bytes can hold: its
-// buffer's capacity, a power of two (see getBuf).
-func frameCost(size int32) int64 { return 1 << bufShift(int(size)) }
+// firstCost is what the first buffer of a frame of size bytes holds.
+func firstCost(size int32) int64 { return 1 << bufShift(min(int(size), firstChunk)) }
 
 // readFrameBody reads a frame of size bytes into a pooled buffer that
-// starts at min(size, firstChunk) and doubles as bytes arrive. The caller
-// returns the buffer with putBuf once the request is handled.
-func readFrameBody(r io.Reader, size int32) (*[]byte, error) {
+// starts at min(size, firstChunk) and doubles as bytes arrive; grow (if
+// not nil) is called with the extra capacity before each doubling and may
+// wait for it (queued.max.request.bytes). The caller returns the buffer
+// with putBuf once the request is handled.
+func readFrameBody(r io.Reader, size int32, grow func(extra int64) error) (*[]byte, error) {
 	n := int(size)
 	buf := getBuf(min(n, firstChunk))
 	got := 0
 	for got < n {
 		if got == cap(*buf) {
-			grown := getBuf(min(2*cap(*buf), n))
+			next := 1 << bufShift(min(2*cap(*buf), n))
+			if grow != nil {
+				if err := grow(int64(next - cap(*buf))); err != nil {
+					putBuf(buf)
+					return nil, err
+				}
+			}
+			grown := getBuf(next)
 			copy(*grown, (*buf)[:got])
 			putBuf(buf)
 			buf = grown
@@ -85,7 +93,7 @@ func readFrame(r io.Reader, max int32) (*[]byte, error) {
 	if err := checkFrameSize(size, max); err != nil {
 		return nil, err
 	}
-	return readFrameBody(r, size)
+	return readFrameBody(r, size, nil)
 }
 
 // Buffers for frames and responses come from pools by power-of-two

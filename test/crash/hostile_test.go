@@ -114,7 +114,8 @@ func TestHostileClientsBoundedResources(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, "safe"); err != nil {
+	created, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, "safe")
+	if err != nil {
 		t.Fatal(err)
 	}
 	produce := func(prefix string, n int) []string {
@@ -153,7 +154,7 @@ func TestHostileClientsBoundedResources(t *testing.T) {
 			defer bc.Close()
 			req := kmsg.NewPtrProduceRequest()
 			req.Acks, req.TimeoutMillis = -1, 10000
-			req.Topics = []kmsg.ProduceRequestTopic{{Topic: "safe", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: int32(i % 3), Records: bomb}}}}
+			req.Topics = []kmsg.ProduceRequestTopic{{Topic: "safe", TopicID: created.ID, Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: int32(i % 3), Records: bomb}}}}
 			resp, err := req.RequestWith(ctx, bc)
 			if err != nil {
 				return // the broker may close the connection instead
