@@ -39,17 +39,22 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 	// client asks again for the partitions.
 	var creating map[string]int16
 	if !all && allowAuto {
-		var missing []string
+		var missing, present []string
 		for _, t := range r.Topics {
 			// Internal topics are created by their coordinators, with
 			// their own partition count and configs.
 			if t.Topic == nil || isInternal(*t.Topic) || config.ValidTopicName(*t.Topic) != nil {
 				continue
 			}
-			if _, ok := im.Topics[*t.Topic]; !ok {
+			if _, ok := im.Topics[*t.Topic]; ok {
+				if h.autoCreate.awaited.Load() > 0 {
+					present = append(present, *t.Topic)
+				}
+			} else {
 				missing = append(missing, *t.Topic)
 			}
 		}
+		h.autoCreate.arrived(present)
 		if len(missing) > 0 {
 			creating = h.autoCreate.request(im, missing)
 		}

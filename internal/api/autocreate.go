@@ -27,6 +27,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -58,6 +59,10 @@ type autoCreator struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// awaited mirrors len(mu.created), so Metadata requests skip the lock
+	// when no created topic is awaited.
+	awaited atomic.Int32
 
 	mu struct {
 		sync.Mutex
@@ -113,7 +118,10 @@ func (a *autoCreator) request(im *metadata.Image, names []string) map[string]int
 		if until, ok := a.mu.created[name]; ok && now.Before(until) {
 			continue
 		}
-		delete(a.mu.created, name)
+		if _, ok := a.mu.created[name]; ok {
+			delete(a.mu.created, name)
+			a.awaited.Store(int32(len(a.mu.created)))
+		}
 		if _, exists := im.Topics[name]; exists || a.mu.closed || a.mu.running >= maxAutoCreates {
 			continue
 		}
@@ -132,6 +140,20 @@ func (a *autoCreator) request(im *metadata.Image, names []string) map[string]int
 		}()
 	}
 	return codes
+}
+
+// arrived notes that topics are in this node's image, so a created topic
+// deleted later is created again at once when asked for.
+func (a *autoCreator) arrived(names []string) {
+	if a.awaited.Load() == 0 || len(names) == 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, name := range names {
+		delete(a.mu.created, name)
+	}
+	a.awaited.Store(int32(len(a.mu.created)))
 }
 
 // create runs one create of names (with the broker's defaults) and
@@ -177,6 +199,7 @@ func (a *autoCreator) create(names []string) {
 			delete(a.mu.failed, name)
 		}
 	}
+	a.awaited.Store(int32(len(a.mu.created)))
 }
 
 // autoCreateRetriable reports whether a failed auto-create should simply

@@ -116,6 +116,16 @@ func TestAutoCreateAnswersAndDedupes(t *testing.T) {
 	if n := fake.count("new"); n != 1 {
 		t.Fatalf("%d creates of one topic, want 1", n)
 	}
+	// Once the topic reached this node's image (a Metadata request saw
+	// it), a later ask after its deletion creates it again at once.
+	h.autoCreate.arrived([]string{"new"})
+	if mt := metadataFor(h, "new"); mt.ErrorCode != kerr.LeaderNotAvailable.Code {
+		t.Fatalf("deleted topic asked for again: %v", kerr.ErrorForCode(mt.ErrorCode))
+	}
+	h.autoCreate.wg.Wait()
+	if n := fake.count("new"); n != 2 {
+		t.Fatalf("%d creates after the topic arrived and went, want 2", n)
+	}
 }
 
 // TestAutoCreateRetriesUntilPlaceable: right after a cluster starts, the

@@ -112,13 +112,7 @@ func TestFranzGroupSharesPartitions(t *testing.T) {
 				}))
 			}
 			waitStable(t, ctx, adm, group, topic, members, 6)
-			arustest.Eventually(t, clientTestTimeout, "every member's client sees a share of the partitions", func() bool {
-				var sets [][]int32
-				for _, m := range ms {
-					sets = append(sets, m.assigned.list())
-				}
-				return disjointCover(6, sets...)
-			})
+			waitSettled(t, 6, ms...) // every client finished the last round, with a share each
 			values := produce(t, ctx, b.Addr(), topic, 6, 50, "r")
 			arustest.Eventually(t, clientTestTimeout, "all records consumed", func() bool { return l.has(values) })
 			l.checkExactlyOnce(t, values)
@@ -198,9 +192,7 @@ func TestFranzFailedMemberLosesPartitions(t *testing.T) {
 		l.add("survivor", r.Partition, r.Offset, string(r.Value))
 	})
 	waitStable(t, ctx, adm, group, topic, 2, 6)
-	arustest.Eventually(t, clientTestTimeout, "both clients see their partitions", func() bool {
-		return disjointCover(6, doomed.assigned.list(), survivor.assigned.list())
-	})
+	waitSettled(t, 6, doomed, survivor)
 	doomedParts := doomed.assigned.list()
 	values := produce(t, ctx, b.Addr(), topic, 6, 40, "r")
 	arustest.Eventually(t, clientTestTimeout, "the doomed member committed its first records", func() bool {
