@@ -11,13 +11,11 @@ package api
 
 import (
 	"context"
-	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/config"
-	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/metadata"
 )
 
@@ -29,28 +27,31 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 	allowAuto := *h.deps.Broker.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
 	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
 
-	if !all {
-		// Auto-create first, so the response describes the new topics.
-		var create []controller.TopicSpec
+	// Topics asked for that do not exist are created on the active
+	// controller (Kafka's AutoTopicCreationManager) and answered
+	// LEADER_NOT_AVAILABLE with no partitions while that runs, even when
+	// the create is quick: as in Kafka's handleTopicMetadataRequest, the
+	// client asks again for the partitions.
+	var creating map[string]int16
+	if !all && allowAuto {
+		var missing, present []string
 		for _, t := range r.Topics {
-			if t.Topic == nil {
-				continue
-			}
 			// Internal topics are created by their coordinators, with
 			// their own partition count and configs.
-			if _, ok := im.Topics[*t.Topic]; !ok && allowAuto && !config.IsInternalTopic(*t.Topic) && config.ValidTopicName(*t.Topic) == nil {
-				create = append(create, controller.TopicSpec{Name: *t.Topic, NumPartitions: -1, ReplicationFactor: -1})
+			if t.Topic == nil || config.IsInternalTopic(*t.Topic) || config.ValidTopicName(*t.Topic) != nil {
+				continue
+			}
+			if _, ok := im.Topics[*t.Topic]; ok {
+				if h.autoCreate.awaited.Load() > 0 {
+					present = append(present, *t.Topic)
+				}
+			} else {
+				missing = append(missing, *t.Topic)
 			}
 		}
-		if len(create) > 0 {
-			for _, res := range h.deps.Controller.CreateTopics(create, false) {
-				if res.Err != nil && !errors.Is(res.Err, controller.ErrTopicExists) {
-					h.deps.Logger.Warn("auto-create topic failed", "topic", res.Name, "err", res.Err)
-				} else if res.Err == nil {
-					h.deps.Logger.Info("auto-created topic", "topic", res.Name, "partitions", res.NumPartitions)
-				}
-			}
-			im = h.deps.Controller.Image()
+		h.autoCreate.arrived(present)
+		if len(missing) > 0 {
+			creating = h.autoCreate.request(im, missing)
 		}
 	}
 
@@ -94,6 +95,10 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 				mt.ErrorCode = kerr.InvalidTopicException.Code
 			} else if topic = im.Topics[*t.Topic]; topic == nil {
 				mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if code, ok := creating[*t.Topic]; ok {
+					mt.ErrorCode = code
+				}
+				mt.IsInternal = config.IsInternalTopic(*t.Topic)
 			}
 		}
 		if topic != nil {

@@ -30,6 +30,10 @@ type Deps struct {
 	// Forward sends a request to the active controller's node and returns
 	// its answer; nil on a node that is always the active controller.
 	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+	// MetadataChanged, optional, tells a node that copies its metadata
+	// from the voters that a change it forwarded has committed, so it
+	// fetches the metadata now rather than at its next poll.
+	MetadataChanged func()
 }
 
 // Handlers serves requests. Safe for concurrent use by many connections.
@@ -38,7 +42,9 @@ type Handlers struct {
 	producerIDs producerIDs
 	advertised  func() (host string, port int32)
 	// apiKeys is what ApiVersions advertises, by listener.
-	apiKeys [2][]kmsg.ApiVersionsResponseApiKey
+	apiKeys    [2][]kmsg.ApiVersionsResponseApiKey
+	autoCreate *autoCreator
+	images     *imageWatch
 }
 
 // New returns the handlers. advertised reports the address to put into
@@ -51,8 +57,14 @@ func New(deps Deps, advertised func() (string, int32)) *Handlers {
 	for _, l := range []Listener{ListenerClient, ListenerInterBroker} {
 		h.apiKeys[l] = apiKeys(l)
 	}
+	h.autoCreate = newAutoCreator(h)
+	h.images = newImageWatch(deps.Controller)
 	return h
 }
+
+// Close stops the work handlers started in the background (auto topic
+// creation) and waits for it. Requests still running may fail.
+func (h *Handlers) Close() { h.autoCreate.close() }
 
 // Request is one decoded request with its header fields.
 type Request struct {

@@ -76,7 +76,49 @@ func (h *Handlers) maybeForward(ctx context.Context, req *Request) (Outcome, boo
 		return Outcome{Close: true}, true
 	}
 	resp.SetVersion(req.Version)
+	if cr, ok := resp.(*kmsg.CreateTopicsResponse); ok {
+		h.awaitCreated(ctx, req.Body.(*kmsg.CreateTopicsRequest), cr)
+	}
 	return respond(resp), true
+}
+
+// maxCreateVisibleWait bounds how long a forwarded CreateTopics waits for
+// its topics to reach this node's metadata.
+const maxCreateVisibleWait = 5 * time.Second
+
+// awaitCreated waits, after the active controller created topics for a
+// request forwarded from here, until this node's image has them (bounded
+// by the request's timeout and maxCreateVisibleWait), so a client that
+// asks this node for Metadata right after CreateTopics finds the
+// partitions and their leaders. On the active controller's own node the
+// image already has them when CreateTopics returns.
+func (h *Handlers) awaitCreated(ctx context.Context, r *kmsg.CreateTopicsRequest, resp *kmsg.CreateTopicsResponse) {
+	if r.ValidateOnly {
+		return
+	}
+	var names []string
+	for _, t := range resp.Topics {
+		if t.ErrorCode == 0 {
+			names = append(names, t.Topic)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	if h.deps.MetadataChanged != nil {
+		h.deps.MetadataChanged()
+	}
+	wait := min(time.Duration(r.TimeoutMillis)*time.Millisecond, maxCreateVisibleWait)
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	h.images.wait(wctx, func(im *metadata.Image) bool {
+		for _, name := range names {
+			if _, ok := im.Topics[name]; !ok {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func (h *Handlers) brokerRegistration(_ context.Context, req *Request) Outcome {

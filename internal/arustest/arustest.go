@@ -28,6 +28,11 @@ func WithAutoCreate(on bool) Option {
 	return func(c *config.Broker) { c.AutoCreateTopics = &on }
 }
 
+// WithDefaultReplicationFactor sets default.replication.factor.
+func WithDefaultReplicationFactor(rf int16) Option {
+	return func(c *config.Broker) { c.DefaultReplicationFactor = rf }
+}
+
 // WithDataDir uses dir instead of a fresh temporary directory (restarts).
 func WithDataDir(dir string) Option {
 	return func(c *config.Broker) { c.DataDir = dir }

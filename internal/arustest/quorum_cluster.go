@@ -22,6 +22,8 @@ type QuorumCluster struct {
 	dirs   map[int32]string
 	opts   []Option
 	Timing broker.Timing
+
+	starting sync.WaitGroup // node starts begun by the constructor
 }
 
 // freePorts reserves n loopback addresses (listen, note, close); a port is
@@ -67,17 +69,61 @@ func StartQuorumClusterWithBrokers(t testing.TB, voterCount, brokerCount int, op
 		}
 	}
 	c.voters = strings.Join(voters, ",")
-	var wg sync.WaitGroup
+	c.startAll()
+	c.Wait()
+	t.Cleanup(c.crashAll)
+	return c
+}
+
+// StartQuorumClusterNoWait is StartQuorumCluster returning at once while
+// the nodes start (tests of what clients see while a cluster comes up):
+// ListenerAddrs has their addresses from the start, Wait blocks until
+// every node is up.
+func StartQuorumClusterNoWait(t testing.TB, n int, opts ...Option) *QuorumCluster {
+	t.Helper()
+	c := &QuorumCluster{nodes: newNodes(t, n), addrs: map[int32]string{}, inter: map[int32]string{},
+		dirs: map[int32]string{}, opts: opts, Timing: FastTiming}
+	var voters []string
+	ports := freePorts(t, 2*n)
+	for i := 0; i < n; i++ {
+		id := int32(i + 1)
+		c.addrs[id], c.inter[id] = ports[2*i], ports[2*i+1]
+		c.dirs[id] = t.TempDir()
+		voters = append(voters, fmt.Sprintf("%d@%s", id, c.inter[id]))
+	}
+	c.voters = strings.Join(voters, ",")
+	c.startAll()
+	t.Cleanup(func() {
+		c.Wait()
+		c.crashAll()
+	})
+	return c
+}
+
+// startAll starts every node, each in its own goroutine (voters need each
+// other to form the quorum); Wait joins them.
+func (c *QuorumCluster) startAll() {
 	for id := range c.addrs {
-		wg.Add(1)
+		c.starting.Add(1)
 		go func() {
-			defer wg.Done()
+			defer c.starting.Done()
 			c.Start(id)
 		}()
 	}
-	wg.Wait()
-	t.Cleanup(c.crashAll)
-	return c
+}
+
+// Wait blocks until every node started by the cluster constructor is up
+// (or failed to start, which fails the test).
+func (c *QuorumCluster) Wait() { c.starting.Wait() }
+
+// ListenerAddrs returns every node's client address by id order, running
+// or not.
+func (c *QuorumCluster) ListenerAddrs() []string {
+	out := make([]string, 0, len(c.addrs))
+	for id := int32(1); id <= int32(len(c.addrs)); id++ {
+		out = append(out, c.addrs[id])
+	}
+	return out
 }
 
 // Start (re)starts node id on its address and data directory.

@@ -39,6 +39,7 @@ type Broker struct {
 	lock       *os.File
 	controller *controller.Controller
 	server     *server.Server
+	handlers   *api.Handlers
 	advertised struct {
 		host string
 		port int32
@@ -62,6 +63,7 @@ type Broker struct {
 	files         *commitlog.FileCache
 	maxPartitions int32
 
+	metadataKick     chan struct{}    // wakes a broker-only node's metadataLoop (buffered, 1)
 	lastHWCheckpoint time.Time        // owned by the reviewReplicas loop
 	remote           *remote          // requests to the active controller on another node
 	voters           map[int32]string // metadata quorum: node id -> listener address
@@ -128,16 +130,20 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		})
 	}
 
+	quorumVoters, _ := config.ParseVoters(cfg.ControllerQuorumVoters) // validated by cfg.Validate
 	b.groups = group.New(group.Config{
 		NodeID: cfg.NodeID, Groups: cfg.Groups, Metadata: b.controller, CreateTopic: b.createInternalTopic,
-		Partitions: b, Logger: logger,
+		ExpectedBrokers: len(quorumVoters), Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
 	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward
 	}
+	b.metadataKick = make(chan struct{}, 1)
+	deps.MetadataChanged = b.kickMetadata
 	handlers := api.New(deps, func() (string, int32) { return b.advertised.host, b.advertised.port })
+	b.handlers = handlers
 	raftConns := newConnListener()
 	overrides, _ := config.ParseConnectionOverrides(cfg.MaxConnectionsPerIPOverrides) // validated by cfg.Validate
 	b.server, err = server.Listen(cfg.Listener, server.Config{
@@ -547,6 +553,9 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		}
 		if b.interServer != nil {
 			errs = append(errs, b.interServer.Shutdown(ctx))
+		}
+		if b.handlers != nil {
+			b.handlers.Close()
 		}
 		if b.groups != nil {
 			errs = append(errs, b.groups.Shutdown(ctx))

@@ -27,11 +27,22 @@ func (b *Broker) metadataLoop() {
 		case <-b.stop:
 			return
 		case <-t.C:
+		case <-b.metadataKick:
 		}
 		if err := b.pullMetadata(voter); err != nil {
 			voter++ // try the next voter
 			b.logger.Debug("metadata pull", "err", err)
 		}
+	}
+}
+
+// kickMetadata makes a broker-only node fetch the metadata now (a change it
+// forwarded to the active controller committed); a no-op on voters, whose
+// image follows the quorum's commits.
+func (b *Broker) kickMetadata() {
+	select {
+	case b.metadataKick <- struct{}{}:
+	default:
 	}
 }
 

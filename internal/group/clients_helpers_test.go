@@ -247,28 +247,50 @@ func waitStable(t *testing.T, ctx context.Context, adm *kadm.Client, group, topi
 type assignedSet struct {
 	mu    sync.Mutex
 	parts map[int32]bool
-	// changes counts assignment changes (assigned, revoked or lost).
+	// changes counts real changes of the set (partitions added, revoked
+	// or lost). franz-go calls OnPartitionsAssigned after every rebalance
+	// round, even with nothing new, so counting callbacks would count
+	// rounds that changed nothing, and they land at a time of their own.
 	changes int
+	// generation is the member's generation when its last assignment
+	// callback ran (-1 before the first).
+	generation int32
 }
 
-func newAssignedSet() *assignedSet { return &assignedSet{parts: map[int32]bool{}} }
+func newAssignedSet() *assignedSet { return &assignedSet{parts: map[int32]bool{}, generation: -1} }
 
-func (a *assignedSet) assign(ps []int32) {
+func (a *assignedSet) assign(ps []int32) { a.assignIn(ps, -1) }
+
+// assignIn records partitions assigned in generation gen.
+func (a *assignedSet) assignIn(ps []int32, gen int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, p := range ps {
-		a.parts[p] = true
+		if !a.parts[p] {
+			a.parts[p] = true
+			a.changes++
+		}
 	}
-	a.changes++
+	a.generation = gen
 }
 
 func (a *assignedSet) revoke(ps []int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, p := range ps {
-		delete(a.parts, p)
+		if a.parts[p] {
+			delete(a.parts, p)
+			a.changes++
+		}
 	}
-	a.changes++
+}
+
+// assignedGeneration returns the generation of the last assignment
+// callback.
+func (a *assignedSet) assignedGeneration() int32 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.generation
 }
 
 func (a *assignedSet) set(ps []int32) {

@@ -44,9 +44,17 @@ type Config struct {
 	// CreateTopic creates __consumer_offsets on the active controller,
 	// wherever it runs; nil uses Metadata.CreateTopics (one node).
 	CreateTopic func(ctx context.Context, spec controller.TopicSpec) error
-	Partitions  Partitions
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// ExpectedBrokers is how many brokers the cluster has by its own
+	// configuration (the metadata quorum's voters, each also a broker);
+	// 0 or 1 for a one-node cluster. The offsets topic gets
+	// min(offsets.topic.replication.factor, max(registered brokers,
+	// ExpectedBrokers)) replicas, so a cluster that is still starting
+	// answers COORDINATOR_NOT_AVAILABLE until its brokers registered
+	// rather than creating the topic with fewer replicas for good.
+	ExpectedBrokers int
+	Partitions      Partitions
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 // Coordinator is the classic-protocol group coordinator of one broker. It
@@ -176,9 +184,9 @@ func (c *Coordinator) EnsureOffsetsTopic(ctx context.Context) error {
 		return nil
 	}
 	g := c.cfg.Groups
-	rf := min(int(g.OffsetsTopicReplicationFactor), len(im.Brokers))
-	if rf < 1 {
-		return fmt.Errorf("%w: no brokers registered to host %s", ErrCoordinatorNotAvailable, OffsetsTopic)
+	rf := min(int(g.OffsetsTopicReplicationFactor), max(len(im.Brokers), c.cfg.ExpectedBrokers))
+	if rf < 1 || len(im.Brokers) < rf {
+		return fmt.Errorf("%w: %d of %d brokers registered to host %s", ErrCoordinatorNotAvailable, len(im.Brokers), rf, OffsetsTopic)
 	}
 	compact, segment, compression := "compact", strconv.Itoa(int(g.OffsetsTopicSegmentBytes)), "producer"
 	spec := controller.TopicSpec{
@@ -192,7 +200,9 @@ func (c *Coordinator) EnsureOffsetsTopic(ctx context.Context) error {
 		err = c.cfg.Metadata.CreateTopics([]controller.TopicSpec{spec}, false)[0].Err
 	}
 	if err != nil && !errors.Is(err, controller.ErrTopicExists) {
-		c.settings.logger.Error("cannot create the offsets topic", "err", err)
+		// Retriable for the client (fewer live brokers than replicas
+		// right after a start, no active controller yet, ...).
+		c.settings.logger.Info("cannot create the offsets topic yet", "err", err)
 		return fmt.Errorf("%w: create %s: %v", ErrCoordinatorNotAvailable, OffsetsTopic, err)
 	}
 	if err == nil {

@@ -38,11 +38,13 @@ type saramaHandler struct {
 }
 
 func (h saramaHandler) Setup(s sarama.ConsumerGroupSession) error {
-	h.m.assigned.set(s.Claims()[h.topic])
+	// The session first, the partitions last: a test that sees the
+	// partitions (disjointCover) then reads the session's generation.
 	h.m.mu.Lock()
 	h.m.generation, h.m.memberID = s.GenerationID(), s.MemberID()
 	h.m.sessions++
 	h.m.mu.Unlock()
+	h.m.assigned.set(s.Claims()[h.topic])
 	return nil
 }
 

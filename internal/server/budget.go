@@ -31,7 +31,7 @@ type budget struct {
 
 type budgetWaiter struct {
 	n     int64
-	frame *frameCharge // nil for a frame that has not started
+	frame *frameCharge  // nil for a frame that has not started
 	ready chan struct{} // closed when granted
 }
 
