@@ -2,6 +2,7 @@ package partition
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,11 +89,22 @@ func writeEpochCheckpoint(dir string, c epochCache) error {
 	for _, e := range c {
 		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
 	}
-	tmp := filepath.Join(dir, epochCheckpointFile+".tmp")
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+	return writeCheckpointFile(dir, epochCheckpointFile, []byte(b.String()))
+}
+
+// writeCheckpointFile replaces dir/name with data (write then rename),
+// unless it already holds exactly that: closing thousands of idle
+// partitions then touches no file.
+func writeCheckpointFile(dir, name string, data []byte) error {
+	path := filepath.Join(dir, name)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, epochCheckpointFile))
+	return os.Rename(tmp, path)
 }
 
 // readEpochCheckpoint reads the checkpoint; a missing or damaged file

@@ -663,12 +663,7 @@ const hwCheckpointFile = "high-watermark-checkpoint"
 // replication-offset-checkpoint, per partition), so a restarted replica
 // does not show consumers an HW of 0 until its followers report in.
 func (p *Partition) CheckpointHW() error {
-	path := filepath.Join(p.dir, hwCheckpointFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(p.hw.Load(), 10)+"\n"), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writeCheckpointFile(p.dir, hwCheckpointFile, []byte(strconv.FormatInt(p.hw.Load(), 10)+"\n"))
 }
 
 func readHWCheckpoint(dir string) int64 {

@@ -111,11 +111,17 @@ type snapshot struct {
 }
 
 func writeSnapshot(dir string, offset int64, producers map[int64]*producerEntry) error {
+	path := filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix))
+	// A snapshot at this log end offset already holds this state (producer
+	// state only changes with appends), and an empty log with no
+	// producers needs none: restarts of idle partitions cost no fsync.
+	if _, err := os.Stat(path); err == nil || (offset == 0 && len(producers) == 0) {
+		return nil
+	}
 	b, err := json.Marshal(snapshot{Producers: producers})
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix))
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
