@@ -41,6 +41,7 @@ type serveOptions struct {
 	logLevel            string
 	logFormat           string
 	pprofAddr           string
+	httpListener        string
 	voters              string
 	rack                string
 	autoLeaderRebalance bool
@@ -54,7 +55,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&o.configFile, "config", envStr("ARUS_CONFIG", ""), "Kafka-style server.properties file (node.id, listeners, log.dirs, controller.quorum.voters, broker.rack, num.partitions, log.retention.hours, ...); flags and env override it")
 	envOf := map[string]string{"node-id": "ARUS_NODE_ID", "listener": "ARUS_LISTENER", "advertised-listener": "ARUS_ADVERTISED_LISTENER",
 		"data-dir": "ARUS_DATA_DIR", "auto-create-topics": "ARUS_AUTO_CREATE_TOPICS", "num-partitions": "ARUS_NUM_PARTITIONS",
-		"controller-quorum-voters": "ARUS_CONTROLLER_QUORUM_VOTERS", "rack": "ARUS_RACK"}
+		"controller-quorum-voters": "ARUS_CONTROLLER_QUORUM_VOTERS", "rack": "ARUS_RACK", "http-listener": "ARUS_HTTP_LISTENER"}
 	o.changed = func(flag string) bool {
 		if f.Changed(flag) {
 			return true
@@ -83,6 +84,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&c.perIPOverrides, "max-connections-per-ip-overrides", "", "per-host limits, host:count,host:count (max.connections.per.ip.overrides)")
 	f.Int32Var(&c.creationRate, "max-connection-creation-rate", config.DefaultMaxConnectionCreationRate, "new connections accepted per second (max.connection.creation.rate)")
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", config.DefaultShutdownTimeout, "a SIGTERM or SIGINT exits after this even if shutdown has not finished; a second signal exits at once (shutdown.timeout.ms)")
+	f.StringVar(&o.httpListener, "http-listener", envStr("ARUS_HTTP_LISTENER", config.DefaultHTTPListener), "host:port of the web console, or off (http.listener; env ARUS_HTTP_LISTENER)")
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 }
 
@@ -159,6 +161,9 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if pick("auto-leader-rebalance", cfg.AutoLeaderRebalance != nil) {
 		on := o.autoLeaderRebalance
 		cfg.AutoLeaderRebalance = &on
+	}
+	if pick("http-listener", cfg.HTTPListener != "") {
+		cfg.HTTPListener = o.httpListener
 	}
 	if pick("rack", cfg.Rack != "") {
 		cfg.Rack = o.rack

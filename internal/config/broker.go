@@ -73,6 +73,12 @@ type Broker struct {
 	// long a SIGTERM may take before the process exits regardless.
 	ShutdownTimeout time.Duration
 
+	// HTTPListener is arus's http.listener: host:port of the web console
+	// (and, later, /metrics). Empty or "off" disables it; Validate turns
+	// "off" into "". The command line defaults it to DefaultHTTPListener;
+	// an empty Broker (tests) has none.
+	HTTPListener string
+
 	// TopicDefaults overrides topic config defaults broker-wide, keyed by
 	// the topic config name (retention.ms, segment.bytes, ...).
 	TopicDefaults map[string]string
@@ -178,6 +184,14 @@ func (b *Broker) Validate() error {
 	if b.DataDir == "" {
 		b.DataDir = "arus-data"
 	}
+	if strings.EqualFold(b.HTTPListener, "off") {
+		b.HTTPListener = ""
+	}
+	if b.HTTPListener != "" {
+		if _, _, err := net.SplitHostPort(b.HTTPListener); err != nil {
+			return fmt.Errorf("http.listener %q (want host:port, or off): %w", b.HTTPListener, err)
+		}
+	}
 	if b.ControllerQuorumVoters != "" {
 		// A node not among the voters is a broker-only node (an observer
 		// of the metadata quorum).
@@ -237,6 +251,9 @@ const (
 	DefaultMaxConnectionsPerIP       = 1000
 	DefaultMaxConnectionCreationRate = 1000
 	DefaultShutdownTimeout           = 30 * time.Second
+	// DefaultHTTPListener is the command line's http.listener: the web
+	// console on the local machine only.
+	DefaultHTTPListener = "localhost:8080"
 )
 
 // validateConnections fills the defaults of the connection limits.

@@ -68,6 +68,8 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 			b.NodeID = int32(n)
 		case "listeners":
 			b.Listener = stripListener(v)
+		case "http.listener":
+			b.HTTPListener = v
 		case "advertised.listeners":
 			b.AdvertisedListener = stripListener(v)
 		case "log.dirs", "log.dir":
