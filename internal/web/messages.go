@@ -29,6 +29,9 @@ const (
 	// maxFilterScan).
 	filterScanFactor = 20
 	maxFilterScan    = 10_000
+	// idleWait ends a read that got records and then nothing more for
+	// this long (see readRanges).
+	idleWait = 1500 * time.Millisecond
 )
 
 type headerView struct {
@@ -292,8 +295,21 @@ func (s *Server) readRanges(ctx context.Context, topic string, bq browseQuery, r
 	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
 	defer cancel()
+	gotAny := false
 	for len(pending) > 0 {
-		fetches := cl.PollFetches(rctx)
+		// Once records flow, a pause of idleWait means the rest of a range
+		// holds no data records (transaction markers, compacted away):
+		// kgo does not report such empty progress, so stop waiting.
+		pctx, pcancel := rctx, context.CancelFunc(func() {})
+		if gotAny {
+			pctx, pcancel = context.WithTimeout(rctx, idleWait)
+		}
+		fetches := cl.PollFetches(pctx)
+		idle := pctx.Err() != nil && rctx.Err() == nil
+		pcancel()
+		if idle {
+			return nil
+		}
 		if rctx.Err() != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -301,6 +317,7 @@ func (s *Server) readRanges(ctx context.Context, topic string, bq browseQuery, r
 			res.TimedOut = true
 			return nil
 		}
+		gotAny = gotAny || fetches.NumRecords() > 0
 		var ferr error
 		fetches.EachError(func(t string, p int32, err error) {
 			if ferr == nil {
@@ -329,13 +346,6 @@ func (s *Server) readRanges(ctx context.Context, topic string, bq browseQuery, r
 				return
 			}
 			res.Records = append(res.Records, viewRecord(rec))
-		})
-		// A partition whose last offsets hold no data records (transaction
-		// markers, compacted away) is done once its high watermark says so.
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if next, ok := pending[p.Partition]; ok && len(p.Records) == 0 && p.HighWatermark <= next {
-				delete(pending, p.Partition)
-			}
 		})
 	}
 	return nil

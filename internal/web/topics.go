@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -167,7 +168,7 @@ func (s *Server) getTopic(ctx context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	sizes := s.partitionSizes(ctx)
-	view := topicView{Name: name, ID: t.ID.String(), Internal: t.IsInternal, Partitions: []partitionView{}, Configs: []configView{}}
+	view := topicView{Name: name, ID: topicID(t.ID), Internal: t.IsInternal, Partitions: []partitionView{}, Configs: []configView{}}
 	if sizes != nil {
 		view.Size = new(int64)
 	}
@@ -284,7 +285,7 @@ func (s *Server) createTopic(ctx context.Context, r *http.Request) (any, error) 
 		return nil, fmt.Errorf("create topic %q: %w", req.Name, kafkaError(resp.Err, resp.ErrMessage))
 	}
 	s.waitTopic(ctx, req.Name, true)
-	return map[string]any{"name": resp.Topic, "id": resp.ID.String(), "partitions": resp.NumPartitions, "replicationFactor": resp.ReplicationFactor}, nil
+	return map[string]any{"name": resp.Topic, "id": topicID(resp.ID), "partitions": resp.NumPartitions, "replicationFactor": resp.ReplicationFactor}, nil
 }
 
 func (s *Server) deleteTopic(ctx context.Context, r *http.Request) (any, error) {
@@ -383,4 +384,10 @@ func (s *Server) waitTopic(ctx context.Context, name string, exists bool) {
 		}
 	}
 	s.cache.invalidate()
+}
+
+// topicID prints a topic id as Kafka's tools do: URL-safe base64 without
+// padding.
+func topicID(id kadm.TopicID) string {
+	return base64.RawURLEncoding.EncodeToString(id[:])
 }

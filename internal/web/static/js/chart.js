@@ -15,7 +15,7 @@ function niceMax(v) {
 function shortNum(v) {
   if (v >= 1e6) return (v / 1e6).toFixed(v % 1e6 ? 1 : 0) + 'M';
   if (v >= 1e3) return (v / 1e3).toFixed(v % 1e3 ? 1 : 0) + 'k';
-  return String(Math.round(v * 100) / 100);
+  return String(v >= 10 ? Math.round(v) : Math.round(v * 10) / 10);
 }
 
 // lineChart({series: [{name, points}], window: ms, height, unit}) -> element

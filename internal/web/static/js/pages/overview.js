@@ -48,7 +48,7 @@ export async function render(ctx) {
         table([
           {label: 'ID', num: true, cell: b => String(b.id)},
           {label: 'Address', cls: 'mono', cell: b => `${b.host}:${b.port}`},
-          {label: 'Roles', cell: b => [
+          {label: 'Roles', cls: 'wrap', cell: b => [
             badge('broker', 'info'), ' ',
             b.controller ? badge('controller', '') : null, ' ',
             b.activeController ? badge('active controller', 'ok') : null]},
