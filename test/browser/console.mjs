@@ -47,6 +47,7 @@ async function snap(page, name) {
     await page.setViewportSize(size);
     // Charts take the panel's width when a page redraws (every 2-3 s).
     await sleep(vp === 'phone' ? 3200 : 300);
+    await page.evaluate(() => window.scrollTo(0, 0)); // a sticky header would land mid-picture
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, `${name} on ${vp}: the page is ${overflow}px wider than the screen`);
     await page.screenshot({path: join(SHOTS, `${name}-${vp}.png`), fullPage: true});
