@@ -71,9 +71,12 @@ func (s *Server) allOffsets(ctx context.Context) (offsets, error) {
 // (sizes are then left out of the pages).
 func (s *Server) partitionSizes(ctx context.Context) map[string]map[int32]int64 {
 	v, _, err := s.cache.get(ctx, "logdirs", func(ctx context.Context) (any, error) {
+		// A cluster without DescribeLogDirs answers "no sizes", cached
+		// like an answer, so pages do not ask again on every refresh.
+		var none map[string]map[int32]int64
 		dirs, err := s.admin.DescribeAllLogDirs(ctx, nil)
 		if err != nil {
-			return nil, err
+			return none, nil
 		}
 		sizes := map[string]map[int32]int64{}
 		described := false
@@ -93,14 +96,15 @@ func (s *Server) partitionSizes(ctx context.Context) map[string]map[int32]int64 
 			})
 		})
 		if !described {
-			return nil, fmt.Errorf("no log dirs described")
+			return none, nil
 		}
 		return sizes, nil
 	})
+	sizes, _ := v.(map[string]map[int32]int64)
 	if err != nil {
 		return nil
 	}
-	return v.(map[string]map[int32]int64)
+	return sizes
 }
 
 type brokerView struct {
