@@ -18,6 +18,7 @@ test: deps verify race integration
 
 deps:
 	./scripts/install-test-deps.sh
+	./scripts/install-browser-test-deps.sh
 
 verify:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -30,6 +30,7 @@ import (
 	"github.com/arus-io/arus/internal/record"
 	"github.com/arus-io/arus/internal/replica"
 	"github.com/arus-io/arus/internal/server"
+	"github.com/arus-io/arus/internal/web"
 )
 
 // Broker is one running arus node.
@@ -66,6 +67,7 @@ type Broker struct {
 	metadataKick     chan struct{}    // wakes a broker-only node's metadataLoop (buffered, 1)
 	lastHWCheckpoint time.Time        // owned by the reviewReplicas loop
 	remote           *remote          // requests to the active controller on another node
+	web              *web.Server      // console on http.listener; nil when off
 	voters           map[int32]string // metadata quorum: node id -> listener address
 
 	stop chan struct{}
@@ -228,6 +230,17 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if b.opts.controller == nil {
 		b.goFunc(func() { b.every(time.Second, b.tickController) })
 	}
+	if cfg.HTTPListener != "" {
+		// The console is a Kafka client of this node's own listener.
+		// A console that cannot bind (another arus on this machine holds
+		// the default port) is logged, not fatal: clients come first.
+		var werr error
+		b.web, werr = web.Listen(web.Config{Listener: cfg.HTTPListener, Bootstrap: []string{b.server.Addr().String()}, Logger: logger})
+		if werr != nil {
+			b.web = nil
+			logger.Error("web console not started", "err", werr)
+		}
+	}
 	logger.Info("arus broker started", "node_id", cfg.NodeID, "listener", b.server.Addr().String(),
 		"inter_broker_listener", b.interServer.Addr().String(), "inter_broker_advertised", b.InterBrokerAdvertised(),
 		"advertised", net.JoinHostPort(b.advertised.host, strconv.Itoa(int(b.advertised.port))),
@@ -317,6 +330,14 @@ func (b *Broker) dialPeer(ctx context.Context, network, addr string) (net.Conn, 
 
 // Addr is the address the client listener is bound to.
 func (b *Broker) Addr() net.Addr { return b.server.Addr() }
+
+// HTTPAddr is the address the web console listens on, or nil when it is off.
+func (b *Broker) HTTPAddr() net.Addr {
+	if b.web == nil {
+		return nil
+	}
+	return b.web.Addr()
+}
 
 // Controller returns the node's controller (tests inspect the image).
 func (b *Broker) Controller() *controller.Controller { return b.controller }
@@ -548,6 +569,9 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		b.mu.closed = true
 		b.mu.Unlock()
 		var errs []error
+		if b.web != nil {
+			errs = append(errs, b.web.Shutdown(ctx))
+		}
 		if b.server != nil {
 			errs = append(errs, b.server.Shutdown(ctx))
 		}

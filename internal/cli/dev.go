@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/arus-io/arus/internal/config"
 )
 
 func newDevCommand() *cobra.Command {
@@ -79,9 +81,16 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 		}
 	}
 	args := func(i int) []string {
+		// Node 1 serves the web console on the default address; the
+		// others have none (they would all want the same port).
+		console := "off"
+		if i == 1 {
+			console = config.DefaultHTTPListener
+		}
 		return []string{"serve", "--node-id", fmt.Sprint(i), "--listener", addrs[i-1], "--inter-broker-listener", inter[i-1],
 			"--data-dir", filepath.Join(dataDir, fmt.Sprintf("node-%d", i)),
-			"--controller-quorum-voters", strings.Join(voters, ","), "--num-partitions", "3"}
+			"--controller-quorum-voters", strings.Join(voters, ","), "--num-partitions", "3",
+			"--http-listener", console}
 	}
 	fmt.Fprintf(out, "arus dev cluster: %d nodes (%d controllers)\n  bootstrap: %s\n", nodes, voterCount, strings.Join(addrs, ","))
 	var children []*exec.Cmd

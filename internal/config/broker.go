@@ -110,6 +110,12 @@ type Broker struct {
 	// log, index files being written and everything else (default 1024;
 	// below a limit of 2048 the cache gets half of the limit).
 	FDReserve int32
+	// HTTPListener is arus's http.listener: host:port of the web console
+	// (and, later, /metrics). Empty or "off" disables it; Validate turns
+	// "off" into "". The command line defaults it to DefaultHTTPListener;
+	// an empty Broker (tests) has none.
+	HTTPListener string
+
 	// TopicDefaults overrides topic config defaults broker-wide, keyed by
 	// the topic config name (retention.ms, segment.bytes, ...).
 	TopicDefaults map[string]string
@@ -215,6 +221,14 @@ func (b *Broker) Validate() error {
 	if b.DataDir == "" {
 		b.DataDir = "arus-data"
 	}
+	if strings.EqualFold(b.HTTPListener, "off") {
+		b.HTTPListener = ""
+	}
+	if b.HTTPListener != "" {
+		if _, _, err := net.SplitHostPort(b.HTTPListener); err != nil {
+			return fmt.Errorf("http.listener %q (want host:port, or off): %w", b.HTTPListener, err)
+		}
+	}
 	var voters map[int32]string
 	if b.ControllerQuorumVoters != "" {
 		// A node not among the voters is a broker-only node (an observer
@@ -294,6 +308,9 @@ const (
 	DefaultMaxConnectionsPerIP       = 1000
 	DefaultMaxConnectionCreationRate = 1000
 	DefaultShutdownTimeout           = 30 * time.Second
+	// DefaultHTTPListener is the command line's http.listener: the web
+	// console on the local machine only.
+	DefaultHTTPListener = "localhost:8080"
 )
 
 // validateConnections fills the defaults of the connection limits.

@@ -154,6 +154,8 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 			b.NodeID = int32(n)
 		case "listeners":
 			lp.listeners = parseListeners(v)
+		case "http.listener":
+			b.HTTPListener = v
 		case "advertised.listeners":
 			lp.advertised = parseListeners(v)
 		case "inter.broker.listener.name":
