@@ -211,3 +211,51 @@ func TestValidateRecompressWaitsForBudget(t *testing.T) {
 		t.Fatalf("%d bytes still held", n)
 	}
 }
+
+// xxh32 is the reference xxHash32 for inputs below 16 bytes, written out
+// here to check the header checksum byte baked into lz4FrameHeader.
+func xxh32(b []byte) uint32 {
+	const p1, p2, p3, p4, p5 = 2654435761, 2246822519, 3266489917, 668265263, 374761393
+	rotl := func(x uint32, r uint) uint32 { return x<<r | x>>(32-r) }
+	h := uint32(p5) + uint32(len(b))
+	for ; len(b) >= 4; b = b[4:] {
+		h += (uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24) * p3
+		h = rotl(h, 17) * p4
+	}
+	for _, c := range b {
+		h += uint32(c) * p5
+		h = rotl(h, 11) * p1
+	}
+	h ^= h >> 15
+	h *= p2
+	h ^= h >> 13
+	h *= p3
+	h ^= h >> 16
+	return h
+}
+
+func TestLZ4FrameHeader(t *testing.T) {
+	if got := byte(xxh32(lz4FrameHeader[4:6]) >> 8); got != lz4FrameHeader[6] {
+		t.Fatalf("header checksum byte %#x, xxHash32 gives %#x", lz4FrameHeader[6], got)
+	}
+	// Incompressible input is stored in raw blocks, and readers take it.
+	rng := rand.New(rand.NewPCG(1, 1))
+	b := NewBuilder()
+	for range 100 {
+		v := make([]byte, 1000)
+		for i := range v {
+			v[i] = byte(rng.IntN(256))
+		}
+		b.Add(1, []byte("k"), v)
+	}
+	in, _ := b.Build(CodecNone)
+	want, _ := Records(in)
+	out, _, err := ValidateRecompress(context.Background(), in, Rules{MaxBytes: 1 << 20}, Compression{Codec: CodecLZ4, Level: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Records(out)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("raw lz4 blocks: %v", err)
+	}
+}
