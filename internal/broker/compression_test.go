@@ -405,3 +405,48 @@ func TestRecompressedBatchTooLarge(t *testing.T) {
 		t.Fatalf("end offset %d: a refused batch was stored", end)
 	}
 }
+
+// TestOldFetchOfZstdTopic: a consumer older than Fetch v10 reading a
+// topic with compression.type=zstd gets UNSUPPORTED_COMPRESSION_TYPE, as
+// from Kafka (KafkaApis.maybeConvertFetchedData); newer fetches read it.
+func TestOldFetchOfZstdTopic(t *testing.T) {
+	b := arustest.StartBroker(t)
+	ctx := testContext(t)
+	zstd := "zstd"
+	createTopic(t, ctx, b.Addr(), "zstd-old-fetch", 1, map[string]*string{"compression.type": &zstd})
+	recs := makeTestRecords("old", 10)
+	produceFranz(t, ctx, b.Addr(), "zstd-old-fetch", kgo.NoCompression(), recs)
+	cl := newFranz(t, b.Addr())
+	for _, v := range []int16{4, 9, 10, 12} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = v
+		req.ReplicaID, req.MaxBytes, req.MinBytes = -1, 1<<20, 1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "zstd-old-fetch"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := cl.Request(ctx, pinned{req, v})
+		if err != nil {
+			t.Fatalf("fetch v%d: %v", v, err)
+		}
+		got := resp.(*kmsg.FetchResponse).Topics[0].Partitions[0]
+		want := int16(0)
+		if v < 10 {
+			want = kerr.UnsupportedCompressionType.Code
+		}
+		if got.ErrorCode != want || (want == 0) != (len(got.RecordBatches) > 0) {
+			t.Fatalf("fetch v%d: error %v with %d bytes, want %v", v, errCode(got.ErrorCode), len(got.RecordBatches), errCode(want))
+		}
+	}
+}
+
+// pinned sends a request at exactly one version (franz-go otherwise picks
+// the newest both sides support).
+type pinned struct {
+	kmsg.Request
+	v int16
+}
+
+func (p pinned) MaxVersion() int16 { return p.v }

@@ -242,6 +242,10 @@ func (p *Partition) SetTopicConfig(tc config.Topic) {
 	p.mu.Unlock()
 }
 
+// CompressionType is the topic's compression.type as this partition
+// applies it (producer, uncompressed, gzip, snappy, lz4 or zstd).
+func (p *Partition) CompressionType() string { return p.conf.Load().CompressionType }
+
 // Role returns the current role.
 func (p *Partition) Role() Role {
 	p.mu.Lock()
