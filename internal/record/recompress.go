@@ -24,7 +24,7 @@ type Compression struct {
 	Level int
 }
 
-// zstdWindow is the window of the zstd frames the broker writes: a batch
+// zstdEncoderWindow is the window of the zstd frames the broker writes: a batch
 // is at most max.message.bytes (1 MiB by default), so a larger window
 // rarely finds more, and every decoder (ours allows 8 MiB) accepts it.
 const zstdEncoderWindow = 1 << 20
