@@ -152,6 +152,12 @@ func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) *fetchResult {
 			if code == 0 {
 				code = errorCode(h.deps.Logger, part.CheckLeaderEpoch(p.CurrentLeaderEpoch))
 			}
+			if code == 0 && r.Version < 10 && part.CompressionType() == "zstd" {
+				// Kafka's KafkaApis.maybeConvertFetchedData: consumers older
+				// than Fetch v10 (Kafka 2.1) may not read zstd, so a topic
+				// whose compression.type is zstd answers them this.
+				code = kerr.UnsupportedCompressionType.Code
+			}
 			if code != 0 {
 				rp.ErrorCode = code
 				failed = true

@@ -164,7 +164,7 @@ var topicDefs = []TopicDef{
 	{Name: "cleanup.policy", BrokerName: "log.cleanup.policy", Type: TypeList, Default: "delete", Doc: "delete: remove old segments by retention; compact: keep the latest record per key; both: compact, then delete by retention.", validate: cleanupPolicy},
 	{Name: "compression.gzip.level", BrokerName: "compression.gzip.level", Type: TypeInt, Default: "-1", Doc: "Level used when the broker compresses batches with gzip (1-9, or -1 for the codec's default).", validate: levelRange(1, 9, -1)},
 	{Name: "compression.lz4.level", BrokerName: "compression.lz4.level", Type: TypeInt, Default: "9", Doc: "Level used when the broker compresses batches with lz4 (1-17).", validate: levelRange(1, 17, 9)},
-	{Name: "compression.type", BrokerName: "compression.type", Type: TypeString, Default: "producer", Doc: "Batches are stored as the producer compressed them (only producer is served).", validate: oneOf("producer")},
+	{Name: "compression.type", BrokerName: "compression.type", Type: TypeString, Default: "producer", Doc: "Codec the broker stores batches with: producer keeps each batch as the producer compressed it; uncompressed, gzip, snappy, lz4 or zstd recompresses batches with another codec on append (KIP-390 levels apply).", validate: oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")},
 	{Name: "compression.zstd.level", BrokerName: "compression.zstd.level", Type: TypeInt, Default: "3", Doc: "Level used when the broker compresses batches with zstd (-131072 to 22).", validate: levelRange(-131072, 22, 3)},
 	{Name: "delete.retention.ms", BrokerName: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", Doc: "How long tombstones stay readable on compacted topics after compaction reaches them.", validate: intRange(0, maxInt64)},
 	{Name: "file.delete.delay.ms", BrokerName: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", Doc: "Delay before the files of a deleted segment are removed from disk.", validate: intRange(0, maxInt64)},
@@ -264,6 +264,13 @@ type Topic struct {
 	SegmentMs             int64
 	MinCompactionLagMs    int64
 	UncleanLeaderElection bool
+	// CompressionType is compression.type: producer, uncompressed, gzip,
+	// snappy, lz4 or zstd; the levels are compression.gzip.level,
+	// compression.lz4.level and compression.zstd.level.
+	CompressionType string
+	GzipLevel       int
+	LZ4Level        int
+	ZstdLevel       int
 }
 
 // ResolveTopic returns the effective configs of a topic given its overrides
@@ -302,6 +309,10 @@ func ResolveTopic(overrides, defaults map[string]string) Topic {
 		SegmentMs:             i64("segment.ms"),
 		MinCompactionLagMs:    i64("min.compaction.lag.ms"),
 		UncleanLeaderElection: get("unclean.leader.election.enable") == "true",
+		CompressionType:       get("compression.type"),
+		GzipLevel:             int(i64("compression.gzip.level")),
+		LZ4Level:              int(i64("compression.lz4.level")),
+		ZstdLevel:             int(i64("compression.zstd.level")),
 	}
 }
 

@@ -242,6 +242,10 @@ func (p *Partition) SetTopicConfig(tc config.Topic) {
 	p.mu.Unlock()
 }
 
+// CompressionType is the topic's compression.type as this partition
+// applies it (producer, uncompressed, gzip, snappy, lz4 or zstd).
+func (p *Partition) CompressionType() string { return p.conf.Load().CompressionType }
+
 // Role returns the current role.
 func (p *Partition) Role() Role {
 	p.mu.Lock()
@@ -370,27 +374,9 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16) (AppendResult, error) {
 	conf := p.conf.Load()
 	res := AppendResult{LogAppendTime: -1}
-	sentMaxTS := record.NoTimestamp
-	if sent, err := record.ParseHeader(batch); err == nil {
-		sentMaxTS = sent.MaxTimestamp
-	}
-	h, err := record.ValidateProduce(ctx, batch, record.Rules{
-		MaxBytes:             int(conf.MaxMessageBytes),
-		Compacted:            conf.CleanupCompact,
-		CheckTimestamps:      true,
-		LogAppendTime:        conf.LogAppendTime,
-		Now:                  p.now().UnixMilli(),
-		TimestampBeforeMaxMs: conf.TimestampBeforeMaxMs,
-		TimestampAfterMaxMs:  conf.TimestampAfterMaxMs,
-		Topic:                p.topic,
-		Partition:            p.index,
-	})
+	batch, h, err := p.storedBatch(ctx, batch, conf)
 	if err != nil {
 		return res, err
-	}
-	if !conf.LogAppendTime && h.MaxTimestamp != sentMaxTS {
-		// Kafka keeps the largest record timestamp, not the producer's claim.
-		record.SetMaxTimestamp(batch, h.MaxTimestamp)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -438,6 +424,62 @@ func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16)
 	res.End = h.NextOffset()
 	p.signalAppended()
 	return res, nil
+}
+
+// storedBatch validates a produced batch (record.ValidateProduce) and
+// returns the bytes to append with their header: the batch itself, its
+// maxTimestamp patched to the largest record timestamp as Kafka does, or,
+// when the topic's compression.type names a codec other than the batch's,
+// a new batch recompressed with that codec (record.ValidateRecompress, as
+// Kafka's LogValidator rebuilds such batches). Nothing is appended here.
+func (p *Partition) storedBatch(ctx context.Context, batch []byte, conf *config.Topic) ([]byte, record.Header, error) {
+	rules := record.Rules{
+		MaxBytes:             int(conf.MaxMessageBytes),
+		Compacted:            conf.CleanupCompact,
+		CheckTimestamps:      true,
+		LogAppendTime:        conf.LogAppendTime,
+		Now:                  p.now().UnixMilli(),
+		TimestampBeforeMaxMs: conf.TimestampBeforeMaxMs,
+		TimestampAfterMaxMs:  conf.TimestampAfterMaxMs,
+		Topic:                p.topic,
+		Partition:            p.index,
+	}
+	var (
+		h   record.Header
+		err error
+	)
+	if target, ok := targetCompression(conf); ok {
+		batch, h, err = record.ValidateRecompress(ctx, batch, rules, target)
+	} else {
+		h, err = record.ValidateProduce(ctx, batch, rules)
+	}
+	if err != nil {
+		return nil, h, err
+	}
+	if stored, _ := record.ParseHeader(batch); !conf.LogAppendTime && stored.MaxTimestamp != h.MaxTimestamp {
+		// Kafka keeps the largest record timestamp, not the producer's claim.
+		record.SetMaxTimestamp(batch, h.MaxTimestamp)
+		h.CRC = record.ComputeCRC(batch)
+	}
+	return batch, h, nil
+}
+
+// targetCompression is the codec the topic stores batches with, false
+// for compression.type=producer (each batch as its producer sent it).
+func targetCompression(conf *config.Topic) (record.Compression, bool) {
+	switch conf.CompressionType {
+	case "uncompressed":
+		return record.Compression{Codec: record.CodecNone}, true
+	case "gzip":
+		return record.Compression{Codec: record.CodecGzip, Level: conf.GzipLevel}, true
+	case "snappy":
+		return record.Compression{Codec: record.CodecSnappy}, true
+	case "lz4":
+		return record.Compression{Codec: record.CodecLZ4, Level: conf.LZ4Level}, true
+	case "zstd":
+		return record.Compression{Codec: record.CodecZstd, Level: conf.ZstdLevel}, true
+	}
+	return record.Compression{}, false
 }
 
 // WaitDurable blocks until end is fsynced locally (acks=1).

@@ -257,3 +257,65 @@ func TestAppendValidatesRecords(t *testing.T) {
 		t.Fatalf("stored batch: maxTimestamp %d, err %v; want 1002 and a valid CRC", h.MaxTimestamp, err)
 	}
 }
+
+// A topic with compression.type=zstd stores a producer's uncompressed
+// batch recompressed; the producer-state entry and duplicate detection use
+// the same header fields, so a retried batch is a duplicate with the
+// original offsets, a sequence gap still fails, and the stored batch reads
+// back as zstd after a restart (producer state rebuilt from the log).
+func TestRecompressedIdempotentBatches(t *testing.T) {
+	dir := t.TempDir()
+	conf := map[string]string{"compression.type": "zstd", "compression.zstd.level": "9", "message.timestamp.type": "LogAppendTime"}
+	p := openTest(t, dir, conf)
+	first, err := appendDurable(t, p, idBatch(t, 9, 1, 0, 50))
+	if err != nil || first.BaseOffset != 0 || first.LogAppendTime < 0 {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	retry, err := appendDurable(t, p, idBatch(t, 9, 1, 0, 50))
+	if err != nil || !retry.Duplicate || retry.BaseOffset != 0 {
+		t.Fatalf("retried batch: %+v %v, want a duplicate at offset 0", retry, err)
+	}
+	if _, err := p.Append(idBatch(t, 9, 1, 60, 1), -1); err == nil {
+		t.Fatal("a sequence gap was accepted")
+	}
+	stored, err := p.Read(0, 1<<20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := record.ParseHeader(stored)
+	if err != nil || h.Size() != len(stored) {
+		t.Fatalf("want exactly one stored batch: %v, %d of %d bytes", err, h.Size(), len(stored))
+	}
+	if h.Codec() != record.CodecZstd || !h.IsLogAppendTime() || h.MaxTimestamp != first.LogAppendTime || h.ProducerID != 9 || h.BaseSequence != 0 {
+		t.Fatalf("stored header %+v", h)
+	}
+	if err := record.CheckCRC(stored); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := record.Records(stored)
+	if err != nil || len(recs) != 50 || string(recs[49].Key) != "k" || recs[49].Offset != 49 {
+		t.Fatalf("stored records: %d, %v", len(recs), err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p = openTest(t, dir, conf)
+	defer p.Close()
+	again, err := appendDurable(t, p, idBatch(t, 9, 1, 0, 50))
+	if err != nil || !again.Duplicate {
+		t.Fatalf("retry after restart: %+v %v", again, err)
+	}
+	// compression.type=producer from now on: the next batch is stored as sent.
+	p.SetTopicConfig(config.ResolveTopic(nil, nil))
+	next, err := appendDurable(t, p, idBatch(t, 9, 1, 50, 2))
+	if err != nil || next.BaseOffset != 50 {
+		t.Fatalf("next: %+v %v", next, err)
+	}
+	stored, err = p.Read(50, 1<<20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := record.ParseHeader(stored); h.Codec() != record.CodecNone {
+		t.Fatalf("with compression.type=producer the batch is stored as codec %d", h.Codec())
+	}
+}

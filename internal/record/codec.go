@@ -88,10 +88,11 @@ type section struct {
 // limit output bytes where the size is known up front (snappy). It first
 // takes the decoder's working memory plus extra from the process-wide
 // budget (waiting for ctx), in one step so that no caller holds part of
-// the budget while it waits for more. The caller must call close, which
-// gives the budget back.
+// the budget while it waits for more; uncompressed src charges only extra
+// (a recompression's encoder and output). The caller must call close,
+// which gives the budget back.
 func openSection(ctx context.Context, codec int, src []byte, limit, extra int64) (section, error) {
-	if codec == CodecNone {
+	if codec == CodecNone && extra <= 0 {
 		return section{mem: src, close: func() {}}, nil
 	}
 	charge, err := workingSet(codec, src, limit)
@@ -144,6 +145,8 @@ func workingSet(codec int, src []byte, limit int64) (int64, error) {
 		window, err := zstdWindow(src)
 		// The history holds a window; blocks are at most 128 KiB.
 		return int64(window) + 256<<10, err
+	case CodecNone:
+		return 0, nil
 	default:
 		return 0, fmt.Errorf("%w %d", ErrUnknownCodec, codec)
 	}
@@ -167,6 +170,8 @@ func zstdWindow(src []byte) (uint64, error) {
 // openDecoder opens the decoder of a section whose working set is charged.
 func openDecoder(codec int, src []byte, limit int64) (section, error) {
 	switch codec {
+	case CodecNone:
+		return section{mem: src, close: func() {}}, nil
 	case CodecGzip:
 		zr, _ := gzipReaders.Get().(*gzip.Reader)
 		var err error

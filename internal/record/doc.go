@@ -35,6 +35,18 @@
 // ErrInvalidRecord/ErrInvalidTimestamp, with per-record errors (KIP-467)
 // in a *ValidationError.
 //
+// Broker-side compression (a topic's compression.type, KIP-390) uses the
+// same pass: ValidateRecompress feeds the decompressed records section to
+// an encoder of the target codec as validation pulls it, then writes the
+// header of the new batch (codec bits, length, maxTimestamp, CRC) and
+// keeps everything else, so offsets, producer id/epoch/sequence and
+// timestamps are the producer's. The encoder's memory and the output (at
+// most max.message.bytes, ErrTooLarge beyond it) are charged to the
+// decompression budget with the decoder's. Encoders are pooled per codec
+// and level; lz4 is our own frame writer (64 KiB blocks, LZ4HC at Kafka's
+// search depth) and snappy uses the Java client's xerial framing so it
+// can stream.
+//
 // The one piece of process-wide state is the decompression Budget
 // (SetDecompressionBudget, the broker's decompression.buffer.max.bytes):
 // every decompression, whether validation, compaction or a reader, first

@@ -123,32 +123,54 @@ func Validate(b []byte, maxBytes int) (Header, error) {
 // to know whether it must be patched (SetMaxTimestamp). Decompression waits
 // for room in the process-wide budget, or for ctx.
 func ValidateProduce(ctx context.Context, b []byte, rules Rules) (Header, error) {
+	_, h, err := validateProduce(ctx, b, rules, nil)
+	return h, err
+}
+
+// ValidateRecompress validates b as ValidateProduce does and returns the
+// batch to store with the target codec: b itself (maxTimestamp not yet
+// patched, see ValidateProduce) when it already has that codec, else a new
+// batch, as Kafka's LogValidator rebuilds a batch whose codec differs from
+// the topic's compression.type. The new batch keeps the header fields
+// (producer id, epoch, base sequence, transactional bit, base timestamp)
+// and the records' bytes, whose offset deltas validation has checked are
+// 0, 1, 2, ... as Kafka would assign them; it gets the target codec bits,
+// the largest record timestamp as maxTimestamp, and a new CRC. The records
+// stream once through decompression, validation and the encoder; the
+// encoder's memory and the output (at most MaxBytes) are charged to the
+// decompression budget with the decoder's. A new batch above MaxBytes is
+// ErrTooLarge (Kafka's RecordTooLargeException, checked after the records).
+func ValidateRecompress(ctx context.Context, b []byte, rules Rules, target Compression) ([]byte, Header, error) {
+	return validateProduce(ctx, b, rules, &target)
+}
+
+func validateProduce(ctx context.Context, b []byte, rules Rules, target *Compression) ([]byte, Header, error) {
 	h, err := ParseHeader(b)
 	if err != nil {
-		return h, err
+		return nil, h, err
 	}
 	size := h.Size()
 	switch {
 	case size > len(b):
-		return h, fmt.Errorf("%w: batch claims %d bytes, %d present", ErrCorrupt, size, len(b))
+		return nil, h, fmt.Errorf("%w: batch claims %d bytes, %d present", ErrCorrupt, size, len(b))
 	case size < len(b):
-		return h, fmt.Errorf("%w: produce carries more than one batch (%d of %d bytes in the first)", ErrInvalidRecord, size, len(b))
+		return nil, h, fmt.Errorf("%w: produce carries more than one batch (%d of %d bytes in the first)", ErrInvalidRecord, size, len(b))
 	}
 	if rules.MaxBytes > 0 && size > rules.MaxBytes {
-		return h, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, rules.MaxBytes)
+		return nil, h, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, rules.MaxBytes)
 	}
 	if err := CheckCRC(b); err != nil {
-		return h, err
+		return nil, h, err
 	}
 	switch {
 	case h.RecordCount <= 0 || h.LastOffsetDelta != h.RecordCount-1:
-		return h, fmt.Errorf("%w: record count %d does not match last offset delta %d", ErrInvalidRecord, h.RecordCount, h.LastOffsetDelta)
+		return nil, h, fmt.Errorf("%w: record count %d does not match last offset delta %d", ErrInvalidRecord, h.RecordCount, h.LastOffsetDelta)
 	case h.IsControl():
-		return h, fmt.Errorf("%w: clients may not write control batches", ErrInvalidRecord)
+		return nil, h, fmt.Errorf("%w: clients may not write control batches", ErrInvalidRecord)
 	case h.IsTransactional() && h.ProducerID < 0:
-		return h, fmt.Errorf("%w: transactional batch without producer id", ErrInvalidRecord)
+		return nil, h, fmt.Errorf("%w: transactional batch without producer id", ErrInvalidRecord)
 	case h.ProducerID >= 0 && h.BaseSequence < 0:
-		return h, fmt.Errorf("%w: invalid sequence number %d in batch with producer id %d", ErrInvalidRecord, h.BaseSequence, h.ProducerID)
+		return nil, h, fmt.Errorf("%w: invalid sequence number %d in batch with producer id %d", ErrInvalidRecord, h.BaseSequence, h.ProducerID)
 	}
 	limit := rules.MaxDecompressedBytes
 	if limit <= 0 {
@@ -158,9 +180,21 @@ func ValidateProduce(ctx context.Context, b []byte, rules Rules) (Header, error)
 	if h.Codec() != CodecNone {
 		extra = chunkSize
 	}
+	var rc *recompressor
+	if target != nil && target.Codec != h.Codec() {
+		maxOut := rules.MaxBytes
+		if maxOut <= 0 {
+			maxOut = int(min(limit+limit/8+HeaderSize+64<<10, math.MaxInt32))
+		}
+		extra += encoderWorkingSet(*target) + int64(maxOut)
+		if rc, err = newRecompressor(*target, b, maxOut); err != nil {
+			return nil, h, err
+		}
+		defer rc.abort()
+	}
 	sec, err := openSection(ctx, h.Codec(), b[HeaderSize:size], limit, extra)
 	if err != nil {
-		return h, err
+		return nil, h, err
 	}
 	defer sec.close()
 	var s stream
@@ -170,15 +204,24 @@ func ValidateProduce(ctx context.Context, b []byte, rules Rules) (Header, error)
 		buf := getBuffer(chunkSize)
 		defer putBuffer(buf)
 		s.src, s.buf, s.limit, s.codec = sec.r, buf, limit, h.Codec()
+		if rc != nil {
+			s.src = teeReader{r: sec.r, w: rc}
+		}
 	}
 	maxTS, err := walkRecords(&s, &h, &rules)
 	if err != nil {
-		return h, err
+		return nil, h, err
 	}
 	if !h.IsLogAppendTime() {
 		h.MaxTimestamp = maxTS
 	}
-	return h, nil
+	if rc == nil {
+		return b, h, nil
+	}
+	if sec.mem != nil {
+		_, _ = rc.Write(sec.mem)
+	}
+	return rc.finish(h)
 }
 
 // IsLogAppendTime reports whether the batch carries the LogAppendTime bit.
