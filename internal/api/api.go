@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
@@ -30,6 +31,13 @@ type Deps struct {
 	// Forward sends a request to the active controller's node and returns
 	// its answer; nil on a node that is always the active controller.
 	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+	// Authorizer decides what principals may do; nil (or one not
+	// enabled) allows everything.
+	Authorizer *auth.Authorizer
+	// AdvertisedFor reports this broker's advertised address on a named
+	// client listener; nil: the advertised address given to New for every
+	// listener.
+	AdvertisedFor func(listenerName string) (host string, port int32, ok bool)
 }
 
 // Handlers serves requests. Safe for concurrent use by many connections.
@@ -67,6 +75,14 @@ type Request struct {
 	// the inter-broker listener, is who opened the connection.
 	Listener Listener
 	Peer     Peer
+	// Principal is who the connection authenticated as (auth.Anonymous
+	// without authentication); ListenerName the named listener the
+	// request arrived on ("" for the inter-broker listener).
+	Principal    auth.Principal
+	ListenerName string
+	// forwardedFor is set on the active controller for a client request
+	// another broker forwarded: it is authorized as that client's.
+	forwardedFor bool
 }
 
 // Peer is the node at the other end of an inter-broker connection, as its
@@ -109,6 +125,9 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 			h.deps.Logger.Warn("inter-broker request refused; closing the connection",
 				"api_key", req.Body.Key(), "peer_node", req.Peer.NodeID, "remote", req.ClientHost, "err", err)
 			return Outcome{Close: true}
+		}
+		if forwarded[req.Body.Key()] {
+			unmarkForwarded(req)
 		}
 	}
 	if out, done := h.maybeForward(ctx, req); done {
