@@ -235,4 +235,3 @@ func (c *conn) readRawToken(size int32) ([]byte, error) {
 
 // maxRawToken bounds an unframed SASL token.
 const maxRawToken = 64 << 10
-
