@@ -130,10 +130,18 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 			unmarkForwarded(req)
 		}
 	}
-	if out, done := h.maybeForward(ctx, req); done {
-		return out
+	denied, done, patch := h.authorizeRequest(req)
+	if done {
+		return denied
 	}
-	return e.handle(h, ctx, req)
+	out, done := h.maybeForward(ctx, req)
+	if !done {
+		out = e.handle(h, ctx, req)
+	}
+	if patch != nil {
+		out = patch(out)
+	}
+	return out
 }
 
 func respond(r kmsg.Response) Outcome { return Outcome{Response: r} }
