@@ -103,6 +103,8 @@ func (h *Handlers) brokerRegistration(_ context.Context, req *Request) Outcome {
 			if rec.Port == 0 {
 				rec.Host, rec.Port = l.Host, int32(l.Port)
 			}
+			rec.Listeners = append(rec.Listeners, metadata.BrokerListener{Name: l.Name, Host: l.Host, Port: int32(l.Port),
+				SecurityProtocol: securityProtocolName(l.SecurityProtocol)})
 		}
 	}
 	if r.Rack != nil {
@@ -188,4 +190,17 @@ func (h *Handlers) controllerCode(err error) int16 {
 		return kerr.BrokerIDNotRegistered.Code
 	}
 	return errorCode(h.deps.Logger, err)
+}
+
+// securityProtocolName names Kafka's SecurityProtocol ids.
+func securityProtocolName(id int16) string {
+	switch id {
+	case 1:
+		return "SSL"
+	case 2:
+		return "SASL_PLAINTEXT"
+	case 3:
+		return "SASL_SSL"
+	}
+	return "PLAINTEXT"
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/arus-io/arus/internal/api"
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/commitlog"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
@@ -50,6 +51,11 @@ type Broker struct {
 		host string
 		port int32
 	}
+
+	// extra are the client listeners after the first; tls their shared
+	// certificates (SSL and SASL_SSL listeners).
+	extra []*clientListener
+	tls   *auth.ServerTLS
 
 	opts     options
 	replicas *replica.Manager // follower fetchers
@@ -133,19 +139,33 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
-	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger}
+	creds, err := newCredentials(cfg.Security, b.controller)
+	if err != nil {
+		return b, err
+	}
+	authorizer, err := newAuthorizer(cfg.Security, b.controller)
+	if err != nil {
+		return b, err
+	}
+	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger,
+		Authorizer: authorizer, AdvertisedFor: b.advertisedFor}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward
 	}
 	handlers := api.New(deps, func() (string, int32) { return b.advertised.host, b.advertised.port })
 	raftConns := newConnListener()
 	overrides, _ := config.ParseConnectionOverrides(cfg.MaxConnectionsPerIPOverrides) // validated by cfg.Validate
-	b.server, err = server.Listen(cfg.Listener, server.Config{
+	clientBase := server.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger,
 		QueuedMaxRequestBytes: cfg.QueuedMaxRequestBytes, ConnectionsMaxIdle: max(cfg.ConnectionsMaxIdle, 0),
 		MaxConnections: int(cfg.MaxConnections), MaxConnectionsPerIP: int(cfg.MaxConnectionsPerIP),
 		MaxConnectionsPerIPOverrides: overrides, MaxConnectionCreationRate: int(cfg.MaxConnectionCreationRate),
-	})
+	}
+	firstCfg, _, err := b.listenerServerConfig(clientBase, cfg.ClientListeners()[0], creds)
+	if err != nil {
+		return b, err
+	}
+	b.server, err = server.Listen(cfg.Listener, firstCfg)
 	if err != nil {
 		return b, fmt.Errorf("listen on %s: %w", cfg.Listener, err)
 	}
@@ -160,6 +180,9 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if err := b.resolveAdvertised(); err != nil {
 		return b, err
 	}
+	if err := b.listenExtra(clientBase, creds); err != nil {
+		return b, err
+	}
 	b.voters = map[int32]string{cfg.NodeID: b.InterBrokerAdvertised()}
 	if cfg.ControllerQuorumVoters != "" {
 		b.voters, _ = config.ParseVoters(cfg.ControllerQuorumVoters) // validated by cfg.Validate
@@ -170,6 +193,9 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	// Serve before the quorum starts: Raft traffic arrives on the
 	// inter-broker listener.
 	b.server.Serve()
+	for _, l := range b.extra {
+		l.server.Serve()
+	}
 	b.interServer.Serve()
 	_, voter := b.voters[cfg.NodeID]
 	switch {
@@ -542,6 +568,9 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		b.mu.closed = true
 		b.mu.Unlock()
 		var errs []error
+		for _, l := range b.extra {
+			errs = append(errs, l.server.Shutdown(ctx))
+		}
 		if b.server != nil {
 			errs = append(errs, b.server.Shutdown(ctx))
 		}
