@@ -52,10 +52,10 @@ type Broker struct {
 		port int32
 	}
 
-	// extra are the client listeners after the first; tls their shared
-	// certificates (SSL and SASL_SSL listeners).
+	// extra are the client listeners after the first; tls the
+	// certificates of SSL and SASL_SSL listeners, by ssl.client.auth.
 	extra []*clientListener
-	tls   *auth.ServerTLS
+	tls   map[string]*auth.ServerTLS
 
 	opts     options
 	replicas *replica.Manager // follower fetchers

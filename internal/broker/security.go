@@ -108,13 +108,24 @@ func (b *Broker) listenerServerConfig(base server.Config, l config.NamedListener
 	base.ListenerName = l.Name
 	base.Logger = base.Logger.With("listener", l.Name)
 	if protocol == config.ProtocolSSL || protocol == config.ProtocolSASLSSL {
+		// As Kafka: ssl.client.auth applies to SSL listeners; SASL_SSL
+		// clients authenticate with SASL and are not asked for certificates.
+		clientAuth := sec.ClientAuth
+		if protocol == config.ProtocolSASLSSL {
+			clientAuth = "none"
+		}
 		if b.tls == nil {
-			if b.tls, err = auth.NewServerTLS(auth.TLSFiles{KeystoreLocation: sec.KeystoreLocation,
-				TruststoreLocation: sec.TruststoreLocation, ClientAuth: sec.ClientAuth}, b.logger); err != nil {
+			b.tls = map[string]*auth.ServerTLS{}
+		}
+		st := b.tls[clientAuth]
+		if st == nil {
+			if st, err = auth.NewServerTLS(auth.TLSFiles{KeystoreLocation: sec.KeystoreLocation,
+				TruststoreLocation: sec.TruststoreLocation, ClientAuth: clientAuth}, b.logger); err != nil {
 				return base, "", err
 			}
+			b.tls[clientAuth] = st
 		}
-		base.TLS = b.tls.Config()
+		base.TLS = st.Config()
 		if base.PrincipalMapper, err = auth.NewPrincipalMapper(sec.PrincipalMappingRules); err != nil {
 			return base, "", err
 		}
