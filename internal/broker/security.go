@@ -200,4 +200,3 @@ func (b *Broker) ListenerAddr(name string) net.Addr {
 	}
 	return nil
 }
-
