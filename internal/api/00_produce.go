@@ -28,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/record"
@@ -75,10 +76,16 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 			name = im.TopicIDs[t.TopicID]
 		}
 		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		writable := h.authorized(req, auth.OpWrite, auth.ResourceTopic, name)
 		for i, p := range t.Partitions {
 			rp := &rt.Partitions[i]
 			rp.Default()
 			rp.Partition = p.Partition
+			if !writable {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				anyErr = true
+				continue
+			}
 			if t, ok := im.Topics[name]; ok && config.IsInternalTopic(name) && p.Partition >= 0 && int(p.Partition) < len(t.Partitions) {
 				// Kafka's ReplicaManager.appendToLocalLog: INVALID_TOPIC_EXCEPTION,
 				// "Cannot append to internal topic". (Kafka exempts the client

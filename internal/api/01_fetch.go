@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/partition"
 )
@@ -37,7 +38,7 @@ func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
 		deadline = h.deps.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	}
 	for {
-		res := h.fetchOnce(r)
+		res := h.fetchOnce(req, r)
 		if res.failed || res.size >= int(r.MinBytes) || deadline.IsZero() || len(res.waitOn) == 0 {
 			return res.outcome()
 		}
@@ -49,7 +50,7 @@ func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
 		if !waitAny(ctx, res.waitOn, remaining) {
 			// Timed out or the connection is going away: answer with what
 			// is there now.
-			return h.fetchOnce(r).outcome()
+			return h.fetchOnce(req, r).outcome()
 		}
 	}
 }
@@ -106,7 +107,7 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, timeout time.Duration
 // fetchOnce builds a response from what is readable now. It returns the
 // number of record bytes, the change channels of the partitions read (taken
 // before reading, so no change is missed) and whether any partition failed.
-func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) *fetchResult {
+func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	res := &fetchResult{resp: resp}
 	im := h.deps.Controller.Image()
@@ -129,6 +130,7 @@ func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) *fetchResult {
 			name = im.TopicIDs[t.TopicID]
 		}
 		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, len(t.Partitions))
+		readable := replicaID >= 0 || h.authorized(req, auth.OpRead, auth.ResourceTopic, name)
 		for i, p := range t.Partitions {
 			rp := &rt.Partitions[i]
 			rp.Default()
@@ -136,6 +138,11 @@ func (h *Handlers) fetchOnce(r *kmsg.FetchRequest) *fetchResult {
 			// Kafka always sends a record set, empty rather than null:
 			// librdkafka rejects a null one as a protocol error.
 			rp.RecordBatches = []byte{}
+			if !readable {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				failed = true
+				continue
+			}
 			if replicaID >= 0 {
 				n, ch, ok := h.followerFetchPartition(im, name, replicaID, p, rp)
 				total += n

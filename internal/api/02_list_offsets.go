@@ -16,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/auth"
 )
 
 // Special timestamps of ListOffsets.
@@ -64,6 +66,11 @@ func (h *Handlers) listOffsets(_ context.Context, req *Request) Outcome {
 			}
 			if timestampUnsupported(p.Timestamp, r.Version) {
 				rp.ErrorCode = kerr.UnsupportedVersion.Code
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
+			if !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, t.Topic) {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/metadata"
 )
@@ -45,7 +46,7 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 				if h.autoCreate.awaited.Load() > 0 {
 					present = append(present, *t.Topic)
 				}
-			} else {
+			} else if h.mayAutoCreate(req, *t.Topic) {
 				missing = append(missing, *t.Topic)
 			}
 		}
@@ -56,11 +57,13 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 	}
 
 	for _, id := range im.BrokerIDs() {
-		b := im.Brokers[id]
-		host, port := b.Host, b.Port
-		if id == h.deps.Broker.NodeID {
-			host, port = h.advertised()
+		// Each broker's address on the listener this request came in
+		// through; a broker without that listener is left out (Kafka).
+		host, port, ok := h.brokerAddress(im, id, req.ListenerName)
+		if !ok {
+			continue
 		}
+		b := im.Brokers[id]
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID, mb.Host, mb.Port = id, host, port
 		if b.Rack != "" {
@@ -75,7 +78,10 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 
 	if all {
 		for _, name := range im.TopicNames() {
-			resp.Topics = append(resp.Topics, describeTopic(im, im.Topics[name]))
+			// All topics: only those the principal may describe.
+			if h.authorized(req, auth.OpDescribe, auth.ResourceTopic, name) {
+				resp.Topics = append(resp.Topics, describeTopic(im, im.Topics[name]))
+			}
 		}
 		return respond(resp)
 	}
@@ -90,6 +96,9 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 			} else {
 				mt.ErrorCode = kerr.UnknownTopicID.Code
 			}
+		case !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, *t.Topic):
+			// Kafka hides whether the topic exists.
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
 		default:
 			if err := config.ValidTopicName(*t.Topic); err != nil {
 				mt.ErrorCode = kerr.InvalidTopicException.Code
@@ -101,8 +110,15 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 				mt.IsInternal = config.IsInternalTopic(*t.Topic)
 			}
 		}
+		if topic != nil && t.Topic == nil && !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, topic.Name) {
+			mt.ErrorCode, topic = kerr.TopicAuthorizationFailed.Code, nil
+		}
 		if topic != nil {
 			mt = describeTopic(im, topic)
+		} else if mt.ErrorCode == kerr.UnknownTopicOrPartition.Code && t.Topic != nil && allowAuto &&
+			config.ValidTopicName(*t.Topic) == nil && !config.IsInternalTopic(*t.Topic) && !h.mayAutoCreate(req, *t.Topic) {
+			// Kafka: a topic the principal may describe but not create.
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
 		}
 		resp.Topics = append(resp.Topics, mt)
 	}
@@ -133,4 +149,10 @@ func describeTopic(im *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseT
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+// mayAutoCreate reports whether the principal may have Metadata create
+// topic: CREATE on the cluster or on the topic.
+func (h *Handlers) mayAutoCreate(req *Request, topic string) bool {
+	return h.authorizedCluster(req, auth.OpCreate) || h.authorized(req, auth.OpCreate, auth.ResourceTopic, topic)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/group"
 )
 
@@ -45,6 +46,7 @@ func (h *Handlers) offsetCommit(ctx context.Context, req *Request) Outcome {
 	// where[i] is the response partition of cr.Offsets[i].
 	var where []*kmsg.OffsetCommitResponseTopicPartition
 	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, len(r.Topics))
+	groupAllowed := h.authorized(req, auth.OpRead, auth.ResourceGroup, r.Group)
 	for ti, t := range r.Topics {
 		rt := &resp.Topics[ti]
 		rt.Default()
@@ -58,6 +60,14 @@ func (h *Handlers) offsetCommit(ctx context.Context, req *Request) Outcome {
 			rp := &rt.Partitions[pi]
 			rp.Default()
 			rp.Partition = p.Partition
+			if !groupAllowed {
+				rp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+				continue
+			}
+			if !h.authorized(req, auth.OpRead, auth.ResourceTopic, name) {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			if !knownPartition(im, name, p.Partition) {
 				rp.ErrorCode = unknownCode
 				if name != "" {

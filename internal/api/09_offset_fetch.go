@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/metadata"
 )
@@ -29,7 +30,7 @@ func (h *Handlers) offsetFetch(ctx context.Context, req *Request) Outcome {
 	im := h.deps.Controller.Image()
 	if r.Version >= 8 {
 		for _, g := range r.Groups {
-			resp.Groups = append(resp.Groups, h.offsetFetchGroup(ctx, im, r.Version, g))
+			resp.Groups = append(resp.Groups, h.offsetFetchGroup(ctx, req, im, r.Version, g))
 		}
 		return respond(resp)
 	}
@@ -43,7 +44,7 @@ func (h *Handlers) offsetFetch(ctx context.Context, req *Request) Outcome {
 			g.Topics[i].Topic, g.Topics[i].Partitions = t.Topic, t.Partitions
 		}
 	}
-	rg := h.offsetFetchGroup(ctx, im, r.Version, g)
+	rg := h.offsetFetchGroup(ctx, req, im, r.Version, g)
 	if r.Version >= 2 {
 		resp.ErrorCode = rg.ErrorCode
 	}
@@ -61,9 +62,25 @@ func (h *Handlers) offsetFetch(ctx context.Context, req *Request) Outcome {
 }
 
 // offsetFetchGroup answers one group in the v8+ shape.
-func (h *Handlers) offsetFetchGroup(ctx context.Context, im *metadata.Image, version int16, g kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+func (h *Handlers) offsetFetchGroup(ctx context.Context, req *Request, im *metadata.Image, version int16, g kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
 	rg := kmsg.NewOffsetFetchResponseGroup()
 	rg.Group = g.Group
+	if !h.authorized(req, auth.OpDescribe, auth.ResourceGroup, g.Group) {
+		rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		if version < 2 {
+			for _, t := range g.Topics {
+				rt := kmsg.NewOffsetFetchResponseGroupTopic()
+				rt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					rp.Partition, rp.Offset, rp.ErrorCode = p, -1, rg.ErrorCode
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				rg.Topics = append(rg.Topics, rt)
+			}
+		}
+		return rg
+	}
 	byID := version >= 10
 	var partitions []group.TopicPartition
 	var unknownIDs []kmsg.OffsetFetchResponseGroupTopic
@@ -103,6 +120,9 @@ func (h *Handlers) offsetFetchGroup(ctx context.Context, im *metadata.Image, ver
 	}
 	topicIndex := map[string]int{}
 	for _, o := range offsets {
+		if g.Topics == nil && !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, o.Topic) {
+			continue // all topics: only those the principal may describe
+		}
 		i, ok := topicIndex[o.Topic]
 		if !ok {
 			rt := kmsg.NewOffsetFetchResponseGroupTopic()
@@ -123,6 +143,10 @@ func (h *Handlers) offsetFetchGroup(ctx context.Context, im *metadata.Image, ver
 		md := o.Metadata
 		rp.Metadata = &md
 		rp.ErrorCode = rg.ErrorCode
+		if !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, o.Topic) {
+			rp.Offset, rp.LeaderEpoch, rp.Metadata = -1, -1, nil
+			rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+		}
 		rg.Topics[i].Partitions = append(rg.Topics[i].Partitions, rp)
 	}
 	rg.Topics = append(rg.Topics, unknownIDs...)

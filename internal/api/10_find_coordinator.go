@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/group"
 )
 
@@ -31,18 +32,25 @@ func (h *Handlers) findCoordinator(ctx context.Context, req *Request) Outcome {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Port = key, -1, -1
 		var err error
-		switch r.CoordinatorType {
-		case 0:
+		switch {
+		case r.CoordinatorType == 0 && !h.authorized(req, auth.OpDescribe, auth.ResourceGroup, key):
+			err = kerr.GroupAuthorizationFailed
+		case r.CoordinatorType == 1 && !h.authorized(req, auth.OpDescribe, auth.ResourceTransactionalID, key):
+			err = kerr.TransactionalIDAuthorizationFailed
+		}
+		switch {
+		case err != nil:
+		case r.CoordinatorType == 0:
 			var node int32
 			if node, err = h.deps.Groups.FindCoordinator(ctx, key); err == nil {
-				host, port, ok := h.brokerAddress(h.deps.Controller.Image(), node)
+				host, port, ok := h.brokerAddress(h.deps.Controller.Image(), node, req.ListenerName)
 				if !ok {
 					err = group.ErrCoordinatorNotAvailable
 				} else {
 					c.NodeID, c.Host, c.Port = node, host, port
 				}
 			}
-		case 1:
+		case r.CoordinatorType == 1:
 			err = group.ErrCoordinatorNotAvailable // no transaction coordinator yet
 		default:
 			c.ErrorCode = kerr.InvalidRequest.Code

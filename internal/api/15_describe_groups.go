@@ -13,8 +13,10 @@ import (
 	"context"
 	"errors"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/group"
 )
 
@@ -28,6 +30,11 @@ func (h *Handlers) describeGroups(ctx context.Context, req *Request) Outcome {
 	for _, id := range r.Groups {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = id
+		if !h.authorized(req, auth.OpDescribe, auth.ResourceGroup, id) {
+			rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
 		d, err := h.deps.Groups.DescribeGroup(ctx, id)
 		switch {
 		case errors.Is(err, group.ErrGroupIDNotFound):

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/auth"
 )
 
 func (h *Handlers) listGroups(ctx context.Context, req *Request) Outcome {
@@ -32,7 +34,11 @@ func (h *Handlers) listGroups(ctx context.Context, req *Request) Outcome {
 		}
 		return false
 	}
+	describeAll := h.authorizedCluster(req, auth.OpDescribe)
 	for _, g := range groups {
+		if !describeAll && !h.authorized(req, auth.OpDescribe, auth.ResourceGroup, g.Group) {
+			continue
+		}
 		if r.Version >= 4 && !matches(r.StatesFilter, g.State.String()) {
 			continue
 		}

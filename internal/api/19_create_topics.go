@@ -15,16 +15,24 @@ package api
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/controller"
 )
 
 func (h *Handlers) createTopics(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.CreateTopicsRequest)
 	resp := r.ResponseKind().(*kmsg.CreateTopicsResponse)
-	specs := make([]controller.TopicSpec, len(r.Topics))
-	for i, t := range r.Topics {
+	specs := make([]controller.TopicSpec, 0, len(r.Topics))
+	createAll := h.authorizedCluster(req, auth.OpCreate)
+	var denied []string
+	for _, t := range r.Topics {
+		if !createAll && !h.authorized(req, auth.OpCreate, auth.ResourceTopic, t.Topic) {
+			denied = append(denied, t.Topic)
+			continue
+		}
 		s := controller.TopicSpec{Name: t.Topic, NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor}
 		if len(t.ReplicaAssignment) > 0 {
 			s.Assignment = make([][]int32, len(t.ReplicaAssignment))
@@ -42,7 +50,7 @@ func (h *Handlers) createTopics(_ context.Context, req *Request) Outcome {
 				s.Configs[c.Name] = c.Value
 			}
 		}
-		specs[i] = s
+		specs = append(specs, s)
 	}
 	results := h.deps.Controller.CreateTopics(specs, r.ValidateOnly)
 	layers := h.deps.Broker.Layers(h.deps.Controller.Image().BrokerConfigs)
@@ -62,6 +70,11 @@ func (h *Handlers) createTopics(_ context.Context, req *Request) Outcome {
 				rt.Configs = append(rt.Configs, c)
 			}
 		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	for _, name := range denied {
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic, rt.ErrorCode = name, kerr.TopicAuthorizationFailed.Code
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return respond(resp)

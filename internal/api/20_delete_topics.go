@@ -14,6 +14,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/auth"
 )
 
 func (h *Handlers) deleteTopics(_ context.Context, req *Request) Outcome {
@@ -92,8 +94,13 @@ func (h *Handlers) deleteTopics(_ context.Context, req *Request) Outcome {
 	}
 	// A name whose id was also given failed above; drop it from the deletes.
 	var names []string
+	deniedNames := map[string]bool{}
 	for _, n := range byName {
 		if nameCount[n] <= 1 {
+			if !h.authorized(req, auth.OpDelete, auth.ResourceTopic, n) {
+				deniedNames[n] = true
+				continue
+			}
 			names = append(names, n)
 		}
 	}
@@ -111,7 +118,9 @@ func (h *Handlers) deleteTopics(_ context.Context, req *Request) Outcome {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic, rt.TopicID = it.name, it.id
 		err := it.err
-		if err == nil && it.name != nil {
+		if err == nil && it.name != nil && deniedNames[*it.name] {
+			err = kerr.TopicAuthorizationFailed
+		} else if err == nil && it.name != nil {
 			err = result[*it.name]
 			if t, ok := im.Topics[*it.name]; ok {
 				rt.TopicID = t.ID

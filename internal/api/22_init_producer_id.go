@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/controller"
 )
 
@@ -52,6 +53,10 @@ func (h *Handlers) initProducerID(_ context.Context, req *Request) Outcome {
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if r.TransactionalID != nil {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return respond(resp)
+	}
+	if !h.authorizedCluster(req, auth.OpIdempotentWrite) && !h.authorizedAny(req, auth.OpWrite, auth.ResourceTopic) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return respond(resp)
 	}
 	id, err := h.nextProducerID()

@@ -35,9 +35,9 @@ func (h *Handlers) describeCluster(_ context.Context, req *Request) Outcome {
 		if b.Fenced && !r.IncludeFencedBrokers {
 			continue
 		}
-		host, port := b.Host, b.Port
-		if id == h.deps.Broker.NodeID {
-			host, port = h.advertised()
+		host, port, ok := h.brokerAddress(im, id, req.ListenerName)
+		if !ok {
+			continue
 		}
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID, rb.Host, rb.Port, rb.IsFenced = id, host, port, b.Fenced

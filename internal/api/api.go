@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
@@ -34,6 +35,13 @@ type Deps struct {
 	// from the voters that a change it forwarded has committed, so it
 	// fetches the metadata now rather than at its next poll.
 	MetadataChanged func()
+	// Authorizer decides what principals may do; nil (or one not
+	// enabled) allows everything.
+	Authorizer *auth.Authorizer
+	// AdvertisedFor reports this broker's advertised address on a named
+	// client listener; nil: the advertised address given to New for every
+	// listener.
+	AdvertisedFor func(listenerName string) (host string, port int32, ok bool)
 }
 
 // Handlers serves requests. Safe for concurrent use by many connections.
@@ -79,6 +87,14 @@ type Request struct {
 	// the inter-broker listener, is who opened the connection.
 	Listener Listener
 	Peer     Peer
+	// Principal is who the connection authenticated as (auth.Anonymous
+	// without authentication); ListenerName the named listener the
+	// request arrived on ("" for the inter-broker listener).
+	Principal    auth.Principal
+	ListenerName string
+	// forwardedFor is set on the active controller for a client request
+	// another broker forwarded: it is authorized as that client's.
+	forwardedFor bool
 }
 
 // Peer is the node at the other end of an inter-broker connection, as its
@@ -122,11 +138,22 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 				"api_key", req.Body.Key(), "peer_node", req.Peer.NodeID, "remote", req.ClientHost, "err", err)
 			return Outcome{Close: true}
 		}
+		if forwarded[req.Body.Key()] {
+			unmarkForwarded(req)
+		}
 	}
-	if out, done := h.maybeForward(ctx, req); done {
-		return out
+	denied, done, patch := h.authorizeRequest(req)
+	if done {
+		return denied
 	}
-	return e.handle(h, ctx, req)
+	out, done := h.maybeForward(ctx, req)
+	if !done {
+		out = e.handle(h, ctx, req)
+	}
+	if patch != nil {
+		out = patch(out)
+	}
+	return out
 }
 
 func respond(r kmsg.Response) Outcome { return Outcome{Response: r} }

@@ -56,7 +56,7 @@ func registrationMaxPartitions(req *kmsg.BrokerRegistrationRequest) int32 {
 // forwarded lists the client requests that run on the active controller.
 // AlterConfigs (33) and IncrementalAlterConfigs (44) forward themselves,
 // after the checks Kafka makes on the receiving broker.
-var forwarded = map[int16]bool{19: true, 20: true, 37: true, 43: true, 45: true}
+var forwarded = map[int16]bool{19: true, 20: true, 30: true, 31: true, 37: true, 43: true, 45: true, 51: true}
 
 // forwardTimeout bounds a request forwarded to the active controller.
 const forwardTimeout = 30 * time.Second
@@ -66,6 +66,9 @@ const forwardTimeout = 30 * time.Second
 func (h *Handlers) maybeForward(ctx context.Context, req *Request) (Outcome, bool) {
 	if !forwarded[req.Body.Key()] || h.deps.Forward == nil || h.deps.Controller.IsActive() {
 		return Outcome{}, false
+	}
+	if req.Listener != ListenerInterBroker || req.forwardedFor {
+		markForwarded(req)
 	}
 	fctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 	defer cancel()
@@ -142,6 +145,8 @@ func (h *Handlers) brokerRegistration(_ context.Context, req *Request) Outcome {
 			if rec.Port == 0 {
 				rec.Host, rec.Port = l.Host, int32(l.Port)
 			}
+			rec.Listeners = append(rec.Listeners, metadata.BrokerListener{Name: l.Name, Host: l.Host, Port: int32(l.Port),
+				SecurityProtocol: securityProtocolName(l.SecurityProtocol)})
 		}
 	}
 	if r.Rack != nil {
@@ -227,4 +232,17 @@ func (h *Handlers) controllerCode(err error) int16 {
 		return kerr.BrokerIDNotRegistered.Code
 	}
 	return errorCode(h.deps.Logger, err)
+}
+
+// securityProtocolName names Kafka's SecurityProtocol ids.
+func securityProtocolName(id int16) string {
+	switch id {
+	case 1:
+		return "SSL"
+	case 2:
+		return "SASL_PLAINTEXT"
+	case 3:
+		return "SASL_SSL"
+	}
+	return "PLAINTEXT"
 }

@@ -10,16 +10,23 @@ import (
 
 // brokerAddress returns the advertised address of node id, ok false when
 // the node is not registered.
-func (h *Handlers) brokerAddress(im *metadata.Image, id int32) (host string, port int32, ok bool) {
+// on the named client listener (any listener registered without names).
+func (h *Handlers) brokerAddress(im *metadata.Image, id int32, listenerName string) (host string, port int32, ok bool) {
 	b, ok := im.Brokers[id]
 	if !ok {
 		return "", -1, false
 	}
 	if id == h.deps.Broker.NodeID {
+		if h.deps.AdvertisedFor != nil && listenerName != "" {
+			return h.deps.AdvertisedFor(listenerName)
+		}
 		host, port = h.advertised()
 		return host, port, true
 	}
-	return b.Host, b.Port, true
+	if listenerName == "" {
+		return b.Host, b.Port, true
+	}
+	return b.ListenerAddr(listenerName)
 }
 
 // knownPartition reports whether topic has partition index in im.

@@ -17,34 +17,41 @@ type entry struct {
 // registry is the dispatch table. Versions are the ones arus implements;
 // see each handler's file for what changes per version.
 var registry = map[int16]entry{
-	0:  {0, 13, (*Handlers).produce},                   // v0-v2: message sets converted to v2 batches
-	1:  {4, 18, (*Handlers).fetch},                     //
-	2:  {1, 11, (*Handlers).listOffsets},               //
-	3:  {0, 13, (*Handlers).metadata},                  //
-	8:  {0, 10, (*Handlers).offsetCommit},              //
-	9:  {0, 10, (*Handlers).offsetFetch},               //
-	10: {0, 6, (*Handlers).findCoordinator},            //
-	11: {0, 9, (*Handlers).joinGroup},                  //
-	12: {0, 4, (*Handlers).heartbeat},                  //
-	13: {0, 5, (*Handlers).leaveGroup},                 //
-	14: {0, 5, (*Handlers).syncGroup},                  //
-	15: {0, 6, (*Handlers).describeGroups},             //
-	16: {0, 5, (*Handlers).listGroups},                 //
-	18: {0, 4, (*Handlers).apiVersions},                // v5 unreleased in Kafka 4.x
-	19: {0, 7, (*Handlers).createTopics},               //
-	20: {0, 6, (*Handlers).deleteTopics},               //
-	22: {0, 5, (*Handlers).initProducerID},             //
-	23: {0, 4, (*Handlers).offsetForLeaderEpoch},       //
-	32: {0, 4, (*Handlers).describeConfigs},            //
-	33: {0, 2, (*Handlers).alterConfigs},               //
-	37: {0, 3, (*Handlers).createPartitions},           //
-	42: {0, 3, (*Handlers).deleteGroups},               //
-	43: {0, 2, (*Handlers).electLeaders},               //
-	44: {0, 1, (*Handlers).incrementalAlterConfigs},    //
-	45: {0, 1, (*Handlers).alterPartitionAssignments},  //
-	46: {0, 0, (*Handlers).listPartitionReassignments}, //
-	47: {0, 0, (*Handlers).offsetDelete},               //
-	60: {0, 2, (*Handlers).describeCluster},            //
+	0:  {0, 13, (*Handlers).produce},                     // v0-v2: message sets converted to v2 batches
+	1:  {4, 18, (*Handlers).fetch},                       //
+	2:  {1, 11, (*Handlers).listOffsets},                 //
+	3:  {0, 13, (*Handlers).metadata},                    //
+	8:  {0, 10, (*Handlers).offsetCommit},                //
+	9:  {0, 10, (*Handlers).offsetFetch},                 //
+	10: {0, 6, (*Handlers).findCoordinator},              //
+	11: {0, 9, (*Handlers).joinGroup},                    //
+	12: {0, 4, (*Handlers).heartbeat},                    //
+	13: {0, 5, (*Handlers).leaveGroup},                   //
+	14: {0, 5, (*Handlers).syncGroup},                    //
+	15: {0, 6, (*Handlers).describeGroups},               //
+	16: {0, 5, (*Handlers).listGroups},                   //
+	17: {0, 1, (*Handlers).saslHandshake},                // SASL listeners: answered by internal/server
+	18: {0, 4, (*Handlers).apiVersions},                  // v5 unreleased in Kafka 4.x
+	19: {0, 7, (*Handlers).createTopics},                 //
+	20: {0, 6, (*Handlers).deleteTopics},                 //
+	22: {0, 5, (*Handlers).initProducerID},               //
+	29: {0, 3, (*Handlers).describeACLs},                 //
+	30: {0, 3, (*Handlers).createACLs},                   //
+	31: {0, 3, (*Handlers).deleteACLs},                   //
+	23: {0, 4, (*Handlers).offsetForLeaderEpoch},         //
+	32: {0, 4, (*Handlers).describeConfigs},              //
+	33: {0, 2, (*Handlers).alterConfigs},                 //
+	36: {0, 2, (*Handlers).saslAuthenticate},             // SASL listeners: answered by internal/server
+	37: {0, 3, (*Handlers).createPartitions},             //
+	42: {0, 3, (*Handlers).deleteGroups},                 //
+	43: {0, 2, (*Handlers).electLeaders},                 //
+	44: {0, 1, (*Handlers).incrementalAlterConfigs},      //
+	45: {0, 1, (*Handlers).alterPartitionAssignments},    //
+	46: {0, 0, (*Handlers).listPartitionReassignments},   //
+	47: {0, 0, (*Handlers).offsetDelete},                 //
+	50: {0, 0, (*Handlers).describeUserScramCredentials}, //
+	51: {0, 0, (*Handlers).alterUserScramCredentials},    //
+	60: {0, 2, (*Handlers).describeCluster},              //
 	55: {0, 2, (*Handlers).describeQuorum},
 	56: {2, 2, (*Handlers).alterPartition},      // inter-broker
 	59: {0, 1, (*Handlers).fetchSnapshot},       // inter-broker: observers' metadata

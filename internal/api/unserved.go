@@ -9,9 +9,7 @@ package api
 // disabled). arus does the same: for a key Kafka's broker listener serves
 // that arus does not, it answers UNSUPPORTED_VERSION when the response
 // has a top-level error code (so the client cannot mistake it for an
-// empty success); SASL keys on this plaintext listener get Kafka's
-// ILLEGAL_SASL_STATE (KafkaApis.handleSaslHandshakeRequest,
-// handleSaslAuthenticateRequest). Everything else closes the connection.
+// empty success). Everything else closes the connection.
 
 import (
 	"reflect"
@@ -45,9 +43,6 @@ func UnservedResponse(key, version int16) kmsg.Response {
 	resp := req.ResponseKind()
 	resp.SetVersion(version)
 	code := kerr.UnsupportedVersion.Code
-	if key == 17 || key == 36 { // SaslHandshake, SaslAuthenticate
-		code = kerr.IllegalSaslState.Code
-	}
 	f := reflect.ValueOf(resp).Elem().FieldByName("ErrorCode")
 	if !f.IsValid() || f.Kind() != reflect.Int16 || !f.CanSet() {
 		return nil

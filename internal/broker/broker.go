@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/arus-io/arus/internal/api"
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/commitlog"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
@@ -52,6 +53,11 @@ type Broker struct {
 		host string
 		port int32
 	}
+
+	// extra are the client listeners after the first; tls the
+	// certificates of SSL and SASL_SSL listeners, by ssl.client.auth.
+	extra []*clientListener
+	tls   map[string]*auth.ServerTLS
 
 	opts     options
 	replicas *replica.Manager // follower fetchers
@@ -138,7 +144,16 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		ExpectedBrokers: len(quorumVoters), Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
-	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger}
+	creds, err := newCredentials(cfg.Security, b.controller)
+	if err != nil {
+		return b, err
+	}
+	authorizer, err := newAuthorizer(cfg.Security, b.controller)
+	if err != nil {
+		return b, err
+	}
+	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger,
+		Authorizer: authorizer, AdvertisedFor: b.advertisedFor}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward
 	}
@@ -148,12 +163,17 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	b.handlers = handlers
 	raftConns := newConnListener()
 	overrides, _ := config.ParseConnectionOverrides(cfg.MaxConnectionsPerIPOverrides) // validated by cfg.Validate
-	b.server, err = server.Listen(cfg.Listener, server.Config{
+	clientBase := server.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger,
 		QueuedMaxRequestBytes: cfg.QueuedMaxRequestBytes, ConnectionsMaxIdle: max(cfg.ConnectionsMaxIdle, 0),
 		MaxConnections: int(cfg.MaxConnections), MaxConnectionsPerIP: int(cfg.MaxConnectionsPerIP),
 		MaxConnectionsPerIPOverrides: overrides, MaxConnectionCreationRate: int(cfg.MaxConnectionCreationRate),
-	})
+	}
+	firstCfg, _, err := b.listenerServerConfig(clientBase, cfg.ClientListeners()[0], creds)
+	if err != nil {
+		return b, err
+	}
+	b.server, err = server.Listen(cfg.Listener, firstCfg)
 	if err != nil {
 		return b, fmt.Errorf("listen on %s: %w", cfg.Listener, err)
 	}
@@ -168,6 +188,9 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if err := b.resolveAdvertised(); err != nil {
 		return b, err
 	}
+	if err := b.listenExtra(clientBase, creds); err != nil {
+		return b, err
+	}
 	b.voters = map[int32]string{cfg.NodeID: b.InterBrokerAdvertised()}
 	if cfg.ControllerQuorumVoters != "" {
 		b.voters, _ = config.ParseVoters(cfg.ControllerQuorumVoters) // validated by cfg.Validate
@@ -178,6 +201,9 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	// Serve before the quorum starts: Raft traffic arrives on the
 	// inter-broker listener.
 	b.server.Serve()
+	for _, l := range b.extra {
+		l.server.Serve()
+	}
 	b.interServer.Serve()
 	_, voter := b.voters[cfg.NodeID]
 	switch {
@@ -571,6 +597,9 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		var errs []error
 		if b.web != nil {
 			errs = append(errs, b.web.Shutdown(ctx))
+		}
+		for _, l := range b.extra {
+			errs = append(errs, l.server.Shutdown(ctx))
 		}
 		if b.server != nil {
 			errs = append(errs, b.server.Shutdown(ctx))

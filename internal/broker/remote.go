@@ -113,7 +113,7 @@ func (r *remote) close() {
 func (b *Broker) register() error {
 	rec := metadata.RegisterBrokerRecord{BrokerID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack,
 		InterBrokerHost: b.interAdvertised.host, InterBrokerPort: b.interAdvertised.port,
-		MaxPartitions: b.maxPartitions}
+		MaxPartitions: b.maxPartitions, Listeners: b.registeredListeners()}
 	deadline := time.Now().Add(registrationTimeout)
 	backoff := 20 * time.Millisecond
 	for {
@@ -145,9 +145,12 @@ func (b *Broker) registerRemote(rec metadata.RegisterBrokerRecord) error {
 	defer cancel()
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID = rec.BrokerID
-	l := kmsg.NewBrokerRegistrationRequestListener()
-	l.Name, l.Host, l.Port = "PLAINTEXT", rec.Host, uint16(rec.Port)
-	req.Listeners = append(req.Listeners, l)
+	for _, rl := range rec.Listeners {
+		l := kmsg.NewBrokerRegistrationRequestListener()
+		l.Name, l.Host, l.Port = rl.Name, rl.Host, uint16(rl.Port)
+		l.SecurityProtocol = securityProtocolCode(rl.SecurityProtocol)
+		req.Listeners = append(req.Listeners, l)
+	}
 	ib := kmsg.NewBrokerRegistrationRequestListener()
 	ib.Name, ib.Host, ib.Port = api.InterBrokerListenerName, rec.InterBrokerHost, uint16(rec.InterBrokerPort)
 	req.Listeners = append(req.Listeners, ib)
@@ -264,3 +267,16 @@ func (l *connListener) Close() error {
 }
 
 func (l *connListener) Addr() net.Addr { return l.addr }
+
+// securityProtocolCode is Kafka's SecurityProtocol id of a protocol name.
+func securityProtocolCode(name string) int16 {
+	switch name {
+	case "SSL":
+		return 1
+	case "SASL_PLAINTEXT":
+		return 2
+	case "SASL_SSL":
+		return 3
+	}
+	return 0
+}

@@ -24,7 +24,13 @@ func TestUnservedKeysLikeKafka(t *testing.T) {
 		want *kerr.Error
 		read func([]byte) (int16, error)
 	}{
-		{kmsg.NewPtrDescribeACLsRequest(), kerr.UnsupportedVersion, func(body []byte) (int16, error) {
+		{kmsg.NewPtrDescribeDelegationTokenRequest(), kerr.UnsupportedVersion, func(body []byte) (int16, error) {
+			r := kmsg.NewPtrDescribeDelegationTokenResponse()
+			r.SetVersion(kmsg.NewPtrDescribeDelegationTokenRequest().MaxVersion())
+			return r.ErrorCode, r.ReadFrom(body)
+		}},
+		// Served now; without an authorizer Kafka answers SECURITY_DISABLED.
+		{kmsg.NewPtrDescribeACLsRequest(), kerr.SecurityDisabled, func(body []byte) (int16, error) {
 			r := kmsg.NewPtrDescribeACLsResponse()
 			r.SetVersion(kmsg.NewPtrDescribeACLsRequest().MaxVersion())
 			return r.ErrorCode, r.ReadFrom(body)

@@ -122,6 +122,14 @@ type Broker struct {
 
 	// Groups are the consumer group coordinator's settings.
 	Groups Groups
+
+	// ListenerName names Listener (default PLAINTEXT); ExtraListeners are
+	// further named client listeners. Each listener's protocol comes from
+	// Security.ProtocolMap.
+	ListenerName   string
+	ExtraListeners []NamedListener
+	// Security: TLS, SASL and ACL settings.
+	Security Security
 }
 
 // Groups holds the group coordinator's settings, with Kafka's names.
@@ -239,6 +247,9 @@ func (b *Broker) Validate() error {
 		}
 	}
 	if err := b.validateInterBroker(voters); err != nil {
+		return err
+	}
+	if err := b.validateListeners(); err != nil {
 		return err
 	}
 	if b.AutoCreateTopics == nil {

@@ -81,44 +81,51 @@ func (lp listenerProps) apply(b *Broker) error {
 	case len(lp.controllerNames) == 1:
 		internal = lp.controllerNames[0]
 	}
-	// split returns the client and the internal listener of list.
-	split := func(key string, list []namedListener) (client, inter string, err error) {
-		var clients []string
-		for _, l := range list {
-			if l.name == internal {
-				inter = l.addr
-			} else {
-				clients = append(clients, l.addr)
-			}
-		}
-		switch {
-		case len(clients) > 1 && lp.interBrokerName != "" && lp.interBrokerName != internal:
-			return "", "", fmt.Errorf("%s: arus serves inter-broker and controller traffic on one listener; "+
-				"inter.broker.listener.name (%s) and controller.listener.names (%s) must name the same one or the client listener",
-				key, lp.interBrokerName, internal)
-		case len(clients) > 1:
-			return "", "", fmt.Errorf("%s: arus has one client listener besides the inter-broker one (name it with "+
-				"inter.broker.listener.name), got %d", key, len(clients))
-		case len(clients) == 1:
-			client = clients[0]
-		}
-		return client, inter, nil
+	if lp.interBrokerName != "" && lp.interBrokerName != internal && !hasListener(lp.listeners, lp.interBrokerName) && len(lp.listeners) > 0 {
+		return fmt.Errorf("inter.broker.listener.name %s is not among listeners", lp.interBrokerName)
 	}
-	var err error
+	// Every listener but the internal one serves clients; the first is
+	// Listener, the others ExtraListeners, each advertised by name.
 	if len(lp.listeners) > 0 {
 		if internal != "" && !hasListener(lp.listeners, internal) {
 			return fmt.Errorf("listeners has no listener named %s", internal)
 		}
-		if b.Listener, b.InterBrokerListener, err = split("listeners", lp.listeners); err != nil {
-			return err
+		b.ExtraListeners = nil
+		for _, l := range lp.listeners {
+			switch {
+			case l.name == internal:
+				b.InterBrokerListener = l.addr
+			case b.Listener == "" || b.ListenerName == "" || b.ListenerName == l.name:
+				b.Listener, b.ListenerName = l.addr, l.name
+			default:
+				b.ExtraListeners = append(b.ExtraListeners, NamedListener{Name: l.name, Addr: l.addr})
+			}
 		}
-		if b.Listener == "" {
+		if b.ListenerName == "" || !hasListener(lp.listeners, b.ListenerName) || b.ListenerName == internal {
 			return fmt.Errorf("listeners: no client listener besides the inter-broker listener %s", internal)
 		}
+		if lp.interBrokerName != "" && lp.interBrokerName != internal && lp.interBrokerName != b.ListenerName {
+			return fmt.Errorf("listeners: arus serves inter-broker and controller traffic on one listener; "+
+				"inter.broker.listener.name (%s) and controller.listener.names (%s) must name the same one or the first client listener",
+				lp.interBrokerName, internal)
+		}
 	}
-	if len(lp.advertised) > 0 {
-		if b.AdvertisedListener, b.AdvertisedInterBrokerListener, err = split("advertised.listeners", lp.advertised); err != nil {
-			return err
+	for _, l := range lp.advertised {
+		switch {
+		case l.name == internal:
+			b.AdvertisedInterBrokerListener = l.addr
+		case l.name == b.ListenerName:
+			b.AdvertisedListener = l.addr
+		default:
+			found := false
+			for i := range b.ExtraListeners {
+				if b.ExtraListeners[i].Name == l.name {
+					b.ExtraListeners[i].Advertised, found = l.addr, true
+				}
+			}
+			if !found {
+				return fmt.Errorf("advertised.listeners names %s, which is not among listeners", l.name)
+			}
 		}
 	}
 	return nil
@@ -287,6 +294,12 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				return bad(fmt.Errorf("every arus node serves clients; dedicated controllers are not supported"))
 			}
 		default:
+			if ok, err := applySecurityProperty(&b.Security, k, v); ok {
+				if err != nil {
+					return bad(err)
+				}
+				continue
+			}
 			if ok, err := applyGroupProperty(&b.Groups, k, v); ok {
 				if err != nil {
 					return bad(err)

@@ -75,7 +75,10 @@ func TestListenerProperties(t *testing.T) {
 			map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9092", "controller.quorum.voters": "1@127.0.0.1:9092"}, "", "", "inter-broker listener"},
 		{"two internal listeners are refused",
 			map[string]string{"listeners": "PLAINTEXT://:9092,BROKER://:9093,CONTROLLER://:9094", "inter.broker.listener.name": "BROKER", "controller.listener.names": "CONTROLLER"}, "", "", "one listener"},
-		{"unnamed second listener is refused", map[string]string{"listeners": "PLAINTEXT://:9092,BROKER://:9093"}, "", "", "inter.broker.listener.name"},
+		{"a second client listener needs a protocol", map[string]string{"listeners": "PLAINTEXT://:9092,BROKER://:9093"}, "", "", "listener.security.protocol.map has no entry for listener BROKER"},
+		{"several client listeners", map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9093,BROKER://127.0.0.1:9094",
+			"inter.broker.listener.name": "BROKER", "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,BROKER:PLAINTEXT",
+			"ssl.keystore.type": "PEM", "ssl.keystore.location": "/etc/arus/broker.pem"}, "127.0.0.1:9092", "127.0.0.1:9094", ""},
 		{"missing named listener", map[string]string{"listeners": "PLAINTEXT://:9092", "inter.broker.listener.name": "BROKER"}, "", "", "no listener named BROKER"},
 		{"same port twice", map[string]string{"listeners": "PLAINTEXT://:9092,BROKER://:9092", "inter.broker.listener.name": "BROKER"}, "", "", "must not be the client listener"},
 	} {

@@ -307,7 +307,7 @@ func (c *Controller) Bootstrap(b metadata.RegisterBrokerRecord) error {
 	}
 	if old, ok := im.Brokers[b.BrokerID]; !ok || old.Host != b.Host || old.Port != b.Port || old.Rack != b.Rack ||
 		old.InterBrokerHost != b.InterBrokerHost || old.InterBrokerPort != b.InterBrokerPort ||
-		old.MaxPartitions != b.MaxPartitions {
+		old.MaxPartitions != b.MaxPartitions || !slices.Equal(old.Listeners, b.Listeners) {
 		rec := b
 		recs = append(recs, metadata.Record{RegisterBroker: &rec})
 	}

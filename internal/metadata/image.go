@@ -21,6 +21,15 @@ type Image struct {
 	// TopicConfigs and BrokerConfigs hold dynamic config overrides.
 	TopicConfigs  map[string]map[string]string
 	BrokerConfigs map[string]map[string]string
+	// ACLs by binding id; ScramCredentials by user and mechanism.
+	ACLs             map[[16]byte]AccessControlEntryRecord
+	ScramCredentials map[ScramKey]UserScramCredentialRecord
+}
+
+// ScramKey names one SCRAM credential.
+type ScramKey struct {
+	User      string
+	Mechanism int8
 }
 
 // Broker is one registered broker.
@@ -38,6 +47,24 @@ type Broker struct {
 	// listener; port 0 when it registered without one.
 	InterBrokerHost string
 	InterBrokerPort int32
+	// Listeners are the broker's named client listeners (empty in records
+	// written before they existed: Host and Port are then the only one).
+	Listeners []BrokerListener
+}
+
+// ListenerAddr returns the broker's address on the named listener; ok is
+// false when it has no such listener. A broker registered without
+// listener names answers with Host and Port for any name.
+func (b Broker) ListenerAddr(name string) (host string, port int32, ok bool) {
+	if len(b.Listeners) == 0 {
+		return b.Host, b.Port, true
+	}
+	for _, l := range b.Listeners {
+		if l.Name == name {
+			return l.Host, l.Port, true
+		}
+	}
+	return "", 0, false
 }
 
 // InterBrokerAddr is host:port of the broker's inter-broker listener, ""
@@ -78,12 +105,14 @@ func (p Partition) Reassigning() bool {
 // Empty returns the image of an empty metadata log.
 func Empty() *Image {
 	return &Image{
-		Offset:        -1,
-		Brokers:       map[int32]Broker{},
-		Topics:        map[string]*Topic{},
-		TopicIDs:      map[[16]byte]string{},
-		TopicConfigs:  map[string]map[string]string{},
-		BrokerConfigs: map[string]map[string]string{},
+		Offset:           -1,
+		Brokers:          map[int32]Broker{},
+		Topics:           map[string]*Topic{},
+		TopicIDs:         map[[16]byte]string{},
+		TopicConfigs:     map[string]map[string]string{},
+		BrokerConfigs:    map[string]map[string]string{},
+		ACLs:             map[[16]byte]AccessControlEntryRecord{},
+		ScramCredentials: map[ScramKey]UserScramCredentialRecord{},
 	}
 }
 
@@ -107,7 +136,7 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		// by its heartbeat, which also re-elects partitions waiting for it.
 		next.Brokers[b.BrokerID] = Broker{ID: b.BrokerID, Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: im.Brokers[b.BrokerID].Fenced,
 			InterBrokerHost: b.InterBrokerHost, InterBrokerPort: b.InterBrokerPort,
-			MaxPartitions: b.MaxPartitions}
+			MaxPartitions: b.MaxPartitions, Listeners: b.Listeners}
 	case r.Topic != nil:
 		if _, ok := im.Topics[r.Topic.Name]; ok {
 			return nil, fmt.Errorf("%w: topic %q exists", ErrInconsistent, r.Topic.Name)
@@ -189,6 +218,26 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 			return nil, fmt.Errorf("%w: producer id block moves back", ErrInconsistent)
 		}
 		next.NextProducerID = r.ProducerIDs.NextProducerID
+	case r.AccessControlEntry != nil:
+		next.ACLs = maps.Clone(im.ACLs)
+		next.ACLs[r.AccessControlEntry.ID] = *r.AccessControlEntry
+	case r.RemoveAccessControlEntry != nil:
+		if _, ok := im.ACLs[r.RemoveAccessControlEntry.ID]; !ok {
+			return nil, fmt.Errorf("%w: remove of unknown ACL %x", ErrInconsistent, r.RemoveAccessControlEntry.ID)
+		}
+		next.ACLs = maps.Clone(im.ACLs)
+		delete(next.ACLs, r.RemoveAccessControlEntry.ID)
+	case r.UserScramCredential != nil:
+		c := r.UserScramCredential
+		next.ScramCredentials = maps.Clone(im.ScramCredentials)
+		next.ScramCredentials[ScramKey{c.Name, c.Mechanism}] = *c
+	case r.RemoveUserScramCredential != nil:
+		k := ScramKey{r.RemoveUserScramCredential.Name, r.RemoveUserScramCredential.Mechanism}
+		if _, ok := im.ScramCredentials[k]; !ok {
+			return nil, fmt.Errorf("%w: remove of unknown SCRAM credential %v", ErrInconsistent, k)
+		}
+		next.ScramCredentials = maps.Clone(im.ScramCredentials)
+		delete(next.ScramCredentials, k)
 	default:
 		return nil, fmt.Errorf("%w: empty record", ErrInconsistent)
 	}

@@ -18,6 +18,47 @@ type Record struct {
 	ClusterID      *ClusterIDRecord      `json:"clusterId,omitempty"`
 	FenceBroker    *FenceBrokerRecord    `json:"fenceBroker,omitempty"`
 	UnfenceBroker  *UnfenceBrokerRecord  `json:"unfenceBroker,omitempty"`
+	// ACLs and SCRAM credentials (internal/auth gives the codes meaning).
+	AccessControlEntry        *AccessControlEntryRecord        `json:"accessControlEntry,omitempty"`
+	RemoveAccessControlEntry  *RemoveAccessControlEntryRecord  `json:"removeAccessControlEntry,omitempty"`
+	UserScramCredential       *UserScramCredentialRecord       `json:"userScramCredential,omitempty"`
+	RemoveUserScramCredential *RemoveUserScramCredentialRecord `json:"removeUserScramCredential,omitempty"`
+}
+
+// AccessControlEntryRecord adds one ACL binding (Kafka's
+// AccessControlEntryRecord): the enums carry Kafka's wire codes.
+type AccessControlEntryRecord struct {
+	ID             [16]byte `json:"id"`
+	ResourceType   int8     `json:"resourceType"`
+	ResourceName   string   `json:"resourceName"`
+	PatternType    int8     `json:"patternType"`
+	Principal      string   `json:"principal"`
+	Host           string   `json:"host"`
+	Operation      int8     `json:"operation"`
+	PermissionType int8     `json:"permissionType"`
+}
+
+// RemoveAccessControlEntryRecord deletes the ACL binding with ID.
+type RemoveAccessControlEntryRecord struct {
+	ID [16]byte `json:"id"`
+}
+
+// UserScramCredentialRecord sets a user's SCRAM credential for one
+// mechanism (1 SCRAM-SHA-256, 2 SCRAM-SHA-512): salted and hashed only,
+// never the password.
+type UserScramCredentialRecord struct {
+	Name       string `json:"name"`
+	Mechanism  int8   `json:"mechanism"`
+	Salt       []byte `json:"salt"`
+	StoredKey  []byte `json:"storedKey"`
+	ServerKey  []byte `json:"serverKey"`
+	Iterations int32  `json:"iterations"`
+}
+
+// RemoveUserScramCredentialRecord deletes a user's credential for one mechanism.
+type RemoveUserScramCredentialRecord struct {
+	Name      string `json:"name"`
+	Mechanism int8   `json:"mechanism"`
 }
 
 // FenceBrokerRecord marks a broker fenced: it missed its heartbeats (or
@@ -51,6 +92,18 @@ type RegisterBrokerRecord struct {
 	// MaxPartitions is the broker's partition limit; 0 (records written
 	// before it existed) means none.
 	MaxPartitions int32 `json:"maxPartitions,omitempty"`
+	// Listeners are all of the broker's client listeners by name, so
+	// Metadata answers each client with the addresses of the listener it
+	// connected through; Host and Port repeat the first one.
+	Listeners []BrokerListener `json:"listeners,omitempty"`
+}
+
+// BrokerListener is one named listener of a broker.
+type BrokerListener struct {
+	Name             string `json:"name"`
+	Host             string `json:"host"`
+	Port             int32  `json:"port"`
+	SecurityProtocol string `json:"securityProtocol,omitempty"`
 }
 
 // TopicRecord creates a topic; its partitions follow as PartitionRecords.

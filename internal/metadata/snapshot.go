@@ -24,7 +24,7 @@ func EncodeSnapshot(im *Image) ([]byte, error) {
 		b := im.Brokers[id]
 		recs = append(recs, Record{RegisterBroker: &RegisterBrokerRecord{BrokerID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack,
 			InterBrokerHost: b.InterBrokerHost, InterBrokerPort: b.InterBrokerPort,
-			MaxPartitions: b.MaxPartitions}})
+			MaxPartitions: b.MaxPartitions, Listeners: b.Listeners}})
 		if b.Fenced {
 			recs = append(recs, Record{FenceBroker: &FenceBrokerRecord{BrokerID: b.ID}})
 		}
@@ -60,6 +60,27 @@ func EncodeSnapshot(im *Image) ([]byte, error) {
 	}
 	appendConfigs(ResourceTopic, im.TopicConfigs)
 	appendConfigs(ResourceBroker, im.BrokerConfigs)
+	aclIDs := make([][16]byte, 0, len(im.ACLs))
+	for id := range im.ACLs {
+		aclIDs = append(aclIDs, id)
+	}
+	sort.Slice(aclIDs, func(i, j int) bool { return string(aclIDs[i][:]) < string(aclIDs[j][:]) })
+	for _, id := range aclIDs {
+		acl := im.ACLs[id]
+		recs = append(recs, Record{AccessControlEntry: &acl})
+	}
+	scramKeys := make([]ScramKey, 0, len(im.ScramCredentials))
+	for k := range im.ScramCredentials {
+		scramKeys = append(scramKeys, k)
+	}
+	sort.Slice(scramKeys, func(i, j int) bool {
+		a, b := scramKeys[i], scramKeys[j]
+		return a.User < b.User || (a.User == b.User && a.Mechanism < b.Mechanism)
+	})
+	for _, k := range scramKeys {
+		c := im.ScramCredentials[k]
+		recs = append(recs, Record{UserScramCredential: &c})
+	}
 	if im.NextProducerID > 0 {
 		recs = append(recs, Record{ProducerIDs: &ProducerIDsRecord{NextProducerID: im.NextProducerID}})
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arus-io/arus/internal/api"
+	"github.com/arus-io/arus/internal/auth"
 )
 
 // Errors that end a connection.
@@ -50,6 +51,11 @@ type conn struct {
 	// listener, the node that opened the connection with the handshake.
 	listener api.Listener
 	peer     api.Peer
+	// principal is who the connection authenticated as (ANONYMOUS until
+	// then, and on PLAINTEXT listeners); sasl is the SASL state on a SASL
+	// listener. Both belong to the reader.
+	principal auth.Principal
+	sasl      *saslConn
 
 	// idle is connections.max.idle.ms (0: never). lastRead and lastWrite
 	// (unix nanoseconds) and inflight (requests read whose response is not
@@ -73,7 +79,10 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), idle: s.cfg.ConnectionsMaxIdle, slots: make(chan struct{}, maxPipelined),
-		listener: s.listener()}
+		listener: s.listener(), principal: auth.Anonymous}
+	if s.cfg.SASL != nil && !s.cfg.InterBroker {
+		c.sasl = &saslConn{cfg: s.cfg.SASL}
+	}
 	c.clientHost = "/" + c.remote
 	if host, _, err := net.SplitHostPort(c.remote); err == nil {
 		c.clientHost = "/" + host
@@ -124,6 +133,12 @@ func (c *conn) serve() (handedOff bool) {
 	if tc, ok := c.nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	if c.s.cfg.TLS != nil && !c.s.cfg.InterBroker {
+		if err := c.startTLS(); err != nil {
+			c.logger().Info("closing connection", "err", err)
+			return false
+		}
+	}
 	if c.s.cfg.InterBroker {
 		if handoff, err := c.admit(); handoff {
 			return true
@@ -141,6 +156,17 @@ func (c *conn) serve() (handedOff bool) {
 			return false
 		}
 		size := int32(binary.BigEndian.Uint32(c.hdr[:]))
+		if c.sasl != nil && c.sasl.state == saslRawToken {
+			token, err := c.readRawToken(size)
+			if err == nil {
+				err = c.rawToken(token)
+			}
+			if err != nil {
+				c.closing(err, true)
+				return false
+			}
+			continue
+		}
 		if err := checkFrameSize(size, c.s.cfg.MaxRequestBytes); err != nil {
 			c.closing(err, false)
 			return false
@@ -167,10 +193,20 @@ func (c *conn) serve() (handedOff bool) {
 		}
 		h, req, err := parseRequest(*frame)
 		var p pendingResponse
+		saslHandled := false
+		if err == nil && c.sasl != nil {
+			if p, saslHandled, err = c.authenticating(h, req); err != nil {
+				c.logger().Info("closing connection", "err", err)
+				putBuf(frame)
+				c.s.requestBytes.end(charge)
+				return false
+			}
+		}
 		switch {
+		case saslHandled:
 		case err == nil:
 			p = pendingResponse{h.correlationID, c.s.handle(c, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: c.clientHost, Body: req,
-				Listener: c.listener, Peer: c.peer})}
+				Listener: c.listener, Peer: c.peer, Principal: c.principal, ListenerName: c.s.cfg.ListenerName})}
 		case errors.Is(err, ErrBadVersion) && h.key == 18:
 			p = pendingResponse{h.correlationID, api.Outcome{Response: api.UnsupportedApiVersions(c.listener)}}
 		case errors.Is(err, ErrUnknownKey) && api.UnservedResponse(h.key, h.version) != nil:

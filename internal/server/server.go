@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/arus-io/arus/internal/api"
+	"github.com/arus-io/arus/internal/auth"
 )
 
 // Handler serves decoded requests; *api.Handlers is the one the broker
@@ -62,6 +64,21 @@ type Config struct {
 	// metadata quorum's Raft transport uses this.
 	Preface []byte
 	Handoff func(net.Conn)
+
+	// ListenerName is the listener's name (listeners=NAME://host:port),
+	// given to handlers with each request: Metadata answers with the
+	// brokers' addresses on this listener.
+	ListenerName string
+	// TLS, when set, makes this an SSL or SASL_SSL listener: connections
+	// start with a TLS handshake (file regions of Fetch responses are then
+	// copied through TLS instead of sent with sendfile).
+	TLS *tls.Config
+	// PrincipalMapper names the principal of an SSL connection from its
+	// client certificate (ssl.principal.mapping.rules); nil: ANONYMOUS.
+	PrincipalMapper *auth.PrincipalMapper
+	// SASL, when set, makes this a SASL_PLAINTEXT or SASL_SSL listener:
+	// connections authenticate before any request but ApiVersions.
+	SASL *SASLConfig
 }
 
 // listener is the kind of listener this server is.

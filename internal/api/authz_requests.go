@@ -1,0 +1,265 @@
+package api
+
+// Authorization of requests decided before their handler runs: keys whose
+// one check decides the whole request (group membership, cluster admin),
+// and keys whose denied resources are taken out of the request and put
+// back into the response with their error (configs, partitions, groups,
+// offsets), so the handlers themselves stay unchanged.
+
+import (
+	"reflect"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/auth"
+)
+
+// authorizeRequest checks req before its handler. done means out is the
+// answer (the whole request was denied); a non-nil patch must be applied
+// to the handler's outcome (it adds the denied resources back).
+func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch func(Outcome) Outcome) {
+	if !h.deps.Authorizer.Enabled() || (req.Listener == ListenerInterBroker && !req.forwardedFor) {
+		return Outcome{}, false, nil
+	}
+	deny := func(code int16) (Outcome, bool, func(Outcome) Outcome) {
+		resp := req.Body.ResponseKind()
+		resp.SetVersion(req.Version)
+		f := reflect.ValueOf(resp).Elem().FieldByName("ErrorCode")
+		if f.IsValid() && f.CanSet() {
+			f.SetInt(int64(code))
+		}
+		return respond(resp), true, nil
+	}
+	group := func(name string) (Outcome, bool, func(Outcome) Outcome) {
+		if !h.authorized(req, auth.OpRead, auth.ResourceGroup, name) {
+			return deny(kerr.GroupAuthorizationFailed.Code)
+		}
+		return Outcome{}, false, nil
+	}
+	cluster := func(op auth.Operation) (Outcome, bool, func(Outcome) Outcome) {
+		if !h.authorizedCluster(req, op) {
+			return deny(kerr.ClusterAuthorizationFailed.Code)
+		}
+		return Outcome{}, false, nil
+	}
+	switch r := req.Body.(type) {
+	case *kmsg.JoinGroupRequest:
+		return group(r.Group)
+	case *kmsg.HeartbeatRequest:
+		return group(r.Group)
+	case *kmsg.LeaveGroupRequest:
+		return group(r.Group)
+	case *kmsg.SyncGroupRequest:
+		return group(r.Group)
+	case *kmsg.ElectLeadersRequest, *kmsg.AlterPartitionAssignmentsRequest:
+		return cluster(auth.OpAlter)
+	case *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeClusterRequest, *kmsg.DescribeQuorumRequest:
+		return cluster(auth.OpDescribe)
+	case *kmsg.OffsetDeleteRequest:
+		if !h.authorized(req, auth.OpDelete, auth.ResourceGroup, r.Group) {
+			return deny(kerr.GroupAuthorizationFailed.Code)
+		}
+		return Outcome{}, false, h.filterOffsetDelete(req, r)
+	case *kmsg.DescribeConfigsRequest:
+		return Outcome{}, false, h.filterDescribeConfigs(req, r)
+	case *kmsg.AlterConfigsRequest:
+		return Outcome{}, false, h.filterAlterConfigs(req, r)
+	case *kmsg.IncrementalAlterConfigsRequest:
+		return Outcome{}, false, h.filterIncrementalAlterConfigs(req, r)
+	case *kmsg.CreatePartitionsRequest:
+		return Outcome{}, false, h.filterCreatePartitions(req, r)
+	case *kmsg.DeleteGroupsRequest:
+		return Outcome{}, false, h.filterDeleteGroups(req, r)
+	case *kmsg.OffsetForLeaderEpochRequest:
+		return Outcome{}, false, h.filterOffsetForLeaderEpoch(req, r)
+	}
+	return Outcome{}, false, nil
+}
+
+// configAllowed checks op on a config resource: topics by name, brokers
+// (and broker loggers) as the cluster. The code is Kafka's for a denial.
+func (h *Handlers) configAllowed(req *Request, op auth.Operation, rt kmsg.ConfigResourceType, name string) (bool, int16) {
+	if rt == kmsg.ConfigResourceTypeTopic {
+		return h.authorized(req, op, auth.ResourceTopic, name), kerr.TopicAuthorizationFailed.Code
+	}
+	return h.authorizedCluster(req, op), kerr.ClusterAuthorizationFailed.Code
+}
+
+func (h *Handlers) filterDescribeConfigs(req *Request, r *kmsg.DescribeConfigsRequest) func(Outcome) Outcome {
+	var denied []kmsg.DescribeConfigsResponseResource
+	kept := r.Resources[:0:0]
+	for _, res := range r.Resources {
+		if ok, code := h.configAllowed(req, auth.OpDescribeConfigs, res.ResourceType, res.ResourceName); !ok {
+			d := kmsg.NewDescribeConfigsResponseResource()
+			d.ResourceType, d.ResourceName, d.ErrorCode = res.ResourceType, res.ResourceName, code
+			denied = append(denied, d)
+			continue
+		}
+		kept = append(kept, res)
+	}
+	if denied == nil {
+		return nil
+	}
+	r.Resources = kept
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.DescribeConfigsResponse); ok {
+			resp.Resources = append(resp.Resources, denied...)
+		}
+		return out
+	}
+}
+
+func (h *Handlers) filterAlterConfigs(req *Request, r *kmsg.AlterConfigsRequest) func(Outcome) Outcome {
+	var denied []kmsg.AlterConfigsResponseResource
+	kept := r.Resources[:0:0]
+	for _, res := range r.Resources {
+		if ok, code := h.configAllowed(req, auth.OpAlterConfigs, res.ResourceType, res.ResourceName); !ok {
+			d := kmsg.NewAlterConfigsResponseResource()
+			d.ResourceType, d.ResourceName, d.ErrorCode = res.ResourceType, res.ResourceName, code
+			denied = append(denied, d)
+			continue
+		}
+		kept = append(kept, res)
+	}
+	if denied == nil {
+		return nil
+	}
+	r.Resources = kept
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.AlterConfigsResponse); ok {
+			resp.Resources = append(resp.Resources, denied...)
+		}
+		return out
+	}
+}
+
+func (h *Handlers) filterIncrementalAlterConfigs(req *Request, r *kmsg.IncrementalAlterConfigsRequest) func(Outcome) Outcome {
+	var denied []kmsg.IncrementalAlterConfigsResponseResource
+	kept := r.Resources[:0:0]
+	for _, res := range r.Resources {
+		if ok, code := h.configAllowed(req, auth.OpAlterConfigs, res.ResourceType, res.ResourceName); !ok {
+			d := kmsg.NewIncrementalAlterConfigsResponseResource()
+			d.ResourceType, d.ResourceName, d.ErrorCode = res.ResourceType, res.ResourceName, code
+			denied = append(denied, d)
+			continue
+		}
+		kept = append(kept, res)
+	}
+	if denied == nil {
+		return nil
+	}
+	r.Resources = kept
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.IncrementalAlterConfigsResponse); ok {
+			resp.Resources = append(resp.Resources, denied...)
+		}
+		return out
+	}
+}
+
+func (h *Handlers) filterCreatePartitions(req *Request, r *kmsg.CreatePartitionsRequest) func(Outcome) Outcome {
+	var denied []kmsg.CreatePartitionsResponseTopic
+	kept := r.Topics[:0:0]
+	for _, t := range r.Topics {
+		if !h.authorized(req, auth.OpAlter, auth.ResourceTopic, t.Topic) {
+			d := kmsg.NewCreatePartitionsResponseTopic()
+			d.Topic, d.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
+			denied = append(denied, d)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	if denied == nil {
+		return nil
+	}
+	r.Topics = kept
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.CreatePartitionsResponse); ok {
+			resp.Topics = append(resp.Topics, denied...)
+		}
+		return out
+	}
+}
+
+func (h *Handlers) filterDeleteGroups(req *Request, r *kmsg.DeleteGroupsRequest) func(Outcome) Outcome {
+	var denied []kmsg.DeleteGroupsResponseGroup
+	kept := r.Groups[:0:0]
+	for _, g := range r.Groups {
+		if !h.authorized(req, auth.OpDelete, auth.ResourceGroup, g) {
+			d := kmsg.NewDeleteGroupsResponseGroup()
+			d.Group, d.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+			denied = append(denied, d)
+			continue
+		}
+		kept = append(kept, g)
+	}
+	if denied == nil {
+		return nil
+	}
+	r.Groups = kept
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.DeleteGroupsResponse); ok {
+			resp.Groups = append(resp.Groups, denied...)
+		}
+		return out
+	}
+}
+
+func (h *Handlers) filterOffsetForLeaderEpoch(req *Request, r *kmsg.OffsetForLeaderEpochRequest) func(Outcome) Outcome {
+	var denied []kmsg.OffsetForLeaderEpochResponseTopic
+	kept := r.Topics[:0:0]
+	for _, t := range r.Topics {
+		if !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, t.Topic) {
+			d := kmsg.NewOffsetForLeaderEpochResponseTopic()
+			d.Topic = t.Topic
+			for _, p := range t.Partitions {
+				dp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+				dp.Partition, dp.ErrorCode, dp.LeaderEpoch, dp.EndOffset = p.Partition, kerr.TopicAuthorizationFailed.Code, -1, -1
+				d.Partitions = append(d.Partitions, dp)
+			}
+			denied = append(denied, d)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	if denied == nil {
+		return nil
+	}
+	r.Topics = kept
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.OffsetForLeaderEpochResponse); ok {
+			resp.Topics = append(resp.Topics, denied...)
+		}
+		return out
+	}
+}
+
+func (h *Handlers) filterOffsetDelete(req *Request, r *kmsg.OffsetDeleteRequest) func(Outcome) Outcome {
+	var denied []kmsg.OffsetDeleteResponseTopic
+	kept := r.Topics[:0:0]
+	for _, t := range r.Topics {
+		if !h.authorized(req, auth.OpRead, auth.ResourceTopic, t.Topic) {
+			d := kmsg.NewOffsetDeleteResponseTopic()
+			d.Topic = t.Topic
+			for _, p := range t.Partitions {
+				dp := kmsg.NewOffsetDeleteResponseTopicPartition()
+				dp.Partition, dp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+				d.Partitions = append(d.Partitions, dp)
+			}
+			denied = append(denied, d)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	if denied == nil {
+		return nil
+	}
+	r.Topics = kept
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.OffsetDeleteResponse); ok {
+			resp.Topics = append(resp.Topics, denied...)
+		}
+		return out
+	}
+}

@@ -1,0 +1,250 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NamedListener is one client listener besides Broker.Listener
+// (listeners=NAME://host:port,...).
+type NamedListener struct {
+	Name string
+	// Addr is host:port to bind; Advertised the host:port to put into
+	// Metadata responses for clients of this listener ("" derives it from
+	// the bound address, as for Broker.AdvertisedListener).
+	Addr       string
+	Advertised string
+}
+
+// Security protocols of listener.security.protocol.map.
+const (
+	ProtocolPlaintext     = "PLAINTEXT"
+	ProtocolSSL           = "SSL"
+	ProtocolSASLPlaintext = "SASL_PLAINTEXT"
+	ProtocolSASLSSL       = "SASL_SSL"
+)
+
+// Security holds the settings of listeners' security, authentication and
+// authorization, with Kafka's names. The zero value is Kafka's default:
+// PLAINTEXT listeners, no authorizer.
+type Security struct {
+	// ProtocolMap is listener.security.protocol.map, listener name to
+	// protocol; names missing from it map to themselves when they are
+	// protocol names (Kafka's default map).
+	ProtocolMap map[string]string
+	// KeystoreType and TruststoreType are ssl.keystore.type and
+	// ssl.truststore.type; arus reads PEM only (the default here).
+	KeystoreType, TruststoreType string
+	// KeystoreLocation, TruststoreLocation and ClientAuth are
+	// ssl.keystore.location, ssl.truststore.location and ssl.client.auth
+	// (none, requested, required; default none).
+	KeystoreLocation, TruststoreLocation, ClientAuth string
+	// PrincipalMappingRules is ssl.principal.mapping.rules (default DEFAULT:
+	// the certificate subject's full DN).
+	PrincipalMappingRules string
+	// SASLMechanisms is sasl.enabled.mechanisms (Kafka's default GSSAPI,
+	// which arus does not have; arus defaults to PLAIN, SCRAM-SHA-256,
+	// SCRAM-SHA-512).
+	SASLMechanisms []string
+	// PlainJAAS is listener.name.<listener>.plain.sasl.jaas.config by
+	// upper-case listener name, "" key for the unprefixed
+	// plain.sasl.jaas.config / sasl.jaas.config.
+	PlainJAAS map[string]string
+	// AuthorizerClassName is authorizer.class.name; StandardAuthorizer
+	// turns authorization on.
+	AuthorizerClassName string
+	// SuperUsers is super.users, "User:a;User:b".
+	SuperUsers string
+	// AllowEveryoneIfNoACLFound is allow.everyone.if.no.acl.found (false).
+	AllowEveryoneIfNoACLFound bool
+	// ConnectionsMaxReauth is connections.max.reauth.ms (0: sessions never
+	// expire).
+	ConnectionsMaxReauth time.Duration
+	// FailedAuthenticationDelay is connection.failed.authentication.delay.ms
+	// (default 100 ms; negative: none).
+	FailedAuthenticationDelay time.Duration
+}
+
+// StandardAuthorizer is the authorizer.class.name that turns on ACLs.
+const StandardAuthorizer = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+
+// DefaultFailedAuthenticationDelay is connection.failed.authentication.delay.ms's default.
+const DefaultFailedAuthenticationDelay = 100 * time.Millisecond
+
+// Protocol returns the security protocol of listener name.
+func (s *Security) Protocol(name string) (string, error) {
+	if p, ok := s.ProtocolMap[name]; ok {
+		return p, nil
+	}
+	switch name {
+	case ProtocolPlaintext, ProtocolSSL, ProtocolSASLPlaintext, ProtocolSASLSSL:
+		return name, nil
+	}
+	return "", fmt.Errorf("listener.security.protocol.map has no entry for listener %s", name)
+}
+
+// AuthorizerEnabled reports whether authorizer.class.name turns ACLs on.
+func (s *Security) AuthorizerEnabled() bool { return s.AuthorizerClassName == StandardAuthorizer }
+
+func (s *Security) validate() error {
+	for name, p := range s.ProtocolMap {
+		switch p {
+		case ProtocolPlaintext, ProtocolSSL, ProtocolSASLPlaintext, ProtocolSASLSSL:
+		default:
+			return fmt.Errorf("listener.security.protocol.map: %s maps to unknown protocol %s", name, p)
+		}
+	}
+	for _, t := range []string{s.KeystoreType, s.TruststoreType} {
+		if t != "" && !strings.EqualFold(t, "PEM") {
+			return fmt.Errorf("ssl.keystore.type and ssl.truststore.type: arus reads PEM files only, got %s", t)
+		}
+	}
+	switch s.AuthorizerClassName {
+	case "", StandardAuthorizer:
+	default:
+		return fmt.Errorf("authorizer.class.name: arus implements %s only, got %s", StandardAuthorizer, s.AuthorizerClassName)
+	}
+	if len(s.SASLMechanisms) == 0 {
+		s.SASLMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+	}
+	if s.FailedAuthenticationDelay == 0 {
+		s.FailedAuthenticationDelay = DefaultFailedAuthenticationDelay
+	}
+	if s.ConnectionsMaxReauth < 0 {
+		return fmt.Errorf("connections.max.reauth.ms must not be negative")
+	}
+	return nil
+}
+
+// ClientListeners returns every client listener: Listener (named
+// ListenerName) first, then ExtraListeners.
+func (b *Broker) ClientListeners() []NamedListener {
+	out := []NamedListener{{Name: b.ListenerName, Addr: b.Listener, Advertised: b.AdvertisedListener}}
+	return append(out, b.ExtraListeners...)
+}
+
+// validateListeners fills ListenerName and checks every client listener's
+// protocol and addresses.
+func (b *Broker) validateListeners() error {
+	if b.ListenerName == "" {
+		b.ListenerName = ProtocolPlaintext
+	}
+	if err := b.Security.validate(); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, l := range b.ClientListeners() {
+		if seen[l.Name] {
+			return fmt.Errorf("listeners: %s named twice", l.Name)
+		}
+		seen[l.Name] = true
+		p, err := b.Security.Protocol(l.Name)
+		if err != nil {
+			return err
+		}
+		if (p == ProtocolSSL || p == ProtocolSASLSSL) && b.Security.KeystoreLocation == "" {
+			return fmt.Errorf("listener %s (%s) needs ssl.keystore.location (ssl.keystore.type=PEM: key and certificate chain in one file)", l.Name, p)
+		}
+		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
+			return fmt.Errorf("listener %s %q: %w", l.Name, l.Addr, err)
+		}
+		if l.Advertised != "" {
+			if _, port, err := net.SplitHostPort(l.Advertised); err != nil {
+				return fmt.Errorf("advertised listener %s %q: %w", l.Name, l.Advertised, err)
+			} else if _, err := strconv.Atoi(port); err != nil {
+				return fmt.Errorf("advertised listener %s %q: bad port", l.Name, l.Advertised)
+			}
+		}
+	}
+	return nil
+}
+
+// applySecurityProperty sets a security key of a properties file; ok is
+// false for keys it does not know.
+func applySecurityProperty(s *Security, k, v string) (ok bool, err error) {
+	switch k {
+	case "listener.security.protocol.map":
+		s.ProtocolMap = map[string]string{}
+		for _, pair := range strings.Split(v, ",") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" {
+				continue
+			}
+			name, proto, found := strings.Cut(pair, ":")
+			if !found {
+				return true, fmt.Errorf("want NAME:PROTOCOL pairs")
+			}
+			s.ProtocolMap[strings.ToUpper(strings.TrimSpace(name))] = strings.ToUpper(strings.TrimSpace(proto))
+		}
+	case "ssl.keystore.type":
+		s.KeystoreType = v
+	case "ssl.truststore.type":
+		s.TruststoreType = v
+	case "ssl.keystore.location":
+		s.KeystoreLocation = v
+	case "ssl.truststore.location":
+		s.TruststoreLocation = v
+	case "ssl.client.auth":
+		s.ClientAuth = strings.ToLower(v)
+	case "ssl.principal.mapping.rules":
+		s.PrincipalMappingRules = v
+	case "ssl.key.password", "ssl.keystore.password", "ssl.truststore.password":
+		if v != "" {
+			return true, fmt.Errorf("arus reads unencrypted PEM keys only; remove the password")
+		}
+	case "ssl.enabled.protocols", "ssl.protocol", "ssl.endpoint.identification.algorithm", "sasl.mechanism.inter.broker.protocol",
+		"security.inter.broker.protocol":
+		// Accepted for Kafka files: arus always serves TLS 1.2+, and the
+		// inter-broker listener stays PLAINTEXT with its peer handshake.
+	case "sasl.enabled.mechanisms":
+		s.SASLMechanisms = nil
+		for _, m := range strings.Split(v, ",") {
+			if m = strings.ToUpper(strings.TrimSpace(m)); m != "" {
+				s.SASLMechanisms = append(s.SASLMechanisms, m)
+			}
+		}
+	case "authorizer.class.name":
+		s.AuthorizerClassName = strings.TrimSpace(v)
+	case "super.users":
+		s.SuperUsers = v
+	case "allow.everyone.if.no.acl.found":
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return true, err
+		}
+		s.AllowEveryoneIfNoACLFound = on
+	case "connections.max.reauth.ms", "connection.failed.authentication.delay.ms":
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return true, err
+		}
+		if k == "connections.max.reauth.ms" {
+			s.ConnectionsMaxReauth = time.Duration(n) * time.Millisecond
+		} else if s.FailedAuthenticationDelay = time.Duration(n) * time.Millisecond; n == 0 {
+			s.FailedAuthenticationDelay = -1 // 0 means none; the zero value means the default
+		}
+	case "plain.sasl.jaas.config", "sasl.jaas.config":
+		setJAAS(s, "", v)
+	default:
+		rest, found := strings.CutPrefix(k, "listener.name.")
+		if !found {
+			return false, nil
+		}
+		name, key, found := strings.Cut(rest, ".")
+		if !found || (key != "plain.sasl.jaas.config" && key != "sasl.jaas.config") {
+			return false, nil
+		}
+		setJAAS(s, strings.ToUpper(name), v)
+	}
+	return true, nil
+}
+
+func setJAAS(s *Security, listener, v string) {
+	if s.PlainJAAS == nil {
+		s.PlainJAAS = map[string]string{}
+	}
+	s.PlainJAAS[listener] = v
+}
