@@ -149,11 +149,11 @@ func TestShutdownWithStuckConnections(t *testing.T) {
 
 // stuckNode launches a node that cannot finish starting: it is one of
 // three voters of a metadata quorum whose other two never run. It serves
-// TCP on its listener (Raft shares it) while it waits.
+// TCP on its client listener while it waits.
 func stuckNode(t *testing.T, shutdownTimeout time.Duration) *broker {
-	ports := freeLocalPorts(t, 3)
+	ports := freeLocalPorts(t, 4) // node 1's client port, then the voters' inter-broker ports
 	var voters []string
-	for i, p := range ports {
+	for i, p := range ports[1:] {
 		voters = append(voters, strconv.Itoa(i+1)+"@127.0.0.1:"+strconv.Itoa(p))
 	}
 	b := newBroker(t)
@@ -161,7 +161,7 @@ func stuckNode(t *testing.T, shutdownTimeout time.Duration) *broker {
 	args := b.args
 	b.args = func(listener string) []string {
 		return append(args(listener), "--node-id", "1", "--controller-quorum-voters", strings.Join(voters, ","),
-			"--shutdown-timeout", shutdownTimeout.String())
+			"--inter-broker-listener", "127.0.0.1:"+strconv.Itoa(ports[1]), "--shutdown-timeout", shutdownTimeout.String())
 	}
 	b.launch()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
