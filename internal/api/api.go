@@ -39,6 +39,8 @@ type Handlers struct {
 	advertised  func() (host string, port int32)
 	// apiKeys is what ApiVersions advertises, by listener.
 	apiKeys [2][]kmsg.ApiVersionsResponseApiKey
+	// telemetry is the client telemetry state (KIP-714, telemetry.go).
+	telemetry *Telemetry
 }
 
 // New returns the handlers. advertised reports the address to put into
@@ -47,7 +49,7 @@ func New(deps Deps, advertised func() (string, int32)) *Handlers {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	h := &Handlers{deps: deps, advertised: advertised}
+	h := &Handlers{deps: deps, advertised: advertised, telemetry: newTelemetry(deps.Now)}
 	for _, l := range []Listener{ListenerClient, ListenerInterBroker} {
 		h.apiKeys[l] = apiKeys(l)
 	}
@@ -118,3 +120,7 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 }
 
 func respond(r kmsg.Response) Outcome { return Outcome{Response: r} }
+
+// Telemetry returns the client telemetry state (KIP-714): the metrics
+// clients pushed, and the subscription they are asked for.
+func (h *Handlers) Telemetry() *Telemetry { return h.telemetry }
