@@ -214,6 +214,10 @@ func (t *Telemetry) instanceLocked(id [16]byte, now time.Time) *telemetryInstanc
 		t.mu.instances[id] = in
 	}
 	if in.subscriptionID == -1 {
+		// A changed subscription starts the instance afresh, as Kafka
+		// re-creates it: its next push is judged by the new subscription
+		// id, not throttled by the old interval.
+		in.lastGet, in.lastPush = time.Time{}, time.Time{}
 		in.interval = t.mu.interval
 		in.subscriptionID = subscriptionID(t.mu.metrics, in.interval, id)
 	}
