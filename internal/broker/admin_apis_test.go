@@ -240,6 +240,22 @@ func TestDeleteRecordsReplicated(t *testing.T) {
 		}
 	}
 
+	// A follower keeps the start across a crash: it is on its disk, not
+	// only learnt again from the leader.
+	leader, err := c.Leader("rep", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower := leader%3 + 1
+	c.Crash(follower)
+	restarted := c.Start(follower)
+	arustest.Eventually(t, 10*time.Second, "the restarted follower opens rep-0", func() bool {
+		return restarted.Partition("rep", 0) != nil
+	})
+	if got := restarted.Partition("rep", 0).LogStartOffset(); got != 5 {
+		t.Fatalf("restarted follower %d: log start offset %d, want 5", follower, got)
+	}
+
 	dirs, err := adm.DescribeAllLogDirs(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
