@@ -19,7 +19,9 @@ func (h *Handlers) apiVersions(_ context.Context, req *Request) Outcome {
 	resp := req.Body.ResponseKind().(*kmsg.ApiVersionsResponse)
 	resp.ApiKeys = h.apiKeys[req.Listener]
 	if req.Version >= 3 {
-		resp.FinalizedFeaturesEpoch = max(h.deps.Controller.Image().Offset, 0)
+		if c := h.deps.Controller; c != nil { // nil in internal/server's tests
+			resp.FinalizedFeaturesEpoch = max(c.Image().Offset, 0)
+		}
 		for _, f := range features {
 			resp.SupportedFeatures = append(resp.SupportedFeatures, kmsg.ApiVersionsResponseSupportedFeature{
 				Name: f.name, MinVersion: f.level, MaxVersion: f.level,
