@@ -227,6 +227,9 @@ func (h *Handlers) followerFetchPartition(im *metadata.Image, topic string, repl
 	}
 	ch := part.Appended()
 	res, err := part.FollowerFetch(replicaID, p.FetchOffset, p.LastFetchedEpoch, int(p.PartitionMaxBytes))
+	if err == nil {
+		part.ObserveFollowerLogStart(replicaID, p.LogStartOffset) // for DeleteRecords' low watermark
+	}
 	rp.HighWatermark, rp.LogStartOffset = res.HighWatermark, res.LogStartOffset
 	rp.LastStableOffset = res.HighWatermark
 	if err != nil {

@@ -53,6 +53,8 @@ type Handlers struct {
 	apiKeys    [2][]kmsg.ApiVersionsResponseApiKey
 	autoCreate *autoCreator
 	images     *imageWatch
+	// telemetry is the client telemetry state (KIP-714, telemetry.go).
+	telemetry *Telemetry
 }
 
 // New returns the handlers. advertised reports the address to put into
@@ -61,7 +63,7 @@ func New(deps Deps, advertised func() (string, int32)) *Handlers {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	h := &Handlers{deps: deps, advertised: advertised}
+	h := &Handlers{deps: deps, advertised: advertised, telemetry: newTelemetry(deps.Now)}
 	for _, l := range []Listener{ListenerClient, ListenerInterBroker} {
 		h.apiKeys[l] = apiKeys(l)
 	}
@@ -151,9 +153,18 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 		out = e.handle(h, ctx, req)
 	}
 	if patch != nil {
-		out = patch(out)
+		if wait := out.Wait; wait != nil {
+			// The response exists only once the wait is over.
+			out.Wait = func() Outcome { return patch(wait()) }
+		} else {
+			out = patch(out)
+		}
 	}
 	return out
 }
 
 func respond(r kmsg.Response) Outcome { return Outcome{Response: r} }
+
+// Telemetry returns the client telemetry state (KIP-714): the metrics
+// clients pushed, and the subscription they are asked for.
+func (h *Handlers) Telemetry() *Telemetry { return h.telemetry }

@@ -73,8 +73,78 @@ func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch
 		return Outcome{}, false, h.filterDeleteGroups(req, r)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return Outcome{}, false, h.filterOffsetForLeaderEpoch(req, r)
+	case *kmsg.DescribeLogDirsRequest:
+		// KafkaApis.handleDescribeLogDirsRequest: DESCRIBE on the
+		// cluster, else CLUSTER_AUTHORIZATION_FAILED (v3+) and no dirs.
+		return cluster(auth.OpDescribe)
+	case *kmsg.UpdateFeaturesRequest:
+		return cluster(auth.OpAlter)
+	case *kmsg.ListConfigResourcesRequest:
+		return cluster(auth.OpDescribeConfigs)
+	case *kmsg.DeleteRecordsRequest:
+		return Outcome{}, false, h.filterDeleteRecords(req, r)
+	case *kmsg.DescribeTopicPartitionsRequest:
+		return Outcome{}, false, h.filterDescribeTopicPartitions(req)
 	}
 	return Outcome{}, false, nil
+}
+
+// filterDeleteRecords takes out the topics the principal may not DELETE
+// (KafkaApis.handleDeleteRecordsRequest: TOPIC_AUTHORIZATION_FAILED per
+// partition).
+func (h *Handlers) filterDeleteRecords(req *Request, r *kmsg.DeleteRecordsRequest) func(Outcome) Outcome {
+	var denied []kmsg.DeleteRecordsResponseTopic
+	kept := r.Topics[:0:0]
+	for _, t := range r.Topics {
+		if !h.authorized(req, auth.OpDelete, auth.ResourceTopic, t.Topic) {
+			d := kmsg.NewDeleteRecordsResponseTopic()
+			d.Topic = t.Topic
+			for _, p := range t.Partitions {
+				dp := kmsg.NewDeleteRecordsResponseTopicPartition()
+				dp.Partition, dp.ErrorCode, dp.LowWatermark = p.Partition, kerr.TopicAuthorizationFailed.Code, -1
+				d.Partitions = append(d.Partitions, dp)
+			}
+			denied = append(denied, d)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	if denied == nil {
+		return nil
+	}
+	r.Topics = kept
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.DeleteRecordsResponse); ok {
+			resp.Topics = append(resp.Topics, denied...)
+		}
+		return out
+	}
+}
+
+// filterDescribeTopicPartitions hides what the principal may not DESCRIBE
+// (KafkaApis.handleDescribeTopicPartitionsRequest): a topic it named gets
+// TOPIC_AUTHORIZATION_FAILED with no partitions, and a listing of all
+// topics leaves it out.
+func (h *Handlers) filterDescribeTopicPartitions(req *Request) func(Outcome) Outcome {
+	return func(out Outcome) Outcome {
+		resp, ok := out.Response.(*kmsg.DescribeTopicPartitionsResponse)
+		if !ok {
+			return out
+		}
+		r := req.Body.(*kmsg.DescribeTopicPartitionsRequest)
+		kept := resp.Topics[:0]
+		for _, t := range resp.Topics {
+			if t.Topic != nil && !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, *t.Topic) {
+				if len(r.Topics) == 0 {
+					continue
+				}
+				t.ErrorCode, t.Partitions, t.TopicID = kerr.TopicAuthorizationFailed.Code, nil, [16]byte{}
+			}
+			kept = append(kept, t)
+		}
+		resp.Topics = kept
+		return out
+	}
 }
 
 // configAllowed checks op on a config resource: topics by name, brokers

@@ -47,6 +47,8 @@ func errorCode(logger *slog.Logger, err error) int16 {
 	case errors.Is(err, partition.ErrClosed), errors.Is(err, commitlog.ErrClosed),
 		errors.Is(err, partition.ErrNotLeader), errors.Is(err, partition.ErrUnknownReplica):
 		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, partition.ErrPolicyViolation):
+		return kerr.PolicyViolation.Code
 	case errors.Is(err, partition.ErrNotEnoughReplicas):
 		return kerr.NotEnoughReplicas.Code
 	case errors.Is(err, partition.ErrNotEnoughReplicasAfterAppend):

@@ -34,13 +34,15 @@ var registry = map[int16]entry{
 	18: {0, 4, (*Handlers).apiVersions},                  // v5 unreleased in Kafka 4.x
 	19: {0, 7, (*Handlers).createTopics},                 //
 	20: {0, 6, (*Handlers).deleteTopics},                 //
+	21: {0, 2, (*Handlers).deleteRecords},                //
 	22: {0, 5, (*Handlers).initProducerID},               //
+	23: {0, 4, (*Handlers).offsetForLeaderEpoch},         //
 	29: {0, 3, (*Handlers).describeACLs},                 //
 	30: {0, 3, (*Handlers).createACLs},                   //
 	31: {0, 3, (*Handlers).deleteACLs},                   //
-	23: {0, 4, (*Handlers).offsetForLeaderEpoch},         //
 	32: {0, 4, (*Handlers).describeConfigs},              //
 	33: {0, 2, (*Handlers).alterConfigs},                 //
+	35: {1, 4, (*Handlers).describeLogDirs},              // v0 removed in Kafka 4 (KIP-896)
 	36: {0, 2, (*Handlers).saslAuthenticate},             // SASL listeners: answered by internal/server
 	37: {0, 3, (*Handlers).createPartitions},             //
 	42: {0, 3, (*Handlers).deleteGroups},                 //
@@ -51,7 +53,12 @@ var registry = map[int16]entry{
 	47: {0, 0, (*Handlers).offsetDelete},                 //
 	50: {0, 0, (*Handlers).describeUserScramCredentials}, //
 	51: {0, 0, (*Handlers).alterUserScramCredentials},    //
+	57: {0, 2, (*Handlers).updateFeatures},               // forwarded to the active controller
 	60: {0, 2, (*Handlers).describeCluster},              //
+	71: {0, 0, (*Handlers).getTelemetrySubscriptions},    // KIP-714
+	72: {0, 0, (*Handlers).pushTelemetry},                // KIP-714
+	74: {0, 1, (*Handlers).listConfigResources},          // Kafka 4.1
+	75: {0, 0, (*Handlers).describeTopicPartitions},      // KIP-966
 	55: {0, 2, (*Handlers).describeQuorum},
 	56: {2, 2, (*Handlers).alterPartition},      // inter-broker
 	59: {0, 1, (*Handlers).fetchSnapshot},       // inter-broker: observers' metadata

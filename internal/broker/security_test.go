@@ -231,6 +231,22 @@ func TestSecurityListenersSASLAndACLs(t *testing.T) {
 	if res, err := carolAdm.CreateACLs(ctx, acls); err != nil || len(res) == 0 || !errors.Is(res[0].Err, kerr.ClusterAuthorizationFailed) {
 		t.Fatalf("carol create acls: %v %+v", err, res)
 	}
+	// The operators' admin APIs are authorized too: DeleteRecords needs
+	// DELETE on the topic, DescribeLogDirs DESCRIBE and UpdateFeatures
+	// ALTER on the cluster (KafkaApis.handleDeleteRecordsRequest,
+	// handleDescribeLogDirsRequest, ControllerApis.handleUpdateFeatures).
+	if res, err := carolAdm.DeleteRecords(ctx, kadm.Offsets{"orders": {0: {At: 1}}}); err != nil {
+		t.Fatalf("carol delete records: %v", err)
+	} else if r, ok := res.Lookup("orders", 0); !ok || !errors.Is(r.Err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("carol delete records: %+v, want TOPIC_AUTHORIZATION_FAILED", r)
+	}
+	if _, err := carolAdm.DescribeAllLogDirs(ctx, nil); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("carol describe log dirs: %v, want CLUSTER_AUTHORIZATION_FAILED", err)
+	}
+	upd := kmsg.NewPtrUpdateFeaturesRequest()
+	if resp, err := upd.RequestWith(ctx, carol); err != nil || resp.ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("carol update features: %v %+v, want CLUSTER_AUTHORIZATION_FAILED", err, resp)
+	}
 
 	// Wrong password, unknown user: SASL_AUTHENTICATION_FAILED; others unaffected.
 	for _, mech := range []kgo.Opt{

@@ -13,8 +13,11 @@
 //
 // Invariants:
 //   - Segments are ordered by base offset and never overlap; the last one is
-//     active. LogStartOffset is the first segment's base, so it survives a
-//     restart without a checkpoint file.
+//     active. LogStartOffset is the first segment's base, or a later offset
+//     inside the first segments set by IncrementLogStartOffset
+//     (DeleteRecords) and kept in the log-start-offset file (start.go);
+//     it only moves forward, and retention deletes segments that end at or
+//     before it.
 //   - A .log file holds whole, CRC-valid batches only; the published size
 //     of a segment always ends at a batch boundary.
 //   - Every segment but the active one was fsynced, with its indexes, when
@@ -58,7 +61,8 @@
 // readers compare a truncation counter before and after and retry (a
 // sequence lock). Sync fsyncs without the lock. LogEndOffset,
 // LogStartOffset and Size are atomics readable without any lock. Lock
-// order: the cleaner mutex (Log.cleaner.mu) before Log.mu, before a
+// order: Log.startMu (IncrementLogStartOffset) and the cleaner mutex
+// (Log.cleaner.mu), never both, before Log.mu, before a
 // segment file's mutex, before FileCache.mu (the cache's eviction only
 // tries a file's mutex); nothing else nests. Compact holds the cleaner
 // mutex for a whole pass but Log.mu only to take a snapshot and to swap

@@ -38,7 +38,7 @@ type Log struct {
 	// leo, start and size are written under mu (write lock) and may be read
 	// without it.
 	leo   atomic.Int64 // log end offset: offset of the next batch
-	start atomic.Int64 // log start offset: base of the first segment
+	start atomic.Int64 // log start offset: first segment's base or later (start.go)
 	size  atomic.Int64 // bytes of whole batches in all segments
 	// truncations counts TruncateTo calls. Readers copy file bytes outside
 	// the lock; they compare it before and after and retry when it moved,
@@ -60,6 +60,10 @@ type Log struct {
 	// cleaner serializes Compact with TruncateTo, EnforceRetention and
 	// Close; see compact.go.
 	cleaner cleanerState
+
+	// startMu serializes IncrementLogStartOffset (its file write); taken
+	// before mu, never while holding it.
+	startMu sync.Mutex
 }
 
 // Open opens the log in dir, creating dir if missing, and recovers it: after
@@ -169,8 +173,8 @@ func (l *Log) openLocked() error {
 		size += s.size
 	}
 	l.size.Store(size)
-	l.start.Store(l.mu.segments[0].base)
 	l.leo.Store(l.activeLocked().next)
+	l.start.Store(l.loadStartOffsetLocked())
 	return nil
 }
 
@@ -437,7 +441,8 @@ func (l *Log) Sync() (syncedTo int64, err error) {
 	return leo, nil
 }
 
-// LogStartOffset is the first offset of the log (the base of its first segment).
+// LogStartOffset is the first offset of the log: the base of its first
+// segment, or a later offset set by IncrementLogStartOffset.
 func (l *Log) LogStartOffset() int64 { return l.start.Load() }
 
 // LogEndOffset is the offset the next appended batch gets.
@@ -539,9 +544,12 @@ func (l *Log) TruncateTo(offset int64) error {
 
 // EnforceRetention deletes whole segments from the oldest while they are
 // past retention.ms (by their largest timestamp, or the file's modification
-// time when they have none) or while the log without them stays at or above
-// retention.bytes. It never deletes the active segment. It moves
-// LogStartOffset to the base of the new first segment. Reads in progress
+// time when they have none), while the log without them stays at or above
+// retention.bytes, or while they end at or before the log start offset
+// (moved by IncrementLogStartOffset; Kafka's
+// deleteLogStartOffsetBreachedSegments, which runs whatever the cleanup
+// policy). It never deletes the active segment. It moves LogStartOffset
+// to the base of the new first segment when that is later. Reads in progress
 // keep working: they hold a reference that keeps the deleted files open.
 // It waits for a running Compact pass to finish.
 func (l *Log) EnforceRetention() (deletedSegments int, err error) {
@@ -572,6 +580,9 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 			expired = l.size.Load()-s.size >= cfg.RetentionBytes
 		}
 		if !expired {
+			expired = l.mu.segments[1].base <= l.start.Load()
+		}
+		if !expired {
 			break
 		}
 		// Readers keep reading the deleted files; reopening by name would fail.
@@ -585,10 +596,10 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 		}
 		l.mu.segments = slices.Delete(l.mu.segments, 0, 1)
 		l.size.Add(-s.size)
-		l.start.Store(l.mu.segments[0].base)
+		l.start.Store(max(l.start.Load(), l.mu.segments[0].base))
 		s.release()
 		deletedSegments++
-		l.logger.Info("commitlog: deleted segment by retention", "segment", s.base, "bytes", s.size, "logStartOffset", l.mu.segments[0].base)
+		l.logger.Info("commitlog: deleted segment by retention", "segment", s.base, "bytes", s.size, "logStartOffset", l.start.Load())
 	}
 	return deletedSegments, nil
 }

@@ -103,6 +103,7 @@ type followerState struct {
 	lastFetch            time.Time
 	lastCaughtUp         time.Time
 	leaderLEOAtLastFetch int64
+	logStart             int64 // from its fetches (LogStartOffset); -1 until then
 }
 
 // Partition is one partition replica. Safe for concurrent use.
@@ -134,6 +135,13 @@ type Partition struct {
 		hwChanged  chan struct{} // closed and replaced when hw moves
 		leoChanged chan struct{} // closed and replaced on every append
 		err        error         // sticky fsync failure
+	}
+
+	// lowWM.changed is closed when the low watermark may have moved
+	// (log_start.go); nil until someone waits.
+	lowWM struct {
+		sync.Mutex
+		changed chan struct{}
 	}
 
 	flushReq chan struct{}
@@ -265,6 +273,7 @@ func (p *Partition) SetRole(r Role) {
 		// (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH) instead of at
 		// their MaxWait, so clients move to the new leader at once.
 		p.wakeWaiters()
+		p.signalLowWatermark() // DeleteRecords waiters answer NOT_LEADER_OR_FOLLOWER
 	}
 	if !r.IsLeader() {
 		p.mu.followers = nil
@@ -287,7 +296,7 @@ func (p *Partition) SetRole(r Role) {
 			continue
 		}
 		if _, ok := p.mu.followers[id]; !ok {
-			p.mu.followers[id] = &followerState{leo: -1, lastCaughtUp: now}
+			p.mu.followers[id] = &followerState{leo: -1, lastCaughtUp: now, logStart: -1}
 		}
 	}
 	for id := range p.mu.followers {

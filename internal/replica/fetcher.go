@@ -224,6 +224,9 @@ func (f *fetcher) fetchOnce(parts []Followed) bool {
 		rp.FetchOffset = pos.Offset
 		rp.CurrentLeaderEpoch = pos.LeaderEpoch
 		rp.LastFetchedEpoch = pos.LastFetchedEpoch
+		// The leader completes DeleteRecords once every replica's log
+		// start offset reached the new start (its low watermark).
+		rp.LogStartOffset = fp.Partition.LogStartOffset()
 		rp.PartitionMaxBytes = fetchPartitionBytes
 		t.Partitions = append(t.Partitions, rp)
 		k := key{fp.Topic, rp.Partition}
@@ -299,6 +302,10 @@ func (f *fetcher) apply(fp Followed, pos partition.FetchPosition, rp *kmsg.Fetch
 			logger.Error("append fetched batches", "err", err)
 		}
 		return false
+	}
+	// Records the leader deleted (DeleteRecords) go here too.
+	if err := p.FollowLeaderLogStart(rp.LogStartOffset); err != nil {
+		logger.Warn("follow the leader's log start offset", "offset", rp.LogStartOffset, "err", err)
 	}
 	return true
 }
