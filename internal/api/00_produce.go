@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/config"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/record"
 )
@@ -75,6 +76,7 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 			name = im.TopicIDs[t.TopicID]
 		}
 		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		var topicMetrics *metrics.TopicMetrics // resolved at the first append: unknown names get no series
 		for i, p := range t.Partitions {
 			rp := &rt.Partitions[i]
 			rp.Default()
@@ -116,6 +118,12 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 				rp.BaseOffset = -1
 				anyErr = true
 				continue
+			}
+			if !res.Duplicate && h.deps.Metrics != nil {
+				if topicMetrics == nil {
+					topicMetrics = h.deps.Metrics.Topic(name)
+				}
+				topicMetrics.Produced(int64(len(records)), res.End-res.BaseOffset)
 			}
 			rp.BaseOffset = res.BaseOffset
 			rp.LogAppendTime = res.LogAppendTime

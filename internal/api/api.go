@@ -10,6 +10,7 @@ import (
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 )
 
@@ -30,6 +31,8 @@ type Deps struct {
 	// Forward sends a request to the active controller's node and returns
 	// its answer; nil on a node that is always the active controller.
 	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+	// Metrics counts bytes and records in and out per topic; nil: none.
+	Metrics *metrics.Metrics
 }
 
 // Handlers serves requests. Safe for concurrent use by many connections.

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,6 +26,7 @@ import (
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/metadata"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/quorum"
 	"github.com/arus-io/arus/internal/record"
@@ -61,6 +63,15 @@ type Broker struct {
 	// maxPartitions the limit reported at registration (0: none).
 	files         *commitlog.FileCache
 	maxPartitions int32
+
+	// metrics is this node's Prometheus registry and instruments; http
+	// serves it with /healthz and /readyz (nil when arus.http.listener is
+	// off). ready is set once Start has finished, stopping when shutdown
+	// begins: /readyz reads both.
+	metrics  *metrics.Metrics
+	http     *httpServer
+	ready    atomic.Bool
+	stopping atomic.Bool
 
 	lastHWCheckpoint time.Time        // owned by the reviewReplicas loop
 	remote           *remote          // requests to the active controller on another node
@@ -115,6 +126,12 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if b.lock, err = lockDir(cfg.DataDir); err != nil {
 		return b, err
 	}
+	b.metrics = metrics.New(metrics.Options{PerPartition: *cfg.MetricsPerPartition})
+	b.metrics.SetSource(b)
+	// Serve /healthz and /readyz (503 until started) from the beginning.
+	if b.http, err = startHTTP(cfg.HTTPListener, b.registerHTTP, logger); err != nil {
+		return b, fmt.Errorf("listen on %s (arus.http.listener): %w", cfg.HTTPListener, err)
+	}
 	// One budget per process: in-process test clusters share the last one set.
 	record.SetDecompressionBudget(record.NewBudget(cfg.DecompressionMaxBytes))
 	b.files, b.maxPartitions = fileBudget(cfg, logger)
@@ -133,7 +150,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
-	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger}
+	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger, Metrics: b.metrics}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward
 	}
@@ -145,13 +162,14 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		QueuedMaxRequestBytes: cfg.QueuedMaxRequestBytes, ConnectionsMaxIdle: max(cfg.ConnectionsMaxIdle, 0),
 		MaxConnections: int(cfg.MaxConnections), MaxConnectionsPerIP: int(cfg.MaxConnectionsPerIP),
 		MaxConnectionsPerIPOverrides: overrides, MaxConnectionCreationRate: int(cfg.MaxConnectionCreationRate),
+		Metrics: b.metrics,
 	})
 	if err != nil {
 		return b, fmt.Errorf("listen on %s: %w", cfg.Listener, err)
 	}
 	b.interServer, err = server.Listen(cfg.InterBrokerListener, server.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger.With("listener", "inter-broker"),
-		InterBroker: true, Preface: quorum.Preface(), Handoff: raftConns.deliver,
+		InterBroker: true, Preface: quorum.Preface(), Handoff: raftConns.deliver, Metrics: b.metrics,
 	})
 	if err != nil {
 		return b, fmt.Errorf("listen on %s (inter-broker listener): %w", cfg.InterBrokerListener, err)
@@ -222,6 +240,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if b.opts.controller == nil {
 		b.goFunc(func() { b.every(time.Second, b.tickController) })
 	}
+	b.ready.Store(true)
 	logger.Info("arus broker started", "node_id", cfg.NodeID, "listener", b.server.Addr().String(),
 		"inter_broker_listener", b.interServer.Addr().String(), "inter_broker_advertised", b.InterBrokerAdvertised(),
 		"advertised", net.JoinHostPort(b.advertised.host, strconv.Itoa(int(b.advertised.port))),
@@ -373,6 +392,9 @@ func (b *Broker) reconcile(im *metadata.Image) {
 			continue
 		}
 		delete(b.mu.partitions, tp)
+		if _, exists := im.Topics[tp.topic]; !exists {
+			b.metrics.ForgetTopic(tp.topic)
+		}
 		if err := part.Close(); err != nil {
 			b.logger.Warn("close removed partition", "topic", tp.topic, "partition", tp.index, "err", err)
 		}
@@ -528,6 +550,7 @@ func (b *Broker) Crash(ctx context.Context) error {
 }
 
 func (b *Broker) stopAll(ctx context.Context) error {
+	b.stopping.Store(true) // /readyz answers 503 from here on
 	b.shutdownOnce.Do(func() {
 		if b.controlled && b.controller != nil && len(b.controller.Image().Brokers) > 1 {
 			// Controlled shutdown: hand leadership over before going away.
@@ -565,6 +588,11 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		}
 		if b.remote != nil {
 			b.remote.close()
+		}
+		if b.http != nil {
+			// Last, so probes see "not ready" rather than a refused
+			// connection while the rest shuts down.
+			errs = append(errs, b.http.shutdown(ctx))
 		}
 		if b.lock != nil {
 			errs = append(errs, b.lock.Close())

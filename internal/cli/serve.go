@@ -43,6 +43,7 @@ type serveOptions struct {
 	logLevel            string
 	logFormat           string
 	pprofAddr           string
+	httpListener        string
 	voters              string
 	rack                string
 	autoLeaderRebalance bool
@@ -57,7 +58,8 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	envOf := map[string]string{"node-id": "ARUS_NODE_ID", "listener": "ARUS_LISTENER", "advertised-listener": "ARUS_ADVERTISED_LISTENER",
 		"data-dir": "ARUS_DATA_DIR", "auto-create-topics": "ARUS_AUTO_CREATE_TOPICS", "num-partitions": "ARUS_NUM_PARTITIONS",
 		"controller-quorum-voters": "ARUS_CONTROLLER_QUORUM_VOTERS", "rack": "ARUS_RACK",
-		"inter-broker-listener": "ARUS_INTER_BROKER_LISTENER", "advertised-inter-broker-listener": "ARUS_ADVERTISED_INTER_BROKER_LISTENER"}
+		"inter-broker-listener": "ARUS_INTER_BROKER_LISTENER", "advertised-inter-broker-listener": "ARUS_ADVERTISED_INTER_BROKER_LISTENER",
+		"http-listener": "ARUS_HTTP_LISTENER"}
 	o.changed = func(flag string) bool {
 		if f.Changed(flag) {
 			return true
@@ -88,6 +90,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&c.perIPOverrides, "max-connections-per-ip-overrides", "", "per-host limits, host:count,host:count (max.connections.per.ip.overrides)")
 	f.Int32Var(&c.creationRate, "max-connection-creation-rate", config.DefaultMaxConnectionCreationRate, "new connections accepted per second (max.connection.creation.rate)")
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", config.DefaultShutdownTimeout, "a SIGTERM or SIGINT exits after this even if shutdown has not finished; a second signal exits at once (shutdown.timeout.ms)")
+	f.StringVar(&o.httpListener, "http-listener", envStr("ARUS_HTTP_LISTENER", "localhost:8080"), "host:port of the HTTP listener for Prometheus /metrics, /healthz and /readyz; \"off\" disables it (arus.http.listener; env ARUS_HTTP_LISTENER)")
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 }
 
@@ -172,6 +175,9 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if pick("auto-leader-rebalance", cfg.AutoLeaderRebalance != nil) {
 		on := o.autoLeaderRebalance
 		cfg.AutoLeaderRebalance = &on
+	}
+	if pick("http-listener", cfg.HTTPListener != "") {
+		cfg.HTTPListener = o.httpListener
 	}
 	if pick("rack", cfg.Rack != "") {
 		cfg.Rack = o.rack
