@@ -69,6 +69,10 @@ func (b *Broker) Snapshot(ctx context.Context) metrics.Snapshot {
 	}
 	if s.ActiveController {
 		s.OfflinePartitions = offlinePartitions(im)
+		if s.BrokerMetadataOffsets != nil {
+			// This node's own position is known exactly, not as of its last heartbeat.
+			s.BrokerMetadataOffsets[b.cfg.NodeID] = im.Offset
+		}
 	}
 	if b.raft != nil {
 		st := b.raft.Status()
