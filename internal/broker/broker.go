@@ -72,6 +72,9 @@ type Broker struct {
 	http     *httpServer
 	ready    atomic.Bool
 	stopping atomic.Bool
+	// heartbeatAcked is when (unix ns) the active controller last
+	// acknowledged a heartbeat: /readyz wants one within the session timeout.
+	heartbeatAcked atomic.Int64
 
 	lastHWCheckpoint time.Time        // owned by the reviewReplicas loop
 	remote           *remote          // requests to the active controller on another node

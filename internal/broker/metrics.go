@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -20,19 +21,23 @@ var (
 	errShuttingDown = errors.New("shutting down")
 	errNotInImage   = errors.New("not registered in the cluster metadata")
 	errFenced       = errors.New("fenced: metadata not caught up or heartbeats not acknowledged")
+	errNoHeartbeat  = errors.New("no heartbeat acknowledged by the active controller within the session timeout")
 )
 
 // Ready reports whether the node serves: started (registered with the
-// quorum, partitions open, listeners up), not shutting down, and unfenced
-// in its own metadata image, which the controller allows only once the
-// node has applied the metadata committed before its registration
-// (caught up). The error says why not.
+// quorum, partitions open, listeners up), not shutting down, in contact
+// with the active controller (a heartbeat acknowledged within the session
+// timeout) and unfenced in its own metadata image, which the controller
+// allows only once the node has applied the metadata committed before its
+// registration (caught up). The error says why not.
 func (b *Broker) Ready() error {
 	switch {
 	case b.stopping.Load():
 		return errShuttingDown
 	case !b.ready.Load():
 		return errStarting
+	case time.Since(time.Unix(0, b.heartbeatAcked.Load())) > b.opts.timing.SessionTimeout:
+		return errNoHeartbeat
 	}
 	br, ok := b.controller.Image().Brokers[b.cfg.NodeID]
 	switch {
