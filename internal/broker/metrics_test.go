@@ -203,7 +203,7 @@ func TestMetricsUnderLoad(t *testing.T) {
 
 	// Lag = high watermark - committed.
 	for _, c := range []struct {
-		partition  string
+		partition   string
 		lag, commit float64
 	}{{"0", 7, 5}, {"1", 6, 2}} {
 		if got := s.sum("arus_consumer_group_lag", "group", "lagging", "topic", "m", "partition", c.partition); got != c.lag {
