@@ -30,6 +30,7 @@ import (
 
 	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/config"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/record"
 )
@@ -77,6 +78,7 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 		}
 		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
 		writable := h.authorized(req, auth.OpWrite, auth.ResourceTopic, name)
+		var topicMetrics *metrics.TopicMetrics // resolved at the first append: unknown names get no series
 		for i, p := range t.Partitions {
 			rp := &rt.Partitions[i]
 			rp.Default()
@@ -123,6 +125,12 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 				rp.BaseOffset = -1
 				anyErr = true
 				continue
+			}
+			if !res.Duplicate && h.deps.Metrics != nil {
+				if topicMetrics == nil {
+					topicMetrics = h.deps.Metrics.Topic(name)
+				}
+				topicMetrics.Produced(int64(len(records)), res.End-res.BaseOffset)
 			}
 			rp.BaseOffset = res.BaseOffset
 			rp.LogAppendTime = res.LogAppendTime

@@ -25,6 +25,7 @@ import (
 
 	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/metadata"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 )
 
@@ -80,6 +81,9 @@ func (r *fetchResult) outcome() Outcome {
 		return respond(r.resp)
 	}
 	chunks, size := appendFetchResponse(r.resp, r.files)
+	for _, fb := range r.files {
+		fb.topic.Fetched(fb.length(), fb.records())
+	}
 	releases := r.releases
 	return Outcome{Response: r.resp, Chunks: chunks, ChunksSize: size, Release: func() {
 		for _, fn := range releases {
@@ -131,6 +135,7 @@ func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 		}
 		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, len(t.Partitions))
 		readable := replicaID >= 0 || h.authorized(req, auth.OpRead, auth.ResourceTopic, name)
+		var topicMetrics *metrics.TopicMetrics // resolved at the first read: unknown names get no series
 		for i, p := range t.Partitions {
 			rp := &rt.Partitions[i]
 			rp.Default()
@@ -191,7 +196,10 @@ func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 				if res.files == nil {
 					res.files = map[[2]int]fileBatches{}
 				}
-				fb := fileBatches{regions: regions}
+				if topicMetrics == nil {
+					topicMetrics = h.deps.Metrics.Topic(name)
+				}
+				fb := fileBatches{regions: regions, topic: topicMetrics}
 				res.files[[2]int{len(resp.Topics), i}] = fb
 				res.releases = append(res.releases, release)
 				total += int(fb.length())

@@ -11,6 +11,7 @@ import (
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 )
 
@@ -42,6 +43,8 @@ type Deps struct {
 	// client listener; nil: the advertised address given to New for every
 	// listener.
 	AdvertisedFor func(listenerName string) (host string, port int32, ok bool)
+	// Metrics counts bytes and records in and out per topic; nil: none.
+	Metrics *metrics.Metrics
 }
 
 // Handlers serves requests. Safe for concurrent use by many connections.

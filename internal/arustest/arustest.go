@@ -48,6 +48,20 @@ func WithTopicDefault(name, value string) Option {
 	}
 }
 
+// WithHTTP serves /metrics, /healthz and /readyz on a free loopback port
+// (Broker.HTTPAddr); a QuorumCluster keeps each node's port across restarts.
+func WithHTTP() Option {
+	return func(c *config.Broker) { c.HTTPListener = httpAnyPort }
+}
+
+// httpAnyPort is the HTTPListener WithHTTP sets.
+const httpAnyPort = "127.0.0.1:0"
+
+// WithMetricsPerPartition sets arus.metrics.per.partition.enabled.
+func WithMetricsPerPartition(on bool) Option {
+	return func(c *config.Broker) { c.MetricsPerPartition = &on }
+}
+
 // WithNumPartitions sets num.partitions.
 func WithNumPartitions(n int32) Option {
 	return func(c *config.Broker) { c.NumPartitions = n }

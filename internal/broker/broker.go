@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,6 +27,7 @@ import (
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/metadata"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/quorum"
 	"github.com/arus-io/arus/internal/record"
@@ -70,7 +72,19 @@ type Broker struct {
 	files         *commitlog.FileCache
 	maxPartitions int32
 
-	metadataKick     chan struct{}    // wakes a broker-only node's metadataLoop (buffered, 1)
+	metadataKick chan struct{} // wakes a broker-only node's metadataLoop (buffered, 1)
+	// metrics is this node's Prometheus registry and instruments; http
+	// serves it with /healthz and /readyz (nil when arus.http.listener is
+	// off). ready is set once Start has finished, stopping when shutdown
+	// begins: /readyz reads both.
+	metrics  *metrics.Metrics
+	http     *httpServer
+	ready    atomic.Bool
+	stopping atomic.Bool
+	// heartbeatAcked is when (unix ns) the active controller last
+	// acknowledged a heartbeat: /readyz wants one within the session timeout.
+	heartbeatAcked atomic.Int64
+
 	lastHWCheckpoint time.Time        // owned by the reviewReplicas loop
 	remote           *remote          // requests to the active controller on another node
 	web              *web.Server      // console on http.listener; nil when off
@@ -125,6 +139,15 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if b.lock, err = lockDir(cfg.DataDir); err != nil {
 		return b, err
 	}
+	b.metrics = metrics.New(metrics.Options{PerPartition: *cfg.MetricsPerPartition})
+	b.metrics.SetSource(b)
+	// Serve /healthz and /readyz (503 until started) from the beginning.
+	// It is not fatal when it cannot bind (another arus on this machine
+	// holds the default port): Kafka clients come first.
+	if b.http, err = startHTTP(cfg.HTTPListener, b.registerHTTP, logger); err != nil {
+		logger.Error("http listener (console, /metrics) not started", "addr", cfg.HTTPListener, "err", err)
+		b.http = nil
+	}
 	// One budget per process: in-process test clusters share the last one set.
 	record.SetDecompressionBudget(record.NewBudget(cfg.DecompressionMaxBytes))
 	b.files, b.maxPartitions = fileBudget(cfg, logger)
@@ -153,7 +176,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		return b, err
 	}
 	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger,
-		Authorizer: authorizer, AdvertisedFor: b.advertisedFor}
+		Authorizer: authorizer, AdvertisedFor: b.advertisedFor, Metrics: b.metrics}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward
 	}
@@ -168,6 +191,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		QueuedMaxRequestBytes: cfg.QueuedMaxRequestBytes, ConnectionsMaxIdle: max(cfg.ConnectionsMaxIdle, 0),
 		MaxConnections: int(cfg.MaxConnections), MaxConnectionsPerIP: int(cfg.MaxConnectionsPerIP),
 		MaxConnectionsPerIPOverrides: overrides, MaxConnectionCreationRate: int(cfg.MaxConnectionCreationRate),
+		Metrics: b.metrics,
 	}
 	firstCfg, _, err := b.listenerServerConfig(clientBase, cfg.ClientListeners()[0], creds)
 	if err != nil {
@@ -179,7 +203,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	}
 	b.interServer, err = server.Listen(cfg.InterBrokerListener, server.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger.With("listener", "inter-broker"),
-		InterBroker: true, Preface: quorum.Preface(), Handoff: raftConns.deliver,
+		InterBroker: true, Preface: quorum.Preface(), Handoff: raftConns.deliver, Metrics: b.metrics,
 	})
 	if err != nil {
 		return b, fmt.Errorf("listen on %s (inter-broker listener): %w", cfg.InterBrokerListener, err)
@@ -256,17 +280,19 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if b.opts.controller == nil {
 		b.goFunc(func() { b.every(time.Second, b.tickController) })
 	}
-	if cfg.HTTPListener != "" {
-		// The console is a Kafka client of this node's own listener.
-		// A console that cannot bind (another arus on this machine holds
-		// the default port) is logged, not fatal: clients come first.
+	if b.http != nil {
+		// The console is a Kafka client of this node's own listener,
+		// served on the HTTP listener beside /metrics.
 		var werr error
-		b.web, werr = web.Listen(web.Config{Listener: cfg.HTTPListener, Bootstrap: []string{b.server.Addr().String()}, Logger: logger})
-		if werr != nil {
+		if b.web, werr = web.New(web.Config{Bootstrap: []string{b.server.Addr().String()}, Logger: logger}); werr != nil {
 			b.web = nil
 			logger.Error("web console not started", "err", werr)
+		} else {
+			b.http.setConsole(b.web.Handler())
+			logger.Info("web console serving", "url", "http://"+b.http.addr().String()+"/")
 		}
 	}
+	b.ready.Store(true)
 	logger.Info("arus broker started", "node_id", cfg.NodeID, "listener", b.server.Addr().String(),
 		"inter_broker_listener", b.interServer.Addr().String(), "inter_broker_advertised", b.InterBrokerAdvertised(),
 		"advertised", net.JoinHostPort(b.advertised.host, strconv.Itoa(int(b.advertised.port))),
@@ -357,14 +383,6 @@ func (b *Broker) dialPeer(ctx context.Context, network, addr string) (net.Conn, 
 // Addr is the address the client listener is bound to.
 func (b *Broker) Addr() net.Addr { return b.server.Addr() }
 
-// HTTPAddr is the address the web console listens on, or nil when it is off.
-func (b *Broker) HTTPAddr() net.Addr {
-	if b.web == nil {
-		return nil
-	}
-	return b.web.Addr()
-}
-
 // Controller returns the node's controller (tests inspect the image).
 func (b *Broker) Controller() *controller.Controller { return b.controller }
 
@@ -426,6 +444,9 @@ func (b *Broker) reconcile(im *metadata.Image) {
 			continue
 		}
 		delete(b.mu.partitions, tp)
+		if _, exists := im.Topics[tp.topic]; !exists {
+			b.metrics.ForgetTopic(tp.topic)
+		}
 		if err := part.Close(); err != nil {
 			b.logger.Warn("close removed partition", "topic", tp.topic, "partition", tp.index, "err", err)
 		}
@@ -581,6 +602,7 @@ func (b *Broker) Crash(ctx context.Context) error {
 }
 
 func (b *Broker) stopAll(ctx context.Context) error {
+	b.stopping.Store(true) // /readyz answers 503 from here on
 	b.shutdownOnce.Do(func() {
 		if b.controlled && b.controller != nil && len(b.controller.Image().Brokers) > 1 {
 			// Controlled shutdown: hand leadership over before going away.
@@ -627,6 +649,11 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		}
 		if b.remote != nil {
 			b.remote.close()
+		}
+		if b.http != nil {
+			// Last, so probes see "not ready" rather than a refused
+			// connection while the rest shuts down.
+			errs = append(errs, b.http.shutdown(ctx))
 		}
 		if b.lock != nil {
 			errs = append(errs, b.lock.Close())

@@ -171,6 +171,14 @@ func (b *Broker) registerRemote(rec metadata.RegisterBrokerRecord) error {
 // sendHeartbeat tells the active controller this broker is alive (or,
 // with shutdown, that it is leaving and should be fenced now).
 func (b *Broker) sendHeartbeat(shutdown bool) error {
+	err := b.sendHeartbeatOnce(shutdown)
+	if err == nil && !shutdown {
+		b.heartbeatAcked.Store(time.Now().UnixNano())
+	}
+	return err
+}
+
+func (b *Broker) sendHeartbeatOnce(shutdown bool) error {
 	if b.controller.IsActive() || b.remote == nil {
 		if shutdown {
 			return b.controller.FenceBroker(b.cfg.NodeID)

@@ -90,7 +90,7 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&c.perIPOverrides, "max-connections-per-ip-overrides", "", "per-host limits, host:count,host:count (max.connections.per.ip.overrides)")
 	f.Int32Var(&c.creationRate, "max-connection-creation-rate", config.DefaultMaxConnectionCreationRate, "new connections accepted per second (max.connection.creation.rate)")
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", config.DefaultShutdownTimeout, "a SIGTERM or SIGINT exits after this even if shutdown has not finished; a second signal exits at once (shutdown.timeout.ms)")
-	f.StringVar(&o.httpListener, "http-listener", envStr("ARUS_HTTP_LISTENER", config.DefaultHTTPListener), "host:port of the web console, or off (http.listener; env ARUS_HTTP_LISTENER)")
+	f.StringVar(&o.httpListener, "http-listener", envStr("ARUS_HTTP_LISTENER", config.DefaultHTTPListener), "host:port of the HTTP listener: web console, Prometheus /metrics, /healthz and /readyz; \"off\" disables it (http.listener; env ARUS_HTTP_LISTENER)")
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 }
 

@@ -451,6 +451,13 @@ func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
 // Size is the total bytes of all segments' .log files.
 func (l *Log) Size() int64 { return l.size.Load() }
 
+// SegmentCount is how many segments the log has (the active one included).
+func (l *Log) SegmentCount() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.mu.segments)
+}
+
 // Dir is the log's directory.
 func (l *Log) Dir() string { return l.dir }
 

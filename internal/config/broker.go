@@ -110,11 +110,18 @@ type Broker struct {
 	// log, index files being written and everything else (default 1024;
 	// below a limit of 2048 the cache gets half of the limit).
 	FDReserve int32
-	// HTTPListener is arus's http.listener: host:port of the web console
-	// (and, later, /metrics). Empty or "off" disables it; Validate turns
+	// HTTPListener is arus's http.listener (flag --http-listener):
+	// host:port of the HTTP listener serving the web console, /metrics,
+	// /healthz and /readyz. Empty or "off" disables it; Validate turns
 	// "off" into "". The command line defaults it to DefaultHTTPListener;
 	// an empty Broker (tests) has none.
 	HTTPListener string
+	// MetricsPerPartition is arus.metrics.per.partition.enabled (default
+	// true): export the series labelled by partition (log size, segments
+	// and offsets per partition, consumer lag and committed offset per
+	// group and partition). Off, only per-topic sums remain, which bounds
+	// the series count on brokers with many partitions.
+	MetricsPerPartition *bool
 
 	// TopicDefaults overrides topic config defaults broker-wide, keyed by
 	// the topic config name (retention.ms, segment.bytes, ...).
@@ -288,6 +295,18 @@ func (b *Broker) Validate() error {
 	}
 	if b.RetentionCheckInterval == 0 {
 		b.RetentionCheckInterval = 5 * time.Minute
+	}
+	if b.HTTPListener == "off" {
+		b.HTTPListener = ""
+	}
+	if b.HTTPListener != "" {
+		if _, _, err := net.SplitHostPort(b.HTTPListener); err != nil {
+			return fmt.Errorf("arus.http.listener %q: %w", b.HTTPListener, err)
+		}
+	}
+	if b.MetricsPerPartition == nil {
+		on := true
+		b.MetricsPerPartition = &on
 	}
 	if err := b.validateConnections(); err != nil {
 		return err

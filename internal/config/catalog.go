@@ -80,6 +80,7 @@ var brokerOwnDefs = []BrokerDef{
 	{Name: "arus.max.partitions.per.broker", Type: TypeInt, Default: "0", HasDefault: true, Doc: "arus: partition replicas this broker hosts at most; 0 derives it from the file descriptor budget, -1 is no limit. Creates and reassignments beyond it are refused up front."},
 	{Name: "arus.fd.reserve", Type: TypeInt, Default: "1024", HasDefault: true, Doc: "arus: file descriptors kept out of the segment file cache for connections, the metadata log and the rest."},
 	{Name: "http.listener", Type: TypeString, Default: "", HasDefault: true, Doc: "arus: host:port of the web console and /metrics (the command line defaults it to localhost:8080; off disables)."},
+	{Name: "arus.metrics.per.partition.enabled", Type: TypeBoolean, Default: "true", HasDefault: true, Doc: "arus: export metrics labelled by partition (log sizes and offsets, consumer lag per partition); off keeps only per-topic sums."},
 	{Name: "decompression.buffer.max.bytes", Type: TypeLong, Default: "67108864", HasDefault: true, Doc: "arus: memory all decompression on the node (produce validation, compaction, readers) may hold at once; work beyond it waits."},
 	{Name: "max.connection.creation.rate", Type: TypeInt, Default: "2147483647", HasDefault: true, Doc: "New connections per second the broker accepts (arus defaults to 1000)."},
 }
@@ -405,6 +406,10 @@ func (b *Broker) StaticConfigs() map[string]string {
 		"max.connections.per.ip":                  strconv.Itoa(int(b.MaxConnectionsPerIP)),
 		"max.connections.per.ip.overrides":        b.MaxConnectionsPerIPOverrides,
 		"max.connection.creation.rate":            strconv.Itoa(int(b.MaxConnectionCreationRate)),
+	}
+	m["http.listener"] = b.HTTPListener
+	if b.MetricsPerPartition != nil {
+		m["arus.metrics.per.partition.enabled"] = strconv.FormatBool(*b.MetricsPerPartition)
 	}
 	if b.AutoCreateTopics != nil {
 		m["auto.create.topics.enable"] = strconv.FormatBool(*b.AutoCreateTopics)

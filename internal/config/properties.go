@@ -241,6 +241,14 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				return bad(err)
 			}
 			b.MaxConnectionsPerIPOverrides = v
+		case "arus.http.listener": // the name the metrics work first used
+			b.HTTPListener = v
+		case "arus.metrics.per.partition.enabled":
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return bad(err)
+			}
+			b.MetricsPerPartition = &on
 		case "decompression.buffer.max.bytes":
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {

@@ -55,6 +55,15 @@ type Config struct {
 	ReplicaLagMax time.Duration
 	// Files is the broker's segment file cache (nil: the process-wide one).
 	Files *commitlog.FileCache
+	// Flushes, when set, is told about every group-commit fsync.
+	Flushes FlushObserver
+}
+
+// FlushObserver is told how long each group-commit fsync took and how many
+// appends it made durable (internal/metrics implements it). Called from
+// the partition's flusher goroutine.
+type FlushObserver interface {
+	ObserveFlush(d time.Duration, appends int)
 }
 
 func (c Config) logConfig() commitlog.Config {
@@ -145,6 +154,8 @@ type Partition struct {
 	}
 
 	flushReq chan struct{}
+	flushes  FlushObserver // nil: none
+	unsynced atomic.Int64  // appends since the last fsync started (metrics)
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -171,8 +182,8 @@ func Open(cfg Config) (*Partition, error) {
 	}
 	p := &Partition{
 		topic: cfg.Topic, index: cfg.Index, dir: cfg.Dir, now: cfg.Now, logger: logger, log: l,
-		replicaLagMax: cfg.ReplicaLagMax,
-		flushReq:      make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		replicaLagMax: cfg.ReplicaLagMax, flushes: cfg.Flushes,
+		flushReq: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	tc := cfg.TopicConf
 	p.conf.Store(&tc)
@@ -347,6 +358,9 @@ func (p *Partition) setHW(hw int64) {
 }
 
 func (p *Partition) signalAppended() {
+	if p.flushes != nil {
+		p.unsynced.Add(1)
+	}
 	p.notify.Lock()
 	close(p.notify.leoChanged)
 	p.notify.leoChanged = make(chan struct{})
@@ -582,7 +596,16 @@ func (p *Partition) flushLoop() {
 }
 
 func (p *Partition) flushOnce() {
+	var start time.Time
+	var appends int64
+	if p.flushes != nil {
+		appends = p.unsynced.Swap(0)
+		start = time.Now()
+	}
 	synced, err := p.log.Sync()
+	if p.flushes != nil && err == nil && appends > 0 {
+		p.flushes.ObserveFlush(time.Since(start), int(appends))
+	}
 	if err != nil {
 		p.logger.Error("fsync failed; acknowledgements stop", "err", err)
 		p.notify.Lock()
@@ -661,6 +684,12 @@ func (p *Partition) CheckLeaderEpoch(epoch int32) error {
 // EnforceRetention deletes segments past retention; never past the high
 // watermark, so followers can still fetch what is not committed.
 func (p *Partition) EnforceRetention() (int, error) { return p.log.EnforceRetention() }
+
+// TopicConfig returns the topic config in effect.
+func (p *Partition) TopicConfig() config.Topic { return *p.conf.Load() }
+
+// SegmentCount is how many segments the log has.
+func (p *Partition) SegmentCount() int { return p.log.SegmentCount() }
 
 // Size is the bytes on disk of the log.
 func (p *Partition) Size() int64 { return p.log.Size() }
