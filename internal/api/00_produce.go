@@ -60,9 +60,6 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		fail(kerr.InvalidRequiredAcks.Code)
 		return h.produceOutcome(r, resp, true)
-	case r.TransactionID != nil:
-		fail(kerr.TransactionalIDAuthorizationFailed.Code)
-		return h.produceOutcome(r, resp, true)
 	}
 
 	var pending []pendingAppend

@@ -9,9 +9,9 @@ package api
 //   used by classic groups). v10: topics by id.
 //
 // Offsets are returned whatever the group's state; a partition without a
-// commit has offset -1 and empty metadata. RequireStable waits only on
-// transactional commits, which arus does not take yet, so it never finds
-// an unstable offset. Before v2 a group error is repeated per partition.
+// commit has offset -1 and empty metadata. RequireStable answers
+// UNSTABLE_OFFSET_COMMIT for a partition with a transactional commit
+// waiting for its marker. Before v2 a group error is repeated per partition.
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func (h *Handlers) offsetFetch(ctx context.Context, req *Request) Outcome {
 	im := h.deps.Controller.Image()
 	if r.Version >= 8 {
 		for _, g := range r.Groups {
-			resp.Groups = append(resp.Groups, h.offsetFetchGroup(ctx, im, r.Version, g))
+			resp.Groups = append(resp.Groups, h.offsetFetchGroup(ctx, im, r.Version, g, r.RequireStable))
 		}
 		return respond(resp)
 	}
@@ -43,7 +43,7 @@ func (h *Handlers) offsetFetch(ctx context.Context, req *Request) Outcome {
 			g.Topics[i].Topic, g.Topics[i].Partitions = t.Topic, t.Partitions
 		}
 	}
-	rg := h.offsetFetchGroup(ctx, im, r.Version, g)
+	rg := h.offsetFetchGroup(ctx, im, r.Version, g, r.RequireStable)
 	if r.Version >= 2 {
 		resp.ErrorCode = rg.ErrorCode
 	}
@@ -61,7 +61,7 @@ func (h *Handlers) offsetFetch(ctx context.Context, req *Request) Outcome {
 }
 
 // offsetFetchGroup answers one group in the v8+ shape.
-func (h *Handlers) offsetFetchGroup(ctx context.Context, im *metadata.Image, version int16, g kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+func (h *Handlers) offsetFetchGroup(ctx context.Context, im *metadata.Image, version int16, g kmsg.OffsetFetchRequestGroup, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	rg := kmsg.NewOffsetFetchResponseGroup()
 	rg.Group = g.Group
 	byID := version >= 10
@@ -123,6 +123,9 @@ func (h *Handlers) offsetFetchGroup(ctx context.Context, im *metadata.Image, ver
 		md := o.Metadata
 		rp.Metadata = &md
 		rp.ErrorCode = rg.ErrorCode
+		if requireStable && o.Unstable && rp.ErrorCode == 0 {
+			rp.ErrorCode, rp.Offset = kerr.UnstableOffsetCommit.Code, -1
+		}
 		rg.Topics[i].Partitions = append(rg.Topics[i].Partitions, rp)
 	}
 	rg.Topics = append(rg.Topics, unknownIDs...)

@@ -11,6 +11,7 @@ import (
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/partition"
+	"github.com/arus-io/arus/internal/txn"
 )
 
 // Partitions finds the partition replicas open on this broker.
@@ -25,7 +26,10 @@ type Deps struct {
 	Controller *controller.Controller
 	Partitions Partitions
 	Groups     *group.Coordinator
-	Logger     *slog.Logger
+	// Txns is the transaction coordinator (nil: transactions are refused
+	// with COORDINATOR_NOT_AVAILABLE).
+	Txns   *txn.Coordinator
+	Logger *slog.Logger
 	Now        func() time.Time
 	// Forward sends a request to the active controller's node and returns
 	// its answer; nil on a node that is always the active controller.

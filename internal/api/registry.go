@@ -35,6 +35,11 @@ var registry = map[int16]entry{
 	20: {0, 6, (*Handlers).deleteTopics},               //
 	22: {0, 5, (*Handlers).initProducerID},             //
 	23: {0, 4, (*Handlers).offsetForLeaderEpoch},       //
+	24: {0, 5, (*Handlers).addPartitionsToTxn},         //
+	25: {0, 4, (*Handlers).addOffsetsToTxn},            //
+	26: {0, 4, (*Handlers).endTxn},                     // v5: KIP-890 part 2, not yet
+	27: {0, 1, (*Handlers).writeTxnMarkers},            // inter-broker
+	28: {0, 5, (*Handlers).txnOffsetCommit},            // v6: topic ids, not yet
 	32: {0, 4, (*Handlers).describeConfigs},            //
 	33: {0, 2, (*Handlers).alterConfigs},               //
 	37: {0, 3, (*Handlers).createPartitions},           //
@@ -55,7 +60,7 @@ var registry = map[int16]entry{
 
 // interBrokerKeys are served on the inter-broker listener only: requests
 // between brokers and controllers, never a client's.
-var interBrokerKeys = map[int16]bool{56: true, 59: true, 62: true, 63: true, 67: true}
+var interBrokerKeys = map[int16]bool{27: true, 56: true, 59: true, 62: true, 63: true, 67: true}
 
 // Listener is the kind of listener a request arrived on.
 type Listener int8

@@ -30,6 +30,7 @@ import (
 	"github.com/arus-io/arus/internal/record"
 	"github.com/arus-io/arus/internal/replica"
 	"github.com/arus-io/arus/internal/server"
+	"github.com/arus-io/arus/internal/txn"
 )
 
 // Broker is one running arus node.
@@ -54,6 +55,7 @@ type Broker struct {
 	opts     options
 	replicas *replica.Manager // follower fetchers
 	groups   *group.Coordinator
+	txns     *txn.Coordinator
 	raft     *quorum.Raft            // nil with a shared (test) controller or on a broker-only node
 	observer *controller.ObserverLog // set on a broker-only node
 
@@ -133,7 +135,11 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
-	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger}
+	b.txns = txn.New(txn.Config{
+		NodeID: cfg.NodeID, Transactions: cfg.Transactions, Metadata: b.controller, CreateTopic: b.createInternalTopic,
+		Partitions: b, SendMarkers: api.MarkerSender(b.remote.sendToNode), Logger: logger,
+	})
+	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Txns: b.txns, Logger: logger}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward
 	}
@@ -203,8 +209,10 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	// Follow every new image, then catch up with the current one.
 	b.controller.Subscribe(b.reconcile)
 	b.controller.Subscribe(b.groups.OnImage)
+	b.controller.Subscribe(b.txns.OnImage)
 	b.reconcile(b.controller.Image())
 	b.groups.OnImage(b.controller.Image())
+	b.txns.OnImage(b.controller.Image())
 	if err := b.register(); err != nil {
 		return b, err
 	}
@@ -550,6 +558,9 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		}
 		if b.groups != nil {
 			errs = append(errs, b.groups.Shutdown(ctx))
+		}
+		if b.txns != nil {
+			errs = append(errs, b.txns.Shutdown(ctx))
 		}
 		b.wg.Wait()
 		if b.replicas != nil {

@@ -116,6 +116,8 @@ type Broker struct {
 
 	// Groups are the consumer group coordinator's settings.
 	Groups Groups
+	// Transactions are the transaction coordinator's settings.
+	Transactions Transactions
 }
 
 // Groups holds the group coordinator's settings, with Kafka's names.
@@ -275,6 +277,9 @@ func (b *Broker) Validate() error {
 		b.LeaderImbalanceCheckInterval = 300 * time.Second
 	}
 	if err := b.Groups.validate(); err != nil {
+		return err
+	}
+	if err := b.Transactions.validate(); err != nil {
 		return err
 	}
 	for k, v := range b.TopicDefaults {
