@@ -30,7 +30,7 @@ type Deps struct {
 	// with COORDINATOR_NOT_AVAILABLE).
 	Txns   *txn.Coordinator
 	Logger *slog.Logger
-	Now        func() time.Time
+	Now    func() time.Time
 	// Forward sends a request to the active controller's node and returns
 	// its answer; nil on a node that is always the active controller.
 	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)

@@ -5,11 +5,13 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/arus-io/arus/internal/arustest"
@@ -81,5 +83,152 @@ func TestFranzGoTransactionsReadCommitted(t *testing.T) {
 	all := consumeValues(t, ctx, b.Addr(), "txn-out", 18, false)
 	if len(all[0]) != 18 || all[0][10] != "b-0" {
 		t.Fatalf("read_uncommitted got %v", all[0])
+	}
+}
+
+// TestFranzGoGroupTransactSession: consume-transform-produce with
+// GroupTransactSession. Input offsets are committed inside each
+// transaction; a second session resuming the group after the first one
+// commits half of the input continues where it stopped, and the
+// read_committed output holds every input record exactly once, in order.
+func TestFranzGoGroupTransactSession(t *testing.T) {
+	b := arustest.StartBroker(t, arustest.WithGroupInitialRebalanceDelay(0))
+	ctx := testContext(t)
+	createTopic(t, ctx, b.Addr(), "ctp-in", 1, nil)
+	createTopic(t, ctx, b.Addr(), "ctp-out", 1, nil)
+	const n = 200
+	in := newFranz(t, b.Addr(), kgo.DefaultProduceTopic("ctp-in"))
+	for i := 0; i < n; i += 5 { // small batches: many fetches, many transactions
+		var recs []*kgo.Record
+		for j := i; j < i+5; j++ {
+			recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf("%d", j))})
+		}
+		if err := in.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// transform runs one session until at least stopAfter records were
+	// committed by all sessions together, or ctx ends.
+	done := 0
+	transform := func(stopAfter int, abortEvery int) {
+		sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("ctp"),
+			kgo.ConsumerGroup("ctp-group"), kgo.ConsumeTopics("ctp-in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.DefaultProduceTopic("ctp-out"), kgo.FetchMaxWait(200*time.Millisecond), kgo.FetchMaxPartitionBytes(200))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		round := 0
+		for done < stopAfter && ctx.Err() == nil {
+			fs := sess.PollFetches(ctx)
+			if fs.IsClientClosed() || ctx.Err() != nil {
+				return
+			}
+			if err := sess.Begin(); err != nil {
+				t.Fatal(err)
+			}
+			count := 0
+			fs.EachRecord(func(r *kgo.Record) {
+				sess.Produce(ctx, &kgo.Record{Value: append([]byte("out-"), r.Value...)}, nil)
+				count++
+			})
+			round++
+			commit := abortEvery == 0 || round%abortEvery != 0
+			if !commit {
+				// Make the aborted records reach the log (End would drop
+				// them unsent otherwise).
+				if err := sess.Client().Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			committed, err := sess.End(ctx, kgo.TransactionEndTry(commit))
+			if err != nil {
+				t.Fatalf("end: %v", err)
+			}
+			if committed {
+				done += count
+			}
+		}
+	}
+	transform(n/2, 3)
+	transform(n, 0)
+
+	// Read one more than expected, briefly: a duplicate would show up.
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	got := consumeValues(t, short, b.Addr(), "ctp-out", n+1, true)[0]
+	if len(got) != n {
+		t.Fatalf("read_committed output has %d records, want %d", len(got), n)
+	}
+	short2, cancel2 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel2()
+	if all := consumeValues(t, short2, b.Addr(), "ctp-out", n+1, false)[0]; len(all) <= n {
+		t.Fatalf("read_uncommitted output has %d records: the aborted transactions wrote nothing?", len(all))
+	}
+	for i := 0; i < n; i++ {
+		if want := fmt.Sprintf("out-%d", i); got[i] != want {
+			t.Fatalf("output[%d] = %s, want %s (exactly once, in order)", i, got[i], want)
+		}
+	}
+}
+
+// TestFranzGoTransactionFencing: a second producer with the same
+// transactional id fences the first; the first's open transaction is
+// aborted, its commit fails, and nothing it wrote is visible to
+// read_committed.
+func TestFranzGoTransactionFencing(t *testing.T) {
+	b := arustest.StartBroker(t)
+	ctx := testContext(t)
+	createTopic(t, ctx, b.Addr(), "fence", 1, nil)
+	zombie := newFranz(t, b.Addr(), kgo.TransactionalID("fence-id"), kgo.DefaultProduceTopic("fence"))
+	if err := zombie.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zombie.ProduceSync(ctx, &kgo.Record{Value: []byte("zombie")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	fresh := newFranz(t, b.Addr(), kgo.TransactionalID("fence-id"), kgo.DefaultProduceTopic("fence"))
+	produceTxn(t, ctx, fresh, "fence", "fresh", 3, true)
+
+	err := zombie.EndTransaction(ctx, kgo.TryCommit)
+	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("zombie commit: %v, want PRODUCER_FENCED or INVALID_PRODUCER_EPOCH", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	got := consumeValues(t, short, b.Addr(), "fence", 4, true)[0]
+	if !slices.Equal(got, []string{"fresh-0", "fresh-1", "fresh-2"}) {
+		t.Fatalf("read_committed: %v", got)
+	}
+}
+
+// TestTransactionTimeoutAborts: the coordinator aborts a transaction past
+// its transaction.timeout.ms, so the LSO moves on and read_committed
+// consumers are not blocked by a producer that went away.
+func TestTransactionTimeoutAborts(t *testing.T) {
+	b := arustest.StartBroker(t, arustest.WithTransactionAbortInterval(50*time.Millisecond))
+	ctx := testContext(t)
+	createTopic(t, ctx, b.Addr(), "timeout", 1, nil)
+	gone := newFranz(t, b.Addr(), kgo.TransactionalID("timeout-id"), kgo.DefaultProduceTopic("timeout"),
+		kgo.TransactionTimeout(time.Second))
+	if err := gone.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.ProduceSync(ctx, &kgo.Record{Value: []byte("lost")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	plain := newFranz(t, b.Addr(), kgo.DefaultProduceTopic("timeout"))
+	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// Blocked behind the open transaction until the coordinator aborts it.
+	got := consumeValues(t, ctx, b.Addr(), "timeout", 1, true)[0]
+	if !slices.Equal(got, []string{"after"}) {
+		t.Fatalf("read_committed: %v", got)
+	}
+	if err := gone.EndTransaction(ctx, kgo.TryCommit); err == nil {
+		t.Fatal("the timed-out producer committed")
 	}
 }
