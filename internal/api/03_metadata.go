@@ -56,6 +56,12 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 
 	for _, id := range im.BrokerIDs() {
 		b := im.Brokers[id]
+		if b.Fenced && id != h.deps.Broker.NodeID {
+			// Kafka lists alive (unfenced) brokers only: a client that
+			// cached a coordinator on a dead broker (franz-go's sharded
+			// AddPartitionsToTxn) looks it up again once it is gone.
+			continue
+		}
 		host, port := b.Host, b.Port
 		if id == h.deps.Broker.NodeID {
 			host, port = h.advertised()

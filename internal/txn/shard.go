@@ -129,7 +129,9 @@ func (s *shard) run() {
 	s.loaded.Store(true)
 	close(s.loadDone)
 	s.logger.Info("loaded transactions", "transactional_ids", len(s.set.txns), "took", s.now().Sub(start))
-	s.set.resume()
+	if ids := s.set.resume(); len(ids) > 0 {
+		s.logger.Info("completing transactions a previous coordinator prepared", "transactional_ids", ids)
+	}
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

@@ -293,15 +293,19 @@ func (s *txnSet) complete(e *entry, commit bool) {
 
 // resume continues what a previous coordinator left: prepared
 // transactions get their markers (after a load).
-func (s *txnSet) resume() {
-	for _, e := range s.txns {
+func (s *txnSet) resume() (resumed []string) {
+	for id, e := range s.txns {
 		switch e.meta.State {
 		case StatePrepareCommit:
 			s.complete(e, true)
 		case StatePrepareAbort:
 			s.complete(e, false)
+		default:
+			continue
 		}
+		resumed = append(resumed, id)
 	}
+	return resumed
 }
 
 // tick aborts transactions past their timeout and forgets ids that have
