@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -230,5 +231,50 @@ func TestTransactionTimeoutAborts(t *testing.T) {
 	}
 	if err := gone.EndTransaction(ctx, kgo.TryCommit); err == nil {
 		t.Fatal("the timed-out producer committed")
+	}
+}
+
+// TestSaramaTransactionalProducer: sarama's transactional producer
+// commits and aborts; read_committed sees only the committed messages.
+func TestSaramaTransactionalProducer(t *testing.T) {
+	b := arustest.StartBroker(t)
+	ctx := testContext(t)
+	createTopic(t, ctx, b.Addr(), "sarama-txn", 1, nil)
+	cfg := saramaConfig()
+	cfg.Version = sarama.V2_8_0_0
+	cfg.Producer.Idempotent = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Transaction.ID = "sarama-tx"
+	cfg.Net.MaxOpenRequests = 1
+	p := newSaramaProducer(t, b.Addr(), cfg)
+	send := func(prefix string, n int, commit bool) {
+		t.Helper()
+		if err := p.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: "sarama-txn", Value: sarama.StringEncoder(fmt.Sprintf("%s-%d", prefix, i))}); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+		}
+		var err error
+		if commit {
+			err = p.CommitTxn()
+		} else {
+			err = p.AbortTxn()
+		}
+		if err != nil {
+			t.Fatalf("end (commit %v): %v", commit, err)
+		}
+	}
+	send("a", 4, true)
+	send("b", 3, false)
+	send("c", 2, true)
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	got := consumeValues(t, short, b.Addr(), "sarama-txn", 7, true)[0]
+	if want := []string{"a-0", "a-1", "a-2", "a-3", "c-0", "c-1"}; !slices.Equal(got, want) {
+		t.Fatalf("read_committed: %v, want %v", got, want)
 	}
 }

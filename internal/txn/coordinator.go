@@ -18,8 +18,8 @@ import (
 	"github.com/arus-io/arus/internal/partition"
 )
 
-// Metadata is what the coordinator needs of the controller: the image and
-// topic creation. *controller.Controller implements it.
+// MetadataSource is what the coordinator needs of the controller: the
+// image and topic creation. *controller.Controller implements it.
 type MetadataSource interface {
 	Image() *metadata.Image
 	CreateTopics(specs []controller.TopicSpec, validateOnly bool) []controller.TopicResult
