@@ -50,6 +50,9 @@ var registry = map[int16]entry{
 	46: {0, 0, (*Handlers).listPartitionReassignments}, //
 	47: {0, 0, (*Handlers).offsetDelete},               //
 	60: {0, 2, (*Handlers).describeCluster},            //
+	61: {0, 0, (*Handlers).describeProducers},          //
+	65: {0, 0, (*Handlers).describeTransactions},       //
+	66: {0, 1, (*Handlers).listTransactions},           // v2: id pattern, not yet
 	55: {0, 2, (*Handlers).describeQuorum},
 	56: {2, 2, (*Handlers).alterPartition},      // inter-broker
 	59: {0, 1, (*Handlers).fetchSnapshot},       // inter-broker: observers' metadata

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -277,4 +278,58 @@ func TestSaramaTransactionalProducer(t *testing.T) {
 	if want := []string{"a-0", "a-1", "a-2", "a-3", "c-0", "c-1"}; !slices.Equal(got, want) {
 		t.Fatalf("read_committed: %v, want %v", got, want)
 	}
+}
+
+// TestDescribeAndListTransactions: kadm's DescribeTransactions,
+// ListTransactions and DescribeProducers show an open transaction.
+func TestDescribeAndListTransactions(t *testing.T) {
+	b := arustest.StartBroker(t)
+	ctx := testContext(t)
+	createTopic(t, ctx, b.Addr(), "described", 1, nil)
+	cl := newFranz(t, b.Addr(), kgo.TransactionalID("described-id"), kgo.DefaultProduceTopic("described"))
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(newFranz(t, b.Addr()))
+	described, err := adm.DescribeTransactions(ctx, "described-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := described["described-id"]
+	if !ok || d.Err != nil || d.State != "Ongoing" || len(d.Topics["described"]) != 1 || d.ProducerID < 0 {
+		t.Fatalf("describe: %+v", described)
+	}
+	listed, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := listed["described-id"]; !ok || s.State != "Ongoing" || s.ProducerID != d.ProducerID {
+		t.Fatalf("list Ongoing: %+v", listed)
+	}
+	if listed, err := adm.ListTransactions(ctx, nil, []string{"CompleteCommit"}); err != nil || len(listed) != 0 {
+		t.Fatalf("list CompleteCommit: %+v %v", listed, err)
+	}
+	producers, err := adm.DescribeProducers(ctx, kadm.TopicsSet{"described": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	producers.EachProducer(func(p kadm.DescribedProducer) {
+		if p.ProducerID == d.ProducerID && p.CurrentTxnStartOffset == 0 {
+			found = true
+		}
+	})
+	if !found {
+		t.Fatalf("describe producers: %+v", producers)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	arustest.Eventually(t, 5*time.Second, "transaction complete", func() bool {
+		described, err := adm.DescribeTransactions(ctx, "described-id")
+		return err == nil && described["described-id"].State == "CompleteCommit"
+	})
 }

@@ -239,3 +239,34 @@ func (p *Partition) AppendMarkerReplicated(ctx context.Context, m Marker) error 
 	}
 	return p.WaitReplicated(ctx, res.End)
 }
+
+// ProducerState is one producer's state on the partition (DescribeProducers).
+type ProducerState struct {
+	ProducerID       int64
+	ProducerEpoch    int16
+	LastSequence     int32 // -1 when unknown
+	LastTimestamp    int64 // ms, -1 when unknown
+	CoordinatorEpoch int32
+	// TxnStartOffset is the first offset of its open transaction, or -1.
+	TxnStartOffset int64
+}
+
+// Producers lists the producers this replica knows, by id.
+func (p *Partition) Producers() []ProducerState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]ProducerState, 0, len(p.mu.producers))
+	for id, e := range p.mu.producers {
+		s := ProducerState{ProducerID: id, ProducerEpoch: e.Epoch, LastSequence: e.lastSeq(), LastTimestamp: -1,
+			CoordinatorEpoch: e.CoordinatorEpoch, TxnStartOffset: -1}
+		if n := len(e.Batches); n > 0 {
+			s.LastTimestamp = e.Batches[n-1].Timestamp
+		}
+		if first, ok := p.mu.txns.open[id]; ok {
+			s.TxnStartOffset = first
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ProducerID < out[j].ProducerID })
+	return out
+}

@@ -362,7 +362,7 @@ func (s *txnSet) describe(id string) (Metadata, error) {
 type Filter struct {
 	States      []string // Kafka's state names; empty: all
 	ProducerIDs []int64  // empty: all
-	// MinDuration keeps transactions running at least this long (v1+);
+	// MinDuration keeps transactions running longer than this (v1+);
 	// negative: all.
 	MinDuration time.Duration
 }
@@ -380,8 +380,16 @@ func (s *txnSet) list(now time.Time, f Filter) []Metadata {
 		if len(f.ProducerIDs) > 0 && !slices.Contains(f.ProducerIDs, m.ProducerID) {
 			continue
 		}
-		if f.MinDuration >= 0 && (m.State != StateOngoing || now.Sub(m.Start) < f.MinDuration) {
-			continue
+		if f.MinDuration >= 0 {
+			// Kafka's rule: a transaction without a start counts as
+			// started at -1 ms, so only running ones can be filtered out.
+			start := int64(-1)
+			if !m.Start.IsZero() {
+				start = m.Start.UnixMilli()
+			}
+			if now.UnixMilli()-start <= f.MinDuration.Milliseconds() {
+				continue
+			}
 		}
 		out = append(out, m.clone())
 	}
