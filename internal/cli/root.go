@@ -57,6 +57,6 @@ cluster.`,
 		},
 	}
 	addServeFlags(root, opts)
-	root.AddCommand(newServeCommand(), newTopicCommand(), newProduceCommand(), newConsumeCommand(), newGroupCommand(), newBenchCommand(), newDevCommand(), newClusterCommand())
+	root.AddCommand(newServeCommand(), newTopicCommand(), newProduceCommand(), newConsumeCommand(), newGroupCommand(), newTxnCommand(), newBenchCommand(), newDevCommand(), newClusterCommand())
 	return root
 }
