@@ -1,7 +1,8 @@
 package api
 
 // Fetch (key 1), versions 4-18.
-//   v4: isolation level, LastStableOffset, aborted transactions. v5:
+//   v4: isolation level, LastStableOffset, aborted transactions (read_committed
+//   reads stop at the LSO; see partition/txn.go). v5:
 //   LogStartOffset. v7: fetch sessions (KIP-227); arus answers session id 0
 //   ("no session"), which clients accept and keep sending full requests.
 //   v9: CurrentLeaderEpoch checks. v11: rack, preferred read replica.
@@ -24,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/auth"
+	"github.com/arus-io/arus/internal/commitlog"
 	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
@@ -185,8 +187,22 @@ func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 				continue
 			}
 			// Batches stay in the segment files: the connection sends them
-			// with sendfile (zero copy, DESIGN §5).
-			regions, release, err := part.ReadRegions(p.FetchOffset, limit, total == 0)
+			// with sendfile (zero copy, DESIGN §5). read_committed stops at
+			// the last stable offset and lists the aborted transactions of
+			// the range.
+			var regions []commitlog.FileRegion
+			var release func()
+			var err error
+			if r.IsolationLevel == 1 {
+				var aborted []partition.AbortedTxn
+				regions, release, aborted, rp.LastStableOffset, err = part.ReadCommittedRegions(p.FetchOffset, limit, total == 0)
+				for _, a := range aborted {
+					rp.AbortedTransactions = append(rp.AbortedTransactions,
+						kmsg.FetchResponseTopicPartitionAbortedTransaction{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset})
+				}
+			} else {
+				regions, release, err = part.ReadRegions(p.FetchOffset, limit, total == 0)
+			}
 			if err != nil {
 				rp.ErrorCode = errorCode(h.deps.Logger, err)
 				failed = true
@@ -214,6 +230,9 @@ func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 func fillFetchPartition(rp *kmsg.FetchResponseTopicPartition, part *partition.Partition, isolation int8) {
 	rp.HighWatermark = part.HighWatermark()
 	rp.LastStableOffset = rp.HighWatermark
+	if isolation == 1 {
+		rp.LastStableOffset = part.LastStableOffset()
+	}
 	rp.LogStartOffset = part.LogStartOffset()
 	if isolation == 1 {
 		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}

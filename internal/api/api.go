@@ -13,6 +13,7 @@ import (
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
+	"github.com/arus-io/arus/internal/txn"
 )
 
 // Partitions finds the partition replicas open on this broker.
@@ -27,8 +28,11 @@ type Deps struct {
 	Controller *controller.Controller
 	Partitions Partitions
 	Groups     *group.Coordinator
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Txns is the transaction coordinator (nil: transactions are refused
+	// with COORDINATOR_NOT_AVAILABLE).
+	Txns   *txn.Coordinator
+	Logger *slog.Logger
+	Now    func() time.Time
 	// Forward sends a request to the active controller's node and returns
 	// its answer; nil on a node that is always the active controller.
 	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)

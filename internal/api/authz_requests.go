@@ -37,6 +37,12 @@ func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch
 		}
 		return Outcome{}, false, nil
 	}
+	txnID := func(id string) (Outcome, bool, func(Outcome) Outcome) {
+		if !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, id) {
+			return deny(kerr.TransactionalIDAuthorizationFailed.Code)
+		}
+		return Outcome{}, false, nil
+	}
 	cluster := func(op auth.Operation) (Outcome, bool, func(Outcome) Outcome) {
 		if !h.authorizedCluster(req, op) {
 			return deny(kerr.ClusterAuthorizationFailed.Code)
@@ -73,6 +79,75 @@ func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch
 		return Outcome{}, false, h.filterDeleteGroups(req, r)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return Outcome{}, false, h.filterOffsetForLeaderEpoch(req, r)
+	case *kmsg.EndTxnRequest:
+		return txnID(r.TransactionalID)
+	case *kmsg.AddOffsetsToTxnRequest:
+		// KafkaApis.handleAddOffsetsToTxnRequest: WRITE on the
+		// transactional id, READ on the group.
+		if out, done, p := txnID(r.TransactionalID); done {
+			return out, done, p
+		}
+		return group(r.Group)
+	case *kmsg.TxnOffsetCommitRequest:
+		// KafkaApis.handleTxnOffsetCommitRequest: WRITE on the
+		// transactional id, READ on the group (every partition fails
+		// with the error).
+		code := int16(0)
+		switch {
+		case !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, r.TransactionalID):
+			code = kerr.TransactionalIDAuthorizationFailed.Code
+		case !h.authorized(req, auth.OpRead, auth.ResourceGroup, r.Group):
+			code = kerr.GroupAuthorizationFailed.Code
+		}
+		if code == 0 {
+			return Outcome{}, false, nil
+		}
+		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewTxnOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return respond(resp), true, nil
+	case *kmsg.AddPartitionsToTxnRequest:
+		// KafkaApis.handleAddPartitionsToTxnRequest: WRITE on the
+		// transactional id (v0-3; v4+ batches are sent by brokers on the
+		// inter-broker listener or per transaction below).
+		ids := []string{r.TransactionalID}
+		if r.Version >= 4 {
+			ids = ids[:0]
+			for _, t := range r.Transactions {
+				ids = append(ids, t.TransactionalID)
+			}
+		}
+		for _, id := range ids {
+			if !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, id) {
+				resp := r.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+				resp.SetVersion(req.Version)
+				resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+				for _, t := range r.Topics {
+					rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+					rt.Topic = t.Topic
+					for _, p := range t.Partitions {
+						rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+						rp.Partition, rp.ErrorCode = p, kerr.TransactionalIDAuthorizationFailed.Code
+						rt.Partitions = append(rt.Partitions, rp)
+					}
+					resp.Topics = append(resp.Topics, rt)
+				}
+				return respond(resp), true, nil
+			}
+		}
+		return Outcome{}, false, nil
+	case *kmsg.DescribeTransactionsRequest, *kmsg.ListTransactionsRequest, *kmsg.DescribeProducersRequest:
+		// Kafka filters these per transactional id / topic; arus asks
+		// DESCRIBE on the cluster for the whole request (stricter).
+		return cluster(auth.OpDescribe)
 	case *kmsg.DescribeLogDirsRequest:
 		// KafkaApis.handleDescribeLogDirsRequest: DESCRIBE on the
 		// cluster, else CLUSTER_AUTHORIZATION_FAILED (v3+) and no dirs.

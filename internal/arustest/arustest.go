@@ -89,6 +89,18 @@ func WithOffsetsRetention(retention, checkInterval time.Duration) Option {
 	}
 }
 
+// WithTransactionAbortInterval sets
+// transaction.abort.timed.out.transaction.cleanup.interval.ms.
+func WithTransactionAbortInterval(d time.Duration) Option {
+	return func(c *config.Broker) { c.Transactions.AbortTimedOutInterval = d }
+}
+
+// WithTransactionStatePartitions sets transaction.state.log.num.partitions
+// (fewer partitions start faster in multi-node tests).
+func WithTransactionStatePartitions(n int32) Option {
+	return func(c *config.Broker) { c.Transactions.StateLogPartitions = n }
+}
+
 // Logger returns a logger for tests: quiet unless ARUS_TEST_LOG is set.
 func Logger(t testing.TB) *slog.Logger {
 	level := slog.LevelError

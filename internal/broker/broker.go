@@ -33,6 +33,7 @@ import (
 	"github.com/arus-io/arus/internal/record"
 	"github.com/arus-io/arus/internal/replica"
 	"github.com/arus-io/arus/internal/server"
+	"github.com/arus-io/arus/internal/txn"
 	"github.com/arus-io/arus/internal/web"
 )
 
@@ -64,6 +65,7 @@ type Broker struct {
 	opts     options
 	replicas *replica.Manager // follower fetchers
 	groups   *group.Coordinator
+	txns     *txn.Coordinator
 	raft     *quorum.Raft            // nil with a shared (test) controller or on a broker-only node
 	observer *controller.ObserverLog // set on a broker-only node
 
@@ -167,6 +169,10 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		ExpectedBrokers: len(quorumVoters), Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
+	b.txns = txn.New(txn.Config{
+		NodeID: cfg.NodeID, Transactions: cfg.Transactions, Metadata: b.controller, CreateTopic: b.createInternalTopic,
+		Partitions: b, SendMarkers: api.MarkerSender(b.remote.sendToNode), Logger: logger,
+	})
 	creds, err := newCredentials(cfg.Security, b.controller)
 	if err != nil {
 		return b, err
@@ -176,7 +182,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		return b, err
 	}
 	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger,
-		Authorizer: authorizer, AdvertisedFor: b.advertisedFor, Metrics: b.metrics}
+		Authorizer: authorizer, AdvertisedFor: b.advertisedFor, Metrics: b.metrics, Txns: b.txns}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward
 	}
@@ -261,8 +267,10 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	// Follow every new image, then catch up with the current one.
 	b.controller.Subscribe(b.reconcile)
 	b.controller.Subscribe(b.groups.OnImage)
+	b.controller.Subscribe(b.txns.OnImage)
 	b.reconcile(b.controller.Image())
 	b.groups.OnImage(b.controller.Image())
+	b.txns.OnImage(b.controller.Image())
 	if err := b.register(); err != nil {
 		return b, err
 	}
@@ -634,6 +642,9 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		}
 		if b.groups != nil {
 			errs = append(errs, b.groups.Shutdown(ctx))
+		}
+		if b.txns != nil {
+			errs = append(errs, b.txns.Shutdown(ctx))
 		}
 		b.wg.Wait()
 		if b.replicas != nil {

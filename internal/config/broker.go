@@ -137,6 +137,8 @@ type Broker struct {
 	ExtraListeners []NamedListener
 	// Security: TLS, SASL and ACL settings.
 	Security Security
+	// Transactions are the transaction coordinator's settings.
+	Transactions Transactions
 }
 
 // Groups holds the group coordinator's settings, with Kafka's names.
@@ -319,6 +321,9 @@ func (b *Broker) Validate() error {
 		b.LeaderImbalanceCheckInterval = 300 * time.Second
 	}
 	if err := b.Groups.validate(); err != nil {
+		return err
+	}
+	if err := b.Transactions.validate(); err != nil {
 		return err
 	}
 	for k, v := range b.TopicDefaults {

@@ -314,6 +314,12 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				}
 				continue
 			}
+			if ok, err := applyTxnProperty(&b.Transactions, k, v); ok {
+				if err != nil {
+					return bad(err)
+				}
+				continue
+			}
 			name, ok := byBrokerName[k]
 			if !ok {
 				return fmt.Errorf("config %s: unknown or unsupported broker config", k)

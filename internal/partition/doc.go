@@ -9,6 +9,12 @@
 // with acks=1/all wait until the high watermark passes their batch;
 // consumers never see a record that is not yet durable.
 //
-// Locking: mu guards producer state and serialises appends. The high
+// Transactions (txn.go): each producer's open transaction runs from its
+// first transactional batch to the COMMIT or ABORT marker the transaction
+// coordinator writes; the last stable offset bounds read_committed reads
+// and the aborted transactions are listed for them. That state is rebuilt
+// from the log whenever the partition opens or truncates.
+//
+// Locking: mu guards producer and transaction state and serialises appends. The high
 // watermark is atomic and its changes are broadcast by closing a channel.
 package partition

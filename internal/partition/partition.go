@@ -137,6 +137,7 @@ type Partition struct {
 		followers map[int32]*followerState // leader only
 		epochs    epochCache
 		leaderHW  int64 // follower only: the leader's HW from the last fetch
+		txns      txnTracker
 	}
 
 	notify struct {
@@ -228,7 +229,7 @@ func (p *Partition) rebuildState() error {
 			e = &producerEntry{Epoch: h.ProducerEpoch}
 			producers[h.ProducerID] = e
 		}
-		e.update(&h, h.MaxTimestamp)
+		e.observe(&h, h.MaxTimestamp)
 		return nil
 	})
 	if err != nil {
@@ -241,8 +242,13 @@ func (p *Partition) rebuildState() error {
 			epochs = epochs.assign(e.Epoch, e.StartOffset)
 		}
 	}
+	txns, err := p.scanTxns()
+	if err != nil {
+		return fmt.Errorf("rebuild transactions of %s-%d: %w", p.topic, p.index, err)
+	}
 	p.mu.producers = producers
 	p.mu.epochs = epochs
+	p.mu.txns = txns
 	return nil
 }
 
@@ -395,9 +401,21 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 // decompression budget while the batch's records are validated
 // (record.ValidateProduce): a batch that breaks a rule appends nothing.
 func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16) (AppendResult, error) {
+	return p.appendBatch(ctx, batch, acks, false)
+}
+
+// AppendFromCoordinator appends a batch a coordinator of this broker
+// wrote (transactional offset commits in __consumer_offsets): like a
+// client's, but a transactional batch carries the producer's id and epoch
+// without a sequence, which is not checked (Kafka's AppendOrigin.COORDINATOR).
+func (p *Partition) AppendFromCoordinator(batch []byte, acks int16) (AppendResult, error) {
+	return p.appendBatch(context.Background(), batch, acks, true)
+}
+
+func (p *Partition) appendBatch(ctx context.Context, batch []byte, acks int16, coordinator bool) (AppendResult, error) {
 	conf := p.conf.Load()
 	res := AppendResult{LogAppendTime: -1}
-	batch, h, err := p.storedBatch(ctx, batch, conf)
+	batch, h, err := p.storedBatch(ctx, batch, conf, coordinator)
 	if err != nil {
 		return res, err
 	}
@@ -422,7 +440,11 @@ func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16)
 				return res, nil
 			}
 		}
-		if err := entry.check(&h); err != nil {
+		if coordinator && h.BaseSequence == record.NoSequence {
+			if entry != nil && h.ProducerEpoch < entry.Epoch {
+				return res, fmt.Errorf("%w: epoch %d is older than the current %d", ErrInvalidProducerEpoch, h.ProducerEpoch, entry.Epoch)
+			}
+		} else if err := entry.check(&h); err != nil {
 			return res, err
 		}
 	}
@@ -441,6 +463,9 @@ func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16)
 			p.mu.producers[h.ProducerID] = entry
 		}
 		entry.update(&h, now)
+		if err := p.mu.txns.observe(&h, nil); err != nil {
+			return res, err
+		}
 	}
 	res.BaseOffset = base
 	res.LogStartOffset = p.log.LogStartOffset()
@@ -455,7 +480,7 @@ func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16)
 // when the topic's compression.type names a codec other than the batch's,
 // a new batch recompressed with that codec (record.ValidateRecompress, as
 // Kafka's LogValidator rebuilds such batches). Nothing is appended here.
-func (p *Partition) storedBatch(ctx context.Context, batch []byte, conf *config.Topic) ([]byte, record.Header, error) {
+func (p *Partition) storedBatch(ctx context.Context, batch []byte, conf *config.Topic, coordinator bool) ([]byte, record.Header, error) {
 	rules := record.Rules{
 		MaxBytes:             int(conf.MaxMessageBytes),
 		Compacted:            conf.CleanupCompact,
@@ -466,6 +491,7 @@ func (p *Partition) storedBatch(ctx context.Context, batch []byte, conf *config.
 		TimestampAfterMaxMs:  conf.TimestampAfterMaxMs,
 		Topic:                p.topic,
 		Partition:            p.index,
+		Coordinator:          coordinator,
 	}
 	var (
 		h   record.Header
@@ -683,7 +709,15 @@ func (p *Partition) CheckLeaderEpoch(epoch int32) error {
 
 // EnforceRetention deletes segments past retention; never past the high
 // watermark, so followers can still fetch what is not committed.
-func (p *Partition) EnforceRetention() (int, error) { return p.log.EnforceRetention() }
+func (p *Partition) EnforceRetention() (int, error) {
+	n, err := p.log.EnforceRetention()
+	if n > 0 {
+		p.mu.Lock()
+		p.mu.txns.trim(p.log.LogStartOffset())
+		p.mu.Unlock()
+	}
+	return n, err
+}
 
 // TopicConfig returns the topic config in effect.
 func (p *Partition) TopicConfig() config.Topic { return *p.conf.Load() }

@@ -211,10 +211,14 @@ func (p *Partition) TruncateTo(offset int64) error {
 				e = &producerEntry{Epoch: h.ProducerEpoch}
 				producers[h.ProducerID] = e
 			}
-			e.update(&h, h.MaxTimestamp)
+			e.observe(&h, h.MaxTimestamp)
 		}
 		return nil
 	})
 	p.mu.producers = producers
+	if err != nil {
+		return err
+	}
+	p.mu.txns, err = p.scanTxns()
 	return err
 }
