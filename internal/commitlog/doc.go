@@ -43,6 +43,14 @@
 // within the cache's capacity however many partitions and segments there
 // are.
 //
+// Storage faults: every file operation goes through Config.FS (vfs.go),
+// so tests fail writes, fsyncs, renames and a full disk at any step
+// (internal/arustest/errorfs). A failed write is cut off again and changes
+// nothing; a failure that leaves the files in doubt (an fsync, a cut that
+// fails, a compaction past its commit point) fails the log: every later
+// write and Sync returns the error, Close writes no clean-shutdown marker,
+// and the next Open recovers from the files.
+//
 // Concurrency: one goroutine at a time appends (Append, AppendAsFollower,
 // TruncateTo); Read, Sync, OffsetForTimestamp, MaxTimestamp, ScanBatches,
 // EnforceRetention, Compact and the accessors may run concurrently with it

@@ -31,6 +31,7 @@ var ErrNotBatchBoundary = errors.New("commitlog: offset is not a batch boundary"
 // concurrency rules.
 type Log struct {
 	dir    string
+	fs     FS // Config.FS at Open
 	logger *slog.Logger
 	files  *FileCache             // Config.Files at Open
 	cfg    atomic.Pointer[Config] // replaced whole by SetConfig
@@ -73,10 +74,10 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := cfg.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
-	l := &Log{dir: dir, logger: logger.With("dir", dir), files: cfg.Files}
+	l := &Log{dir: dir, fs: cfg.FS, logger: logger.With("dir", dir), files: cfg.Files}
 	if l.files == nil {
 		l.files = defaultFileCache()
 	}
@@ -99,20 +100,20 @@ func (l *Log) openLocked() error {
 	// The marker goes first: if we crash after this point, the next open
 	// must recover.
 	clean := false
-	switch err := os.Remove(filepath.Join(l.dir, cleanShutdownFile)); {
+	switch err := l.fs.Remove(filepath.Join(l.dir, cleanShutdownFile)); {
 	case err == nil:
 		clean = true
-		if err := syncDir(l.dir); err != nil {
+		if err := l.fs.SyncDir(l.dir); err != nil {
 			return err
 		}
 	case !errors.Is(err, os.ErrNotExist):
 		return err
 	}
-	rebuild, err := recoverCleanerFiles(l.dir, l.logger)
+	rebuild, err := recoverCleanerFiles(l.fs, l.dir, l.logger)
 	if err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func (l *Log) openLocked() error {
 			stem, ok = strings.CutSuffix(name, timeIndexSuffix)
 		}
 		if ok && len(stem) == baseOffsetDigits && !logs[stem] {
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil {
 				return err
 			}
 		}
@@ -141,7 +142,7 @@ func (l *Log) openLocked() error {
 	slices.Sort(bases)
 	nowMs := cfg.Now().UnixMilli()
 	for i, base := range bases {
-		s := newSegment(l.files, l.dir, base, nowMs)
+		s := newSegment(l.files, l.fs, l.dir, base, nowMs)
 		if err := s.openFiles(false); err != nil {
 			return err
 		}
@@ -151,12 +152,12 @@ func (l *Log) openLocked() error {
 		}
 	}
 	if len(l.mu.segments) == 0 {
-		s := newSegment(l.files, l.dir, 0, nowMs)
+		s := newSegment(l.files, l.fs, l.dir, 0, nowMs)
 		if err := s.openFiles(true); err != nil {
 			return err
 		}
 		l.mu.segments = append(l.mu.segments, s)
-		if err := syncDir(l.dir); err != nil {
+		if err := l.fs.SyncDir(l.dir); err != nil {
 			return err
 		}
 	}
@@ -357,11 +358,11 @@ func (l *Log) rollLocked(base int64) error {
 		l.mu.failed = fmt.Errorf("commitlog: roll: %w", err)
 		return l.mu.failed
 	}
-	s := newSegment(l.files, l.dir, base, l.cfg.Load().Now().UnixMilli())
+	s := newSegment(l.files, l.fs, l.dir, base, l.cfg.Load().Now().UnixMilli())
 	if err := s.openFiles(true); err != nil {
 		return fmt.Errorf("commitlog: roll: %w", err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		_ = s.closeFiles() // the new segment is not used
 		_ = s.remove()
 		return fmt.Errorf("commitlog: roll: %w", err)
@@ -378,14 +379,14 @@ func (l *Log) writeLocked(s *segment, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
 	}
-	n, err := f.WriteAt(data, s.size)
+	n, err := l.fs.WriteAt(f, data, s.size)
 	if err == nil {
 		s.log.unpin()
 		return nil
 	}
 	defer s.log.unpin()
 	if n > 0 {
-		if terr := f.Truncate(s.size); terr != nil {
+		if terr := l.fs.Truncate(f, s.size); terr != nil {
 			l.mu.failed = fmt.Errorf("commitlog: segment %d: failed write could not be undone: %w", s.base, terr)
 		}
 	}
@@ -423,7 +424,7 @@ func (l *Log) Sync() (syncedTo int64, err error) {
 	leo := l.leo.Load()
 	l.mu.RUnlock()
 	defer s.release()
-	if err := s.log.with(fdatasync); err != nil {
+	if err := s.log.with(l.fs.Sync); err != nil {
 		// After a failed fsync the kernel may have dropped the dirty pages;
 		// a later fsync could succeed without the data. Refuse further writes.
 		l.mu.Lock()
@@ -522,7 +523,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		l.mu.failed = fmt.Errorf("commitlog: truncate to %d: %w", offset, err)
 	}
 	if len(segs) > i+1 {
-		errs = append(errs, syncDir(l.dir))
+		errs = append(errs, l.fs.SyncDir(l.dir))
 	}
 	var size int64
 	for _, s := range l.mu.segments {
@@ -560,7 +561,7 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 		if cfg.RetentionMs >= 0 {
 			ts := s.maxTS
 			if ts == record.NoTimestamp {
-				st, err := os.Stat(s.path + logSuffix)
+				st, err := l.fs.Stat(s.path + logSuffix)
 				if err != nil {
 					return deletedSegments, fmt.Errorf("commitlog: retention: %w", err)
 				}
@@ -619,7 +620,7 @@ func (l *Log) Close() error {
 	if err != nil || l.mu.failed != nil {
 		return errors.Join(err, l.mu.failed)
 	}
-	if err := writeMarker(l.dir); err != nil {
+	if err := writeMarker(l.fs, l.dir); err != nil {
 		return fmt.Errorf("commitlog: close: %w", err)
 	}
 	return nil
@@ -628,7 +629,7 @@ func (l *Log) Close() error {
 // Delete closes the log and removes its directory.
 func (l *Log) Delete() error {
 	closeErr := l.Close()
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("commitlog: delete: %w", err)
 	}
 	if closeErr != nil && !errors.Is(closeErr, ErrClosed) {
@@ -637,27 +638,13 @@ func (l *Log) Delete() error {
 	return nil
 }
 
-func writeMarker(dir string) error {
-	f, err := os.OpenFile(filepath.Join(dir, cleanShutdownFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+func writeMarker(fs FS, dir string) error {
+	f, err := fs.OpenFile(filepath.Join(dir, cleanShutdownFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that created, renamed and removed entries
-// survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return fs.SyncDir(dir)
 }

@@ -7,7 +7,9 @@
 // goroutine per partition fsyncs in a loop, so one fsync covers every
 // append that arrived while the previous one ran (group commit). Producers
 // with acks=1/all wait until the high watermark passes their batch;
-// consumers never see a record that is not yet durable.
+// consumers never see a record that is not yet durable. A failed fsync
+// fails every waiting producer with ErrStorage and every later append: the
+// log is in doubt until the partition is reopened, which recovers it.
 //
 // Locking: mu guards producer state and serialises appends. The high
 // watermark is atomic and its changes are broadcast by closing a channel.

@@ -55,6 +55,10 @@ type Config struct {
 	ReplicaLagMax time.Duration
 	// Files is the broker's segment file cache (nil: the process-wide one).
 	Files *commitlog.FileCache
+	// FS is the log's file system (nil: commitlog.OS); tests inject
+	// storage faults through it. Checkpoint files (producer snapshots,
+	// leader epochs, high watermark) still use package os.
+	FS commitlog.FS
 }
 
 func (c Config) logConfig() commitlog.Config {
@@ -66,6 +70,7 @@ func (c Config) logConfig() commitlog.Config {
 		IndexIntervalBytes: c.TopicConf.IndexIntervalBytes,
 		Now:                c.Now,
 		Files:              c.Files,
+		FS:                 c.FS,
 	}
 }
 
@@ -581,7 +586,12 @@ func (p *Partition) flushOnce() {
 			p.notify.err = fmt.Errorf("%w: fsync: %v", ErrStorage, err)
 		}
 		p.notify.Unlock()
-	} else if synced > p.flushed.Load() {
+		// Every waiter looks again and fails, acks=all ones too: they
+		// wait on the HW channel, which a failed flush never moves.
+		p.wakeWaiters()
+		return
+	}
+	if synced > p.flushed.Load() {
 		p.flushed.Store(synced)
 	}
 	p.notify.Lock()
