@@ -10,6 +10,7 @@
 //	00000000000000001234.log        the active segment: appends go here
 //	...
 //	.arus-clean-shutdown            present only while the log is closed cleanly
+//	.arus-recovery-point            the log was durable up to here (a checkpoint)
 //
 // Invariants:
 //   - Segments are ordered by base offset and never overlap; the last one is
@@ -19,8 +20,9 @@
 //     of a segment always ends at a batch boundary.
 //   - Every segment but the active one was fsynced, with its indexes, when
 //     it was rolled. Recovery after a crash therefore rescans only the last
-//     segment and truncates it at the first invalid batch (a torn tail). It
-//     never removes bytes before an invalid batch.
+//     segment, from the recovery point when the .arus-recovery-point file
+//     names one in it (recovery.go), and truncates it at the first invalid
+//     batch (a torn tail). It never removes bytes before an invalid batch.
 //   - Index entries are kept in memory for lookups and written to their
 //     files in small buffered chunks; the files are complete after a roll or
 //     Close and rebuilt from the .log file whenever they are in doubt.

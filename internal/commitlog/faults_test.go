@@ -301,47 +301,70 @@ func TestFaultsRecovery(t *testing.T) {
 		{name: "full disk", rule: errorfs.FullDisk()},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFaultLog(t, cfg)
-			f.fill(40, 6)
-			dir := f.dir
-			if tc.clean {
-				if err := f.l.Close(); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				// A crash: the files as they are, with a torn tail.
-				dir = copyDir(t, f.dir)
-				appendToFile(t, lastSegmentPath(t, dir), []byte("torn"))
+		for _, withPoint := range []bool{false, true} {
+			if withPoint && tc.clean {
+				continue
 			}
-			f.dir = dir
-			f.fs.Inject(tc.rule)
-			if l, err := Open(dir, f.cfg, nil); err == nil {
-				_ = l.Close()
-				t.Fatalf("open succeeded; %d injected errors", f.fs.Injected())
+			name := tc.name
+			if withPoint {
+				name += " from the recovery point"
 			}
-			if f.fs.Injected() == 0 {
-				t.Fatal("open failed without an injected error")
-			}
-			f.fs.Reset()
-			l, err := Open(dir, f.cfg, nil)
-			if err != nil {
-				t.Fatalf("reopen: %v", err)
-			}
-			if l.LogEndOffset() < f.acked {
-				t.Fatalf("log end %d, acknowledged %d", l.LogEndOffset(), f.acked)
-			}
-			f.m.checkAgainst(t, readLog(t, l))
-			if got := len(readLog(t, l)); int64(got) != f.acked {
-				t.Fatalf("%d records after recovery, %d acknowledged", got, f.acked)
-			}
-			checkDirFiles(t, l)
-			if info, err := os.Stat(lastSegmentPath(t, dir)); err != nil || info.Size() != l.Size()-sizeBefore(l) {
-				t.Fatalf("last segment file %v (%v), log says %d bytes", info.Size(), err, l.Size()-sizeBefore(l))
-			}
-			_ = l.Close()
-		})
+			t.Run(name, func(t *testing.T) { runRecoveryFault(t, cfg, tc.clean, withPoint, tc.rule) })
+		}
 	}
+}
+
+func runRecoveryFault(t *testing.T, cfg Config, clean, withPoint bool, rule errorfs.Rule) {
+	f := newFaultLog(t, cfg)
+	f.fill(30, 6)
+	if withPoint {
+		if err := f.l.CheckpointRecoveryPoint(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.add("after the point"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := f.dir
+	if clean {
+		if err := f.l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		// A crash: the files as they are, with a torn tail.
+		dir = copyDir(t, f.dir)
+		appendToFile(t, lastSegmentPath(t, dir), []byte("torn"))
+	}
+	f.dir = dir
+	f.fs.Inject(rule)
+	if l, err := Open(dir, f.cfg, nil); err == nil {
+		_ = l.Close()
+		t.Fatalf("open succeeded; %d injected errors", f.fs.Injected())
+	}
+	if f.fs.Injected() == 0 {
+		t.Fatal("open failed without an injected error")
+	}
+	f.fs.Reset()
+	l, err := Open(dir, f.cfg, nil)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	if l.LogEndOffset() < f.acked {
+		t.Fatalf("log end %d, acknowledged %d", l.LogEndOffset(), f.acked)
+	}
+	f.m.checkAgainst(t, readLog(t, l))
+	want := f.acked
+	if withPoint {
+		want++ // the record after the point was whole in the page cache
+	}
+	if got := len(readLog(t, l)); int64(got) != want {
+		t.Fatalf("%d records after recovery, want %d", got, want)
+	}
+	checkDirFiles(t, l)
+	if info, err := os.Stat(lastSegmentPath(t, dir)); err != nil || info.Size() != l.Size()-sizeBefore(l) {
+		t.Fatalf("last segment file %v (%v), log says %d bytes", info.Size(), err, l.Size()-sizeBefore(l))
+	}
+	_ = l.Close()
 }
 
 // sizeBefore is the size of every segment but the active one.

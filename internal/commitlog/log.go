@@ -61,6 +61,14 @@ type Log struct {
 	// cleaner serializes Compact with TruncateTo, EnforceRetention and
 	// Close; see compact.go.
 	cleaner cleanerState
+
+	// rp is the recovery point (recovery.go): mem where the last Sync,
+	// roll or truncation left the durable end, disk what the file in dir
+	// says (noRecoveryPoint when there is none). Lock order: mu before rp.
+	rp struct {
+		sync.Mutex
+		mem, disk recoveryPoint
+	}
 }
 
 // Open opens the log in dir, creating dir if missing, and recovers it: after
@@ -83,6 +91,7 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 	}
 	l.cfg.Store(&cfg)
 	l.cleaner.mu.pendingHorizon = math.MinInt64
+	l.rp.mem, l.rp.disk = noRecoveryPoint, noRecoveryPoint
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.openLocked(); err != nil {
@@ -109,6 +118,11 @@ func (l *Log) openLocked() error {
 	case !errors.Is(err, os.ErrNotExist):
 		return err
 	}
+	rp, err := readRecoveryPoint(l.fs, l.dir)
+	if err != nil {
+		return err
+	}
+	l.rp.disk = rp
 	rebuild, err := recoverCleanerFiles(l.fs, l.dir, l.logger)
 	if err != nil {
 		return err
@@ -147,7 +161,7 @@ func (l *Log) openLocked() error {
 			return err
 		}
 		l.mu.segments = append(l.mu.segments, s)
-		if err := l.loadSegmentLocked(s, i == len(bases)-1, clean, rebuild[base]); err != nil {
+		if err := l.loadSegmentLocked(s, i == len(bases)-1, clean, rebuild[base], rp); err != nil {
 			return fmt.Errorf("segment %d: %w", base, err)
 		}
 	}
@@ -172,15 +186,46 @@ func (l *Log) openLocked() error {
 	l.size.Store(size)
 	l.start.Store(l.mu.segments[0].base)
 	l.leo.Store(l.activeLocked().next)
+	// Open fsynced what it recovered, and a clean close what it sealed:
+	// the whole log is durable now.
+	a := l.activeLocked()
+	l.rp.mem = recoveryPoint{segment: a.base, position: a.size, offset: a.next}
 	return nil
 }
 
 // loadSegmentLocked loads one segment at open. Older segments were fsynced
 // when they were rolled, so their index files are trusted once checked; the
-// last one is rescanned unless the previous shutdown was clean. rebuild
-// forces a rescan (a segment swapped in by recoverCleanerFiles).
-func (l *Log) loadSegmentLocked(s *segment, last, clean, rebuild bool) error {
+// last one is rescanned unless the previous shutdown was clean, from the
+// recovery point rp when it lies in it. rebuild forces a rescan (a segment
+// swapped in by recoverCleanerFiles).
+func (l *Log) loadSegmentLocked(s *segment, last, clean, rebuild bool, rp recoveryPoint) error {
 	interval := l.cfg.Load().IndexIntervalBytes
+	if last && !clean && !rebuild && rp.valid() && rp.segment == s.base {
+		dropped, err := s.recoverFromLocked(rp, interval)
+		if err == nil {
+			if dropped > 0 {
+				l.logger.Warn("commitlog: truncated torn tail of segment", "segment", s.base,
+					"position", s.size, "bytesDropped", dropped, "logEndOffset", s.next, "recoveryPoint", rp.offset)
+			}
+			return nil
+		}
+		if !errors.Is(err, record.ErrCorrupt) {
+			return err
+		}
+		l.logger.Warn("commitlog: recovery point does not fit the segment, rescanning it", "segment", s.base, "err", err)
+	}
+	if last && !clean && !rebuild && l.rp.disk.valid() {
+		// The full rescan below may cut the segment before the point the
+		// file names; later appends would then rewrite bytes it vouches
+		// for. Remove it first.
+		if err := l.fs.Remove(filepath.Join(l.dir, recoveryPointFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return err
+		}
+		l.rp.disk = noRecoveryPoint
+	}
 	if (!last || clean) && !rebuild {
 		err := s.loadLocked()
 		if err == nil {
@@ -368,6 +413,8 @@ func (l *Log) rollLocked(base int64) error {
 		return fmt.Errorf("commitlog: roll: %w", err)
 	}
 	l.mu.segments = append(l.mu.segments, s)
+	// Everything before the new segment was fsynced by the seal.
+	l.advanceRecoveryPoint(recoveryPoint{segment: base, position: 0, offset: base}, l.truncations.Load())
 	l.logger.Debug("commitlog: rolled segment", "segment", base, "previous", old.base, "previousBytes", old.size)
 	return nil
 }
@@ -422,6 +469,8 @@ func (l *Log) Sync() (syncedTo int64, err error) {
 	s := l.activeLocked()
 	s.acquire()
 	leo := l.leo.Load()
+	rp := recoveryPoint{segment: s.base, position: s.size, offset: leo}
+	seen := l.truncations.Load()
 	l.mu.RUnlock()
 	defer s.release()
 	if err := s.log.with(l.fs.Sync); err != nil {
@@ -435,6 +484,7 @@ func (l *Log) Sync() (syncedTo int64, err error) {
 		l.mu.Unlock()
 		return 0, err
 	}
+	l.advanceRecoveryPoint(rp, seen)
 	return leo, nil
 }
 
@@ -512,6 +562,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	// From here on, readers that copied bytes outside the lock retry.
 	l.truncations.Add(1)
+	if err := l.lowerRecoveryPointLocked(s.base, offset); err != nil {
+		return fmt.Errorf("commitlog: truncate to %d: recovery point: %w", offset, err)
+	}
 	var errs []error
 	for _, later := range segs[i+1:] {
 		errs = append(errs, later.remove())
@@ -521,6 +574,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := s.truncateLocked(pos, offset); err != nil {
 		errs = append(errs, err)
 		l.mu.failed = fmt.Errorf("commitlog: truncate to %d: %w", offset, err)
+	} else {
+		// truncateLocked fsynced the segment.
+		l.setRecoveryPoint(recoveryPoint{segment: s.base, position: pos, offset: offset})
 	}
 	if len(segs) > i+1 {
 		errs = append(errs, l.fs.SyncDir(l.dir))

@@ -313,13 +313,6 @@ func (s *segment) truncateIndexesLocked() error {
 	return nil
 }
 
-// rewriteIndexesLocked replaces both index files with the in-memory
-// entries; syncFilesLocked writes them.
-func (s *segment) rewriteIndexesLocked() error {
-	s.offsetsFlushed, s.timesFlushed = 0, 0
-	return s.truncateIndexesLocked()
-}
-
 // loadLocked loads the indexes from their files and scans the batches after
 // the last offset index entry to find the segment's end, as done after a
 // clean shutdown. Any inconsistency returns an error; the caller then
@@ -460,10 +453,18 @@ func (s *segment) recoverLocked(interval int32, truncate bool) (dropped int64, e
 	if err != nil {
 		return 0, err
 	}
-	fileSize := st.Size()
 	s.resetLocked()
+	return s.recoverTailLocked(f, st.Size(), 0, interval, truncate)
+}
+
+// recoverTailLocked checks the batches of f from position from (where the
+// segment's state ends) to fileSize, adding them to the state, cuts the
+// file at the first invalid one with truncate, cuts the index files to
+// their flushed entries and writes and fsyncs the rest. I/O errors of the
+// scan change nothing on disk.
+func (s *segment) recoverTailLocked(f *os.File, fileSize, from int64, interval int32, truncate bool) (dropped int64, err error) {
 	w := &window{f: f, end: min(fileSize, math.MaxInt32), chunk: recoveryChunk}
-	end, scanErr := scan(w, 0, true, func(h *record.Header, pos int64) (bool, error) {
+	end, scanErr := scan(w, from, true, func(h *record.Header, pos int64) (bool, error) {
 		if h.BaseOffset < s.next || h.LastOffset()-s.base > math.MaxInt32 {
 			return false, fmt.Errorf("%w: batch at position %d has offsets %d-%d outside [%d, %d]",
 				record.ErrCorrupt, pos, h.BaseOffset, h.LastOffset(), s.next, s.base+math.MaxInt32)
@@ -483,7 +484,7 @@ func (s *segment) recoverLocked(interval int32, truncate bool) (dropped int64, e
 			}
 		}
 	}
-	if err := s.rewriteIndexesLocked(); err != nil {
+	if err := s.truncateIndexesLocked(); err != nil {
 		return dropped, err
 	}
 	return dropped, s.syncFilesLocked()
