@@ -3,6 +3,9 @@ package partition
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -95,5 +98,37 @@ func TestGroupCommitFsyncFailureFailsEveryWaiter(t *testing.T) {
 	}
 	if _, err := appendDurable(t, q, idBatch(t, -1, -1, -1, 1)); err != nil {
 		t.Fatalf("append after reopen: %v", err)
+	}
+}
+
+// TestRecoveryPointCheckpointed: the flusher writes the recovery point
+// every RecoveryPointInterval, so it follows acknowledged appends.
+func TestRecoveryPointCheckpointed(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Open(Config{Topic: "t", Dir: dir, TopicConf: config.ResolveTopic(nil, nil), RecoveryPointInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	res, err := appendDurable(t, p, idBatch(t, -1, -1, -1, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RecoveryPoint() != res.End {
+		t.Fatalf("recovery point %d, acknowledged end %d", p.RecoveryPoint(), res.End)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, ".arus-recovery-point"))
+		if f := strings.Fields(string(b)); err == nil && len(f) == 5 && f[3] == "3" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recovery point file %q (%v), want offset 3", b, err)
+		}
+		select {
+		case <-p.Appended():
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }

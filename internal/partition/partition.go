@@ -55,6 +55,11 @@ type Config struct {
 	ReplicaLagMax time.Duration
 	// Files is the broker's segment file cache (nil: the process-wide one).
 	Files *commitlog.FileCache
+	// RecoveryPointInterval is log.flush.offset.checkpoint.interval.ms
+	// (default 60 s): how often the flusher writes the log's recovery
+	// point when it moved, which bounds what a restart after a crash
+	// rescans (commitlog.Log.CheckpointRecoveryPoint).
+	RecoveryPointInterval time.Duration
 	// FS is the log's file system (nil: commitlog.OS); tests inject
 	// storage faults through it. Checkpoint files (producer snapshots,
 	// leader epochs, high watermark) still use package os.
@@ -119,6 +124,7 @@ type Partition struct {
 	logger        *slog.Logger
 	log           *commitlog.Log
 	replicaLagMax time.Duration
+	rpInterval    time.Duration // Config.RecoveryPointInterval
 
 	conf    atomic.Pointer[config.Topic]
 	flushed atomic.Int64 // local durable log end offset
@@ -158,6 +164,9 @@ func Open(cfg Config) (*Partition, error) {
 	if cfg.ReplicaLagMax == 0 {
 		cfg.ReplicaLagMax = 30 * time.Second
 	}
+	if cfg.RecoveryPointInterval <= 0 {
+		cfg.RecoveryPointInterval = DefaultRecoveryPointInterval
+	}
 	if len(cfg.Role.Replicas) == 0 {
 		cfg.Role = Role{Self: cfg.Role.Self, Leader: cfg.Role.Self, Replicas: []int32{cfg.Role.Self}, ISR: []int32{cfg.Role.Self}}
 	}
@@ -168,8 +177,8 @@ func Open(cfg Config) (*Partition, error) {
 	}
 	p := &Partition{
 		topic: cfg.Topic, index: cfg.Index, dir: cfg.Dir, now: cfg.Now, logger: logger, log: l,
-		replicaLagMax: cfg.ReplicaLagMax,
-		flushReq:      make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		replicaLagMax: cfg.ReplicaLagMax, rpInterval: cfg.RecoveryPointInterval,
+		flushReq: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	tc := cfg.TopicConf
 	p.conf.Store(&tc)
@@ -561,21 +570,37 @@ func (p *Partition) Appended() <-chan struct{} {
 	return p.notify.leoChanged
 }
 
+// DefaultRecoveryPointInterval is Kafka's
+// log.flush.offset.checkpoint.interval.ms default.
+const DefaultRecoveryPointInterval = 60 * time.Second
+
 // flushLoop is the group commit: each fsync covers all appends made before
-// it started; appends arriving meanwhile wait for the next round.
+// it started; appends arriving meanwhile wait for the next round. Every
+// rpInterval it also writes the log's recovery point if it moved.
 func (p *Partition) flushLoop() {
 	defer close(p.done)
+	checkpoint := time.NewTicker(p.rpInterval)
+	defer checkpoint.Stop()
 	for {
 		select {
 		case <-p.stop:
 			// Make whatever was appended durable before waiters give up.
 			p.flushOnce()
 			return
+		case <-checkpoint.C:
+			if err := p.log.CheckpointRecoveryPoint(); err != nil {
+				p.logger.Warn("recovery point checkpoint", "err", err)
+			}
+			continue
 		case <-p.flushReq:
 		}
 		p.flushOnce()
 	}
 }
+
+// RecoveryPoint is the offset below which the log is known durable; see
+// commitlog.Log.RecoveryPoint.
+func (p *Partition) RecoveryPoint() int64 { return p.log.RecoveryPoint() }
 
 func (p *Partition) flushOnce() {
 	synced, err := p.log.Sync()
