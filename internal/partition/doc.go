@@ -11,6 +11,11 @@
 // fails every waiting producer with ErrStorage and every later append: the
 // log is in doubt until the partition is reopened, which recovers it.
 //
+// Replication: a leader's ISR and high-watermark decisions live in a pure
+// tracker (isr.go) driven with explicit times and tested as transcripts
+// (isr_test.go); Partition feeds it fetches and role changes under mu and
+// does the I/O.
+//
 // Locking: mu guards producer state and serialises appends. The high
 // watermark is atomic and its changes are broadcast by closing a channel.
 package partition

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,14 +106,6 @@ type Role struct {
 // IsLeader reports whether this replica leads.
 func (r Role) IsLeader() bool { return r.Leader == r.Self }
 
-// followerState is what a leader knows of one follower.
-type followerState struct {
-	leo                  int64 // -1 until its first fetch
-	lastFetch            time.Time
-	lastCaughtUp         time.Time
-	leaderLEOAtLastFetch int64
-}
-
 // Partition is one partition replica. Safe for concurrent use.
 type Partition struct {
 	topic         string
@@ -135,7 +126,7 @@ type Partition struct {
 		producers map[int64]*producerEntry
 		closed    bool
 		role      Role
-		followers map[int32]*followerState // leader only
+		tracker   *tracker // leader only: followers, ISR and HW decisions (isr.go)
 		epochs    epochCache
 		leaderHW  int64 // follower only: the leader's HW from the last fetch
 	}
@@ -281,11 +272,11 @@ func (p *Partition) SetRole(r Role) {
 		p.wakeWaiters()
 	}
 	if !r.IsLeader() {
-		p.mu.followers = nil
+		p.mu.tracker = nil
 		return
 	}
 	now := p.now()
-	if !old.IsLeader() || old.LeaderEpoch != r.LeaderEpoch || p.mu.followers == nil {
+	if !old.IsLeader() || old.LeaderEpoch != r.LeaderEpoch || p.mu.tracker == nil {
 		// A new leadership: remember where this epoch starts and give
 		// every follower a full lag period before it can be dropped.
 		if r.LeaderEpoch > p.mu.epochs.latest() {
@@ -294,20 +285,13 @@ func (p *Partition) SetRole(r Role) {
 				p.logger.Warn("write leader epoch checkpoint", "err", err)
 			}
 		}
-		p.mu.followers = map[int32]*followerState{}
-	}
-	for _, id := range r.Replicas {
-		if id == r.Self {
-			continue
+		var epochStart int64
+		if n := len(p.mu.epochs); n > 0 {
+			epochStart = p.mu.epochs[n-1].StartOffset
 		}
-		if _, ok := p.mu.followers[id]; !ok {
-			p.mu.followers[id] = &followerState{leo: -1, lastCaughtUp: now}
-		}
-	}
-	for id := range p.mu.followers {
-		if !slices.Contains(r.Replicas, id) {
-			delete(p.mu.followers, id)
-		}
+		p.mu.tracker = newTracker(r, epochStart, now)
+	} else {
+		p.mu.tracker.setRole(r, now)
 	}
 	p.maybeAdvanceHWLocked()
 }
@@ -316,25 +300,12 @@ func (p *Partition) SetRole(r Role) {
 // log end offset over the ISR (its own counted only once durable), moved
 // only forward and only while the ISR has min.insync.replicas members.
 func (p *Partition) maybeAdvanceHWLocked() {
-	r := p.mu.role
-	if !r.IsLeader() {
+	if !p.mu.role.IsLeader() || p.mu.tracker == nil {
 		return
 	}
-	if len(r.ISR) < int(p.conf.Load().MinInsyncReplicas) && len(r.Replicas) > 1 {
-		return
+	if hw, ok := p.mu.tracker.highWatermark(p.flushed.Load(), int(p.conf.Load().MinInsyncReplicas)); ok {
+		p.setHW(hw)
 	}
-	hw := p.flushed.Load()
-	for _, id := range r.ISR {
-		if id == r.Self {
-			continue
-		}
-		f, ok := p.mu.followers[id]
-		if !ok || f.leo < 0 {
-			return
-		}
-		hw = min(hw, f.leo)
-	}
-	p.setHW(hw)
 }
 
 // setHW moves the high watermark forward and wakes its waiters.
