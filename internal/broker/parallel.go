@@ -70,7 +70,7 @@ func (b *Broker) openNewPartitionsLocked(im *metadata.Image) map[topicPartition]
 				Topic: name, Index: p.Index,
 				Dir:       filepath.Join(b.cfg.DataDir, fmt.Sprintf("%s-%d", name, p.Index)),
 				TopicConf: tc, Logger: b.logger, ReplicaLagMax: b.opts.timing.ReplicaLagMax,
-				Files: b.files, Flushes: b.flushObserver(),
+				Files: b.files, Flushes: b.flushObserver(), RecoveryPointInterval: b.cfg.RecoveryPointCheckpointInterval,
 				Role: partition.Role{
 					Self: b.cfg.NodeID, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
 					Replicas: p.Replicas, ISR: p.ISR,

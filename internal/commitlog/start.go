@@ -45,7 +45,7 @@ func (l *Log) IncrementLogStartOffset(offset int64) (moved bool, err error) {
 	// Only a start inside the first segment needs the file; one at a
 	// segment base is what Open finds anyway.
 	if offset > firstBase {
-		if err := writeStartOffset(l.dir, offset); err != nil {
+		if err := writeStartOffset(l.fs, l.dir, offset); err != nil {
 			return false, fmt.Errorf("commitlog: persist log start offset %d: %w", offset, err)
 		}
 	}
@@ -79,7 +79,7 @@ func (l *Log) loadStartOffsetLocked() int64 {
 	return start
 }
 
-func writeStartOffset(dir string, offset int64) error {
+func writeStartOffset(fs FS, dir string, offset int64) error {
 	path := filepath.Join(dir, startOffsetFile)
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -100,7 +100,7 @@ func writeStartOffset(dir string, offset int64) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return fs.SyncDir(dir)
 }
 
 // readStartOffset reads the persisted start; ok is false when there is none.

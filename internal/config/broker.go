@@ -64,6 +64,11 @@ type Broker struct {
 	DecompressionMaxBytes int64
 	// RetentionCheckInterval is log.retention.check.interval.ms (default 5 min).
 	RetentionCheckInterval time.Duration
+	// RecoveryPointCheckpointInterval is
+	// log.flush.offset.checkpoint.interval.ms (default 60 s): how often
+	// each partition writes its recovery point, which bounds what a
+	// restart after a crash rescans.
+	RecoveryPointCheckpointInterval time.Duration
 	// AutoLeaderRebalance is auto.leader.rebalance.enable (default true):
 	// the active controller moves leadership back to preferred replicas
 	// every LeaderImbalanceCheckInterval.
@@ -309,6 +314,12 @@ func (b *Broker) Validate() error {
 	if b.MetricsPerPartition == nil {
 		on := true
 		b.MetricsPerPartition = &on
+	}
+	switch {
+	case b.RecoveryPointCheckpointInterval == 0:
+		b.RecoveryPointCheckpointInterval = time.Minute
+	case b.RecoveryPointCheckpointInterval < 0:
+		return fmt.Errorf("log.flush.offset.checkpoint.interval.ms must be positive, got %v", b.RecoveryPointCheckpointInterval)
 	}
 	if err := b.validateConnections(); err != nil {
 		return err

@@ -273,6 +273,12 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				return bad(err)
 			}
 			b.RetentionCheckInterval = time.Duration(n) * time.Millisecond
+		case "log.flush.offset.checkpoint.interval.ms":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return bad(err)
+			}
+			b.RecoveryPointCheckpointInterval = time.Duration(n) * time.Millisecond
 		case "auto.leader.rebalance.enable":
 			on, err := strconv.ParseBool(v)
 			if err != nil {

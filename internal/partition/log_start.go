@@ -81,7 +81,10 @@ func (p *Partition) LowWatermark(alive func(broker int32) bool) (int64, error) {
 		return -1, ErrNotLeader
 	}
 	low := p.log.LogStartOffset()
-	for id, f := range p.mu.followers {
+	if p.mu.tracker == nil {
+		return low, nil
+	}
+	for id, f := range p.mu.tracker.followers {
 		if alive(id) && f.logStart < low {
 			low = f.logStart
 		}
@@ -113,7 +116,10 @@ func (p *Partition) signalLowWatermark() {
 // its fetch (FetchRequest LogStartOffset, v5+), for LowWatermark.
 func (p *Partition) ObserveFollowerLogStart(replicaID int32, logStart int64) {
 	p.mu.Lock()
-	f := p.mu.followers[replicaID]
+	var f *followerState
+	if p.mu.tracker != nil {
+		f = p.mu.tracker.followers[replicaID]
+	}
 	changed := f != nil && f.logStart != logStart
 	if changed {
 		f.logStart = logStart

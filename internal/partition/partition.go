@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +56,15 @@ type Config struct {
 	Files *commitlog.FileCache
 	// Flushes, when set, is told about every group-commit fsync.
 	Flushes FlushObserver
+	// RecoveryPointInterval is log.flush.offset.checkpoint.interval.ms
+	// (default 60 s): how often the flusher writes the log's recovery
+	// point when it moved, which bounds what a restart after a crash
+	// rescans (commitlog.Log.CheckpointRecoveryPoint).
+	RecoveryPointInterval time.Duration
+	// FS is the log's file system (nil: commitlog.OS); tests inject
+	// storage faults through it. Checkpoint files (producer snapshots,
+	// leader epochs, high watermark) still use package os.
+	FS commitlog.FS
 }
 
 // FlushObserver is told how long each group-commit fsync took and how many
@@ -75,6 +83,7 @@ func (c Config) logConfig() commitlog.Config {
 		IndexIntervalBytes: c.TopicConf.IndexIntervalBytes,
 		Now:                c.Now,
 		Files:              c.Files,
+		FS:                 c.FS,
 	}
 }
 
@@ -106,15 +115,6 @@ type Role struct {
 // IsLeader reports whether this replica leads.
 func (r Role) IsLeader() bool { return r.Leader == r.Self }
 
-// followerState is what a leader knows of one follower.
-type followerState struct {
-	leo                  int64 // -1 until its first fetch
-	lastFetch            time.Time
-	lastCaughtUp         time.Time
-	leaderLEOAtLastFetch int64
-	logStart             int64 // from its fetches (LogStartOffset); -1 until then
-}
-
 // Partition is one partition replica. Safe for concurrent use.
 type Partition struct {
 	topic         string
@@ -124,6 +124,7 @@ type Partition struct {
 	logger        *slog.Logger
 	log           *commitlog.Log
 	replicaLagMax time.Duration
+	rpInterval    time.Duration // Config.RecoveryPointInterval
 
 	conf    atomic.Pointer[config.Topic]
 	flushed atomic.Int64 // local durable log end offset
@@ -134,7 +135,7 @@ type Partition struct {
 		producers map[int64]*producerEntry
 		closed    bool
 		role      Role
-		followers map[int32]*followerState // leader only
+		tracker   *tracker // leader only: followers, ISR and HW decisions (isr.go)
 		epochs    epochCache
 		leaderHW  int64 // follower only: the leader's HW from the last fetch
 		txns      txnTracker
@@ -173,6 +174,9 @@ func Open(cfg Config) (*Partition, error) {
 	if cfg.ReplicaLagMax == 0 {
 		cfg.ReplicaLagMax = 30 * time.Second
 	}
+	if cfg.RecoveryPointInterval <= 0 {
+		cfg.RecoveryPointInterval = DefaultRecoveryPointInterval
+	}
 	if len(cfg.Role.Replicas) == 0 {
 		cfg.Role = Role{Self: cfg.Role.Self, Leader: cfg.Role.Self, Replicas: []int32{cfg.Role.Self}, ISR: []int32{cfg.Role.Self}}
 	}
@@ -183,7 +187,7 @@ func Open(cfg Config) (*Partition, error) {
 	}
 	p := &Partition{
 		topic: cfg.Topic, index: cfg.Index, dir: cfg.Dir, now: cfg.Now, logger: logger, log: l,
-		replicaLagMax: cfg.ReplicaLagMax, flushes: cfg.Flushes,
+		replicaLagMax: cfg.ReplicaLagMax, flushes: cfg.Flushes, rpInterval: cfg.RecoveryPointInterval,
 		flushReq: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	tc := cfg.TopicConf
@@ -293,11 +297,11 @@ func (p *Partition) SetRole(r Role) {
 		p.signalLowWatermark() // DeleteRecords waiters answer NOT_LEADER_OR_FOLLOWER
 	}
 	if !r.IsLeader() {
-		p.mu.followers = nil
+		p.mu.tracker = nil
 		return
 	}
 	now := p.now()
-	if !old.IsLeader() || old.LeaderEpoch != r.LeaderEpoch || p.mu.followers == nil {
+	if !old.IsLeader() || old.LeaderEpoch != r.LeaderEpoch || p.mu.tracker == nil {
 		// A new leadership: remember where this epoch starts and give
 		// every follower a full lag period before it can be dropped.
 		if r.LeaderEpoch > p.mu.epochs.latest() {
@@ -306,20 +310,13 @@ func (p *Partition) SetRole(r Role) {
 				p.logger.Warn("write leader epoch checkpoint", "err", err)
 			}
 		}
-		p.mu.followers = map[int32]*followerState{}
-	}
-	for _, id := range r.Replicas {
-		if id == r.Self {
-			continue
+		var epochStart int64
+		if n := len(p.mu.epochs); n > 0 {
+			epochStart = p.mu.epochs[n-1].StartOffset
 		}
-		if _, ok := p.mu.followers[id]; !ok {
-			p.mu.followers[id] = &followerState{leo: -1, lastCaughtUp: now, logStart: -1}
-		}
-	}
-	for id := range p.mu.followers {
-		if !slices.Contains(r.Replicas, id) {
-			delete(p.mu.followers, id)
-		}
+		p.mu.tracker = newTracker(r, epochStart, now)
+	} else {
+		p.mu.tracker.setRole(r, now)
 	}
 	p.maybeAdvanceHWLocked()
 }
@@ -328,25 +325,12 @@ func (p *Partition) SetRole(r Role) {
 // log end offset over the ISR (its own counted only once durable), moved
 // only forward and only while the ISR has min.insync.replicas members.
 func (p *Partition) maybeAdvanceHWLocked() {
-	r := p.mu.role
-	if !r.IsLeader() {
+	if !p.mu.role.IsLeader() || p.mu.tracker == nil {
 		return
 	}
-	if len(r.ISR) < int(p.conf.Load().MinInsyncReplicas) && len(r.Replicas) > 1 {
-		return
+	if hw, ok := p.mu.tracker.highWatermark(p.flushed.Load(), int(p.conf.Load().MinInsyncReplicas)); ok {
+		p.setHW(hw)
 	}
-	hw := p.flushed.Load()
-	for _, id := range r.ISR {
-		if id == r.Self {
-			continue
-		}
-		f, ok := p.mu.followers[id]
-		if !ok || f.leo < 0 {
-			return
-		}
-		hw = min(hw, f.leo)
-	}
-	p.setHW(hw)
 }
 
 // setHW moves the high watermark forward and wakes its waiters.
@@ -605,21 +589,37 @@ func (p *Partition) Appended() <-chan struct{} {
 	return p.notify.leoChanged
 }
 
+// DefaultRecoveryPointInterval is Kafka's
+// log.flush.offset.checkpoint.interval.ms default.
+const DefaultRecoveryPointInterval = 60 * time.Second
+
 // flushLoop is the group commit: each fsync covers all appends made before
-// it started; appends arriving meanwhile wait for the next round.
+// it started; appends arriving meanwhile wait for the next round. Every
+// rpInterval it also writes the log's recovery point if it moved.
 func (p *Partition) flushLoop() {
 	defer close(p.done)
+	checkpoint := time.NewTicker(p.rpInterval)
+	defer checkpoint.Stop()
 	for {
 		select {
 		case <-p.stop:
 			// Make whatever was appended durable before waiters give up.
 			p.flushOnce()
 			return
+		case <-checkpoint.C:
+			if err := p.log.CheckpointRecoveryPoint(); err != nil {
+				p.logger.Warn("recovery point checkpoint", "err", err)
+			}
+			continue
 		case <-p.flushReq:
 		}
 		p.flushOnce()
 	}
 }
+
+// RecoveryPoint is the offset below which the log is known durable; see
+// commitlog.Log.RecoveryPoint.
+func (p *Partition) RecoveryPoint() int64 { return p.log.RecoveryPoint() }
 
 func (p *Partition) flushOnce() {
 	var start time.Time
@@ -639,7 +639,12 @@ func (p *Partition) flushOnce() {
 			p.notify.err = fmt.Errorf("%w: fsync: %v", ErrStorage, err)
 		}
 		p.notify.Unlock()
-	} else if synced > p.flushed.Load() {
+		// Every waiter looks again and fails, acks=all ones too: they
+		// wait on the HW channel, which a failed flush never moves.
+		p.wakeWaiters()
+		return
+	}
+	if synced > p.flushed.Load() {
 		p.flushed.Store(synced)
 	}
 	p.notify.Lock()
