@@ -103,7 +103,9 @@ func (h *Handlers) describeClientQuotas(_ context.Context, req *Request) Outcome
 		sort.Slice(entry.Values, func(i, j int) bool { return entry.Values[i].Key < entry.Values[j].Key })
 		resp.Entries = append(resp.Entries, entry)
 	}
-	sort.Slice(resp.Entries, func(i, j int) bool { return entityString(resp.Entries[i].Entity) < entityString(resp.Entries[j].Entity) })
+	sort.Slice(resp.Entries, func(i, j int) bool {
+		return entityString(resp.Entries[i].Entity) < entityString(resp.Entries[j].Entity)
+	})
 	return respond(resp)
 }
 

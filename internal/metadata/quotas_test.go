@@ -23,7 +23,7 @@ func TestClientQuotasApplyAndSnapshot(t *testing.T) {
 	}
 	want := map[QuotaEntity]map[string]float64{
 		{User: Named("alice"), ClientID: Named("app")}: {"producer_byte_rate": 1024},
-		{User: DefaultEntity}: {"consumer_byte_rate": 2048},
+		{User: DefaultEntity}:                          {"consumer_byte_rate": 2048},
 	}
 	if !reflect.DeepEqual(im.ClientQuotas, want) {
 		t.Fatalf("quotas %v, want %v", im.ClientQuotas, want)
