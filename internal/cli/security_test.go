@@ -165,3 +165,21 @@ ssl.endpoint.identification.algorithm=
 		t.Fatalf("JKS truststore: %v", err)
 	}
 }
+
+// TestServeOverride: --override sets server.properties keys; a SASL_SSL
+// listener without a keystore is refused at validation, before anything
+// listens.
+func TestServeOverride(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := runCommand(t, newServeCommand(), "", "--data-dir", dir, "--http-listener", "off",
+		"--override", "listeners=SASL_SSL://127.0.0.1:0", "--override", "sasl.enabled.mechanisms=SCRAM-SHA-512")
+	if err == nil || !strings.Contains(err.Error(), "ssl.keystore.location") {
+		t.Fatalf("SASL_SSL listener without a keystore: %v", err)
+	}
+	if _, _, err := runCommand(t, newServeCommand(), "", "--data-dir", dir, "--override", "no-equals-sign"); err == nil {
+		t.Fatal("--override without = accepted")
+	}
+	if _, _, err := runCommand(t, newServeCommand(), "", "--data-dir", dir, "--override", "authorizer.class.name=kafka.security.authorizer.AclAuthorizer"); err == nil {
+		t.Fatal("unsupported authorizer accepted")
+	}
+}
