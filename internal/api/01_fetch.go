@@ -43,17 +43,17 @@ func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
 	for {
 		res := h.fetchOnce(req, r)
 		if res.failed || res.size >= int(r.MinBytes) || deadline.IsZero() || len(res.waitOn) == 0 {
-			return res.outcome()
+			return h.fetchOutcome(req, r, res)
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return res.outcome()
+			return h.fetchOutcome(req, r, res)
 		}
 		res.release()
 		if !waitAny(ctx, res.waitOn, remaining) {
 			// Timed out or the connection is going away: answer with what
 			// is there now.
-			return h.fetchOnce(req, r).outcome()
+			return h.fetchOutcome(req, r, h.fetchOnce(req, r))
 		}
 	}
 }
@@ -120,6 +120,9 @@ func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 	maxBytes := int(r.MaxBytes)
 	if r.Version < 3 || maxBytes <= 0 {
 		maxBytes = int(^uint32(0) >> 1)
+	}
+	if limit, ok := h.fetchQuotaBytes(req); ok && limit < maxBytes {
+		maxBytes = limit
 	}
 	total := 0
 	failed := false

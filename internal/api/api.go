@@ -13,6 +13,7 @@ import (
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
+	"github.com/arus-io/arus/internal/quota"
 	"github.com/arus-io/arus/internal/txn"
 )
 
@@ -62,6 +63,8 @@ type Handlers struct {
 	images     *imageWatch
 	// telemetry is the client telemetry state (KIP-714, telemetry.go).
 	telemetry *Telemetry
+	// quotas measures clients against their client quotas (quotas.go).
+	quotas *quota.Manager
 }
 
 // New returns the handlers. advertised reports the address to put into
@@ -74,6 +77,7 @@ func New(deps Deps, advertised func() (string, int32)) *Handlers {
 	for _, l := range []Listener{ListenerClient, ListenerInterBroker} {
 		h.apiKeys[l] = apiKeys(l)
 	}
+	h.quotas = newQuotas(deps)
 	h.autoCreate = newAutoCreator(h)
 	h.images = newImageWatch(deps.Controller)
 	return h
@@ -101,6 +105,9 @@ type Request struct {
 	// request arrived on ("" for the inter-broker listener).
 	Principal    auth.Principal
 	ListenerName string
+	// Size is the request's size on the wire in bytes (what produce
+	// quotas count).
+	Size int
 	// forwardedFor is set on the active controller for a client request
 	// another broker forwarded: it is authorized as that client's.
 	forwardedFor bool
@@ -132,6 +139,11 @@ type Outcome struct {
 	Chunks     []Chunk
 	ChunksSize int64
 	Release    func()
+	// Throttle, when positive, is how long the client exceeded a quota
+	// for: the server stops reading the connection's next request for
+	// that long (KIP-219 muting); the response carries it as
+	// ThrottleMillis.
+	Throttle time.Duration
 }
 
 // Serve runs the handler of the request's key. The server has already
@@ -158,6 +170,9 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 	out, done := h.maybeForward(ctx, req)
 	if !done {
 		out = e.handle(h, ctx, req)
+		if req.Body.Key() == 0 {
+			out = h.throttleProduce(req, out)
+		}
 	}
 	if patch != nil {
 		if wait := out.Wait; wait != nil {

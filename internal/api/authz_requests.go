@@ -154,7 +154,7 @@ func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch
 		return cluster(auth.OpDescribe)
 	case *kmsg.UpdateFeaturesRequest:
 		return cluster(auth.OpAlter)
-	case *kmsg.ListConfigResourcesRequest:
+	case *kmsg.ListConfigResourcesRequest, *kmsg.DescribeClientQuotasRequest:
 		return cluster(auth.OpDescribeConfigs)
 	case *kmsg.DeleteRecordsRequest:
 		return Outcome{}, false, h.filterDeleteRecords(req, r)

@@ -56,6 +56,8 @@ var registry = map[int16]entry{
 	45: {0, 1, (*Handlers).alterPartitionAssignments},    //
 	46: {0, 0, (*Handlers).listPartitionReassignments},   //
 	47: {0, 0, (*Handlers).offsetDelete},                 //
+	48: {0, 1, (*Handlers).describeClientQuotas},         //
+	49: {0, 1, (*Handlers).alterClientQuotas},            // forwarded to the active controller
 	50: {0, 0, (*Handlers).describeUserScramCredentials}, //
 	51: {0, 0, (*Handlers).alterUserScramCredentials},    //
 	57: {0, 2, (*Handlers).updateFeatures},               // forwarded to the active controller

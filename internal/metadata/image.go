@@ -24,6 +24,8 @@ type Image struct {
 	// ACLs by binding id; ScramCredentials by user and mechanism.
 	ACLs             map[[16]byte]AccessControlEntryRecord
 	ScramCredentials map[ScramKey]UserScramCredentialRecord
+	// ClientQuotas are the client quota values (key to value) by entity.
+	ClientQuotas map[QuotaEntity]map[string]float64
 }
 
 // ScramKey names one SCRAM credential.
@@ -113,6 +115,7 @@ func Empty() *Image {
 		BrokerConfigs:    map[string]map[string]string{},
 		ACLs:             map[[16]byte]AccessControlEntryRecord{},
 		ScramCredentials: map[ScramKey]UserScramCredentialRecord{},
+		ClientQuotas:     map[QuotaEntity]map[string]float64{},
 	}
 }
 
@@ -238,6 +241,10 @@ func (im *Image) Apply(offset int64, r Record) (*Image, error) {
 		}
 		next.ScramCredentials = maps.Clone(im.ScramCredentials)
 		delete(next.ScramCredentials, k)
+	case r.ClientQuota != nil:
+		if err := im.applyClientQuota(r.ClientQuota, &next); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("%w: empty record", ErrInconsistent)
 	}

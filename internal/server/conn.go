@@ -222,7 +222,7 @@ func (c *conn) serve() (handedOff bool) {
 				times.Started = time.Now()
 			}
 			p.outcome = c.s.handle(c, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: c.clientHost, Body: req,
-				Listener: c.listener, Peer: c.peer, Principal: c.principal, ListenerName: c.s.cfg.ListenerName})
+				Listener: c.listener, Peer: c.peer, Principal: c.principal, ListenerName: c.s.cfg.ListenerName, Size: int(size)})
 		case errors.Is(err, ErrBadVersion) && h.key == 18:
 			p.outcome = api.Outcome{Response: api.UnsupportedApiVersions(c.listener)}
 		case errors.Is(err, ErrUnknownKey) && api.UnservedResponse(h.key, h.version) != nil:
@@ -247,6 +247,23 @@ func (c *conn) serve() (handedOff bool) {
 		if !c.enqueue(p) || p.outcome.Close {
 			return false
 		}
+		if p.outcome.Throttle > 0 && !c.mute(p.outcome.Throttle) {
+			return false
+		}
+	}
+}
+
+// mute stops reading the connection for d: a client over its quota was
+// told to wait that long (ThrottleMillis), and a client that does not is
+// held back here (KIP-219). False means the server is shutting down.
+func (c *conn) mute(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.s.ctx.Done():
+		return false
 	}
 }
 
