@@ -95,8 +95,22 @@ for s in "${seeds[@]}"; do
 	done
 done
 
-rf=$((NODES < 3 ? NODES : 3))
 seedlist=$(IFS=,; echo "${seeds[*]}")
+# As with Kafka, a topic with RF 3 cannot be created until three brokers
+# have registered (INVALID_REPLICATION_FACTOR, StripedReplicaPlacer): wait
+# until every node is an unfenced broker, as one would for a Kafka cluster.
+registered=0
+for _ in $(seq 120); do
+	registered=$("$work/arus" cluster status -b "$seedlist" 2>/dev/null | grep -c ' unfenced' || true)
+	[ "$registered" -ge "$NODES" ] && break
+	sleep 0.5
+done
+if [ "$registered" -lt "$NODES" ]; then
+	echo "only $registered of $NODES brokers registered after 60s"
+	exit 1
+fi
+
+rf=$((NODES < 3 ? NODES : 3))
 cmd="KGO_SEEDS=$seedlist KGO_TEST_RF=$rf KGO_TEST_RECORDS=$KGO_TEST_RECORDS KGO_LOG_LEVEL=none kgo.test -test.run '<integration tests>' -test.v -test.parallel $KGO_PARALLEL -test.timeout $KGO_TIMEOUT"
 echo "== run: $cmd"
 rc=0
