@@ -298,7 +298,13 @@ func (f *fetcher) apply(fp Followed, pos partition.FetchPosition, rp *kmsg.Fetch
 		return true
 	}
 	if err := p.AppendFromLeader(pos.LeaderEpoch, rp.RecordBatches, rp.HighWatermark); err != nil {
-		if !errors.Is(err, partition.ErrRoleChanged) {
+		// A role change or a partition closed under the fetch (its topic
+		// deleted, the replica moved away, the broker stopping) is not a
+		// fault: metadata removes the partition from this fetcher next,
+		// as Kafka's fetcher manager drops removed partitions silently.
+		if errors.Is(err, partition.ErrRoleChanged) || errors.Is(err, partition.ErrClosed) {
+			logger.Debug("append fetched batches", "err", err)
+		} else {
 			logger.Error("append fetched batches", "err", err)
 		}
 		return false
