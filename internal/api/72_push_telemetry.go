@@ -34,6 +34,9 @@ func (h *Handlers) pushTelemetry(ctx context.Context, req *Request) Outcome {
 			refusal = telemetryInvalidRecord
 		}
 	}
+	if refusal == telemetryOK {
+		h.telemetry.pushed()
+	}
 	resp.ErrorCode = telemetryCode(refusal)
 	return respond(resp)
 }

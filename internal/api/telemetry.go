@@ -204,7 +204,6 @@ func (t *Telemetry) push(id [16]byte, subscriptionID int32, terminating bool, co
 		t.mu.stored += len(metrics)
 		t.trimStoredLocked(in)
 	}
-	t.mu.pushes++
 	return telemetryOK
 }
 

@@ -51,7 +51,7 @@ type TelemetrySeries struct {
 // TelemetryStats is what the metrics endpoint reports of client telemetry.
 type TelemetryStats struct {
 	Instances     int    // client instances known (subscribed, not expired)
-	Pushes        uint64 // PushTelemetry requests accepted
+	Pushes        uint64 // PushTelemetry requests answered without error
 	SeriesDropped uint64 // new series refused for telemetryMaxSeries
 	Series        []TelemetrySeries
 }
@@ -117,6 +117,13 @@ func (t *Telemetry) ingest(ctx context.Context, id [16]byte, compression int8, p
 		in.series[k] = v
 	}
 	return nil
+}
+
+// pushed counts a push answered without error.
+func (t *Telemetry) pushed() {
+	t.mu.Lock()
+	t.mu.pushes++
+	t.mu.Unlock()
 }
 
 // Stats returns the client telemetry to export, dropping instances not

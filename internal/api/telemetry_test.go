@@ -216,6 +216,7 @@ func TestTelemetryDecodesPushes(t *testing.T) {
 			if err := tel.ingest(context.Background(), sub.instanceID, codec, payload, "c1"); err != nil {
 				t.Fatalf("codec %d: %v", codec, err)
 			}
+			tel.pushed() // as pushTelemetry does
 		}
 		push(otlpMetricsData(
 			otlpMetric("p.latency.avg", 5, false, 12.5, map[string]string{"node_id": "1", "a": "x"}),
