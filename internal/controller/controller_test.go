@@ -154,3 +154,27 @@ func TestRackAwareAssignment(t *testing.T) {
 		}
 	}
 }
+
+// TestListenersSeeWholeProposals: every image a listener is handed has
+// each topic with all of its partitions, and its delta names exactly the
+// partitions of that proposal.
+func TestListenersSeeWholeProposals(t *testing.T) {
+	c, _ := newTestController(t, 1)
+	var seen []int
+	c.SubscribeDelta(func(im *metadata.Image, d *metadata.Delta) {
+		for name, tp := range im.Topics {
+			if len(tp.Partitions) != 50 {
+				t.Errorf("topic %s published with %d of 50 partitions", name, len(tp.Partitions))
+			}
+		}
+		seen = append(seen, d.PartitionCount())
+	})
+	for _, name := range []string{"a", "b"} {
+		if res := c.CreateTopics([]TopicSpec{{Name: name, NumPartitions: 50, ReplicationFactor: 1}}, false); res[0].Err != nil {
+			t.Fatal(res[0].Err)
+		}
+	}
+	if len(seen) != 2 || seen[0] != 50 || seen[1] != 50 {
+		t.Fatalf("deltas named %v partitions, want one of 50 per proposal", seen)
+	}
+}
