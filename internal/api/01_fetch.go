@@ -110,7 +110,7 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, timeout time.Duration
 func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	res := &fetchResult{resp: resp}
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	maxBytes := int(r.MaxBytes)
 	if r.Version < 3 || maxBytes <= 0 {
 		maxBytes = int(^uint32(0) >> 1)

@@ -55,51 +55,57 @@ func (d *Delta) PartitionCount() int {
 }
 
 // Merge returns the delta from d's base image to later's image: later
-// must start where d ends. Neither is modified. Cost is proportional to
-// the smaller of the two for each field.
-func (d *Delta) Merge(later *Delta) *Delta {
-	if d == nil {
-		return later
+// must start where d ends. Neither is modified.
+func (d *Delta) Merge(later *Delta) *Delta { return MergeDeltas(d, later) }
+
+// MergeDeltas returns one delta for consecutive deltas (nil ones are
+// skipped), in time proportional to their total size. None is modified.
+func MergeDeltas(ds ...*Delta) *Delta {
+	var nonNil []*Delta
+	for _, d := range ds {
+		if d != nil {
+			nonNil = append(nonNil, d)
+		}
 	}
-	if later == nil {
-		return d
+	switch len(nonNil) {
+	case 0:
+		return &Delta{}
+	case 1:
+		return nonNil[0]
 	}
-	if d.Full || later.Full {
-		return FullDelta()
-	}
-	out := &Delta{
-		CreatedTopics: mergeMaps(d.CreatedTopics, later.CreatedTopics),
-		DeletedTopics: mergeMaps(d.DeletedTopics, later.DeletedTopics),
-		TopicConfigs:  mergeMaps(d.TopicConfigs, later.TopicConfigs),
-		BrokerConfigs: d.BrokerConfigs || later.BrokerConfigs,
-		Brokers:       mergeMaps(d.Brokers, later.Brokers),
-		ACLs:          d.ACLs || later.ACLs, ScramCredentials: d.ScramCredentials || later.ScramCredentials,
-		ProducerIDs: d.ProducerIDs || later.ProducerIDs,
-	}
-	if len(d.Partitions) == 0 || len(later.Partitions) == 0 {
-		out.Partitions = mergeMaps(d.Partitions, later.Partitions)
-		return out
-	}
-	out.Partitions = maps.Clone(d.Partitions)
-	for topic, ps := range later.Partitions {
-		out.Partitions[topic] = mergeMaps(out.Partitions[topic], ps)
+	out := &Delta{}
+	for _, d := range nonNil {
+		if d.Full {
+			return FullDelta()
+		}
+		out.CreatedTopics = copyInto(out.CreatedTopics, d.CreatedTopics)
+		out.DeletedTopics = copyInto(out.DeletedTopics, d.DeletedTopics)
+		out.TopicConfigs = copyInto(out.TopicConfigs, d.TopicConfigs)
+		out.Brokers = copyInto(out.Brokers, d.Brokers)
+		out.BrokerConfigs = out.BrokerConfigs || d.BrokerConfigs
+		out.ACLs = out.ACLs || d.ACLs
+		out.ScramCredentials = out.ScramCredentials || d.ScramCredentials
+		out.ProducerIDs = out.ProducerIDs || d.ProducerIDs
+		for topic, ps := range d.Partitions {
+			if out.Partitions == nil {
+				out.Partitions = map[string]map[int32]struct{}{}
+			}
+			out.Partitions[topic] = copyInto(out.Partitions[topic], ps)
+		}
 	}
 	return out
 }
 
-// mergeMaps returns the union of a and b, sharing one when the other is
-// empty (deltas are immutable, so sharing is safe).
-func mergeMaps[K comparable, V any](a, b map[K]V) map[K]V {
-	switch {
-	case len(a) == 0:
-		return b
-	case len(b) == 0:
-		return a
+// copyInto copies src into dst (allocated when nil) and returns dst.
+func copyInto[K comparable, V any](dst, src map[K]V) map[K]V {
+	if len(src) == 0 {
+		return dst
 	}
-	out := make(map[K]V, len(a)+len(b))
-	maps.Copy(out, a)
-	maps.Copy(out, b)
-	return out
+	if dst == nil {
+		dst = make(map[K]V, len(src))
+	}
+	maps.Copy(dst, src)
+	return dst
 }
 
 // Builder applies the records of one batch to an image, copying each
