@@ -33,6 +33,9 @@ func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
 	if fetchReplicaID(r) >= 0 && req.Listener != ListenerInterBroker {
 		return respond(refuseFollowerFetch(r))
 	}
+	if req.Listener == ListenerInterBroker && isMetadataFetch(r) {
+		return h.fetchMetadataLog(r)
+	}
 	var deadline time.Time
 	if r.MaxWaitMillis > 0 {
 		deadline = h.deps.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)

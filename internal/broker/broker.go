@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -89,6 +90,9 @@ type Broker struct {
 	// image request handlers read; replicaState is its replica manager's.
 	publisher    *publisher
 	replicaState replicaState
+	// metadataBytes and metadataSnapshots count what a broker-only node
+	// received from the voters (observer.go).
+	metadataBytes, metadataSnapshots atomic.Int64
 	shutdownOnce sync.Once
 	shutdownErr  error
 	controlled   bool // set by Shutdown, not by Crash

@@ -61,6 +61,8 @@ type Controller struct {
 	defaults Defaults
 	logger   *slog.Logger
 	image    atomic.Pointer[metadata.Image]
+	// tail is the newest committed batches, for observers.
+	tail recordTail
 
 	listenersMu sync.Mutex
 	listeners   []func(*metadata.Image, *metadata.Delta)
@@ -105,6 +107,7 @@ func New(log Log, committed [][]byte, defaults Defaults, logger *slog.Logger) (*
 	}
 	im, _ := b.Build()
 	c.image.Store(im)
+	c.tail.reset(int64(len(committed)))
 	c.logBox.Store(&logBox{log})
 	return c, nil
 }
@@ -155,6 +158,7 @@ func (c *Controller) ApplyBatch(first int64, records [][]byte) {
 		}
 	}
 	im, delta := b.Build()
+	c.tail.add(first, records)
 	c.publish(im, delta)
 }
 
@@ -180,6 +184,7 @@ func (c *Controller) Restore(snapshot []byte, nextOffset int64) error {
 	if err != nil {
 		return err
 	}
+	c.tail.reset(nextOffset)
 	c.publish(im, metadata.FullDelta())
 	return nil
 }

@@ -178,3 +178,39 @@ func TestListenersSeeWholeProposals(t *testing.T) {
 		t.Fatalf("deltas named %v partitions, want one of 50 per proposal", seen)
 	}
 }
+
+// TestMetadataBatches: observers get whole proposals from their offset;
+// an offset before the retained tail (after a snapshot restore) needs a
+// snapshot.
+func TestMetadataBatches(t *testing.T) {
+	c, _ := newTestController(t, 1)
+	if res := c.CreateTopics([]TopicSpec{{Name: "a", NumPartitions: 4, ReplicationFactor: 1}}, false); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	im := c.Image()
+	first := im.Offset - 4 // the topic record, then four partitions
+	batches, err := c.MetadataBatches(first, 1)
+	if err != nil || len(batches) != 1 || batches[0].First != first || len(batches[0].Records) != 5 {
+		t.Fatalf("batches from %d: %+v, %v", first, batches, err)
+	}
+	if batches, err := c.MetadataBatches(im.Offset+1, 1<<20); err != nil || len(batches) != 0 {
+		t.Fatalf("batches past the end: %+v, %v", batches, err)
+	}
+	if _, err := c.MetadataBatches(first+1, 1<<20); !errors.Is(err, ErrOffsetTooOld) {
+		t.Fatalf("offset inside a proposal: %v, want ErrOffsetTooOld", err)
+	}
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	observer := NewStateMachine(Defaults{}, slog.Default())
+	if err := observer.Restore(snap, im.Offset+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := observer.MetadataBatches(0, 1<<20); !errors.Is(err, ErrOffsetTooOld) {
+		t.Fatalf("offset before a restored snapshot: %v, want ErrOffsetTooOld", err)
+	}
+	if observer.Image().Topics["a"] == nil || observer.Image().Offset != im.Offset {
+		t.Fatal("restored image differs")
+	}
+}
