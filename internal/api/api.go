@@ -83,7 +83,10 @@ func New(deps Deps, advertised func() (string, int32)) *Handlers {
 		h.apiKeys[l] = apiKeys(l)
 	}
 	h.autoCreate = newAutoCreator(h)
-	h.images = &imageWatch{meta: deps.Metadata}
+	if h.deps.Metadata == nil && deps.Controller != nil {
+		h.deps.Metadata = newControllerMetadata(deps.Controller)
+	}
+	h.images = &imageWatch{meta: h.deps.Metadata}
 	return h
 }
 

@@ -2,10 +2,50 @@ package api
 
 import (
 	"context"
+	"sync"
 	"time"
 
+	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/metadata"
 )
+
+// controllerMetadata is the Metadata of handlers built without a broker
+// (tests of this package): the controller's own image, which it applies
+// synchronously.
+type controllerMetadata struct {
+	ctrl *controller.Controller
+	mu   sync.Mutex
+	next chan struct{} // closed and replaced at every new image
+}
+
+func newControllerMetadata(c *controller.Controller) *controllerMetadata {
+	m := &controllerMetadata{ctrl: c, next: make(chan struct{})}
+	c.Subscribe(func(*metadata.Image) {
+		m.mu.Lock()
+		close(m.next)
+		m.next = make(chan struct{})
+		m.mu.Unlock()
+	})
+	return m
+}
+
+func (m *controllerMetadata) Image() *metadata.Image { return m.ctrl.Image() }
+
+func (m *controllerMetadata) WaitApplied(ctx context.Context, offset int64) error {
+	for {
+		m.mu.Lock()
+		next := m.next
+		m.mu.Unlock()
+		if m.ctrl.Image().Offset >= offset {
+			return nil
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
 
 // imageWatch lets a request wait until this node's published metadata
 // image meets a condition (a topic created on the active controller

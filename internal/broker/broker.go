@@ -93,6 +93,7 @@ type Broker struct {
 	// metadataBytes and metadataSnapshots count what a broker-only node
 	// received from the voters (observer.go).
 	metadataBytes, metadataSnapshots atomic.Int64
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 	controlled   bool // set by Shutdown, not by Crash
