@@ -164,7 +164,11 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if err != nil {
 		return b, err
 	}
-	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Metadata: b.publisher, Partitions: b, Groups: b.groups, Logger: logger,
+	var meta api.Metadata = b.publisher
+	if b.opts.controller != nil {
+		meta = sharedMetadata{b.publisher, b.controller}
+	}
+	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Metadata: meta, Partitions: b, Groups: b.groups, Logger: logger,
 		Authorizer: authorizer, AdvertisedFor: b.advertisedFor}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward

@@ -2,10 +2,12 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 
+	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/metadata"
 )
 
@@ -38,6 +40,7 @@ type publisher struct {
 		stopped bool
 	}
 	kick chan struct{} // buffered 1: something was offered
+	done chan struct{} // closed when run returned
 
 	published atomic.Pointer[metadata.Image]
 	changedMu sync.Mutex
@@ -45,7 +48,7 @@ type publisher struct {
 }
 
 func newPublisher(initial *metadata.Image, steps ...func(*metadata.Image, *metadata.Delta)) *publisher {
-	p := &publisher{steps: steps, kick: make(chan struct{}, 1), changed: make(chan struct{})}
+	p := &publisher{steps: steps, kick: make(chan struct{}, 1), done: make(chan struct{}), changed: make(chan struct{})}
 	p.published.Store(initial)
 	return p
 }
@@ -85,6 +88,7 @@ func (p *publisher) take() (*metadata.Image, *metadata.Delta) {
 // run applies offered images until stop is closed; then it drops any
 // later offer.
 func (p *publisher) run(stop <-chan struct{}) {
+	defer close(p.done)
 	defer func() {
 		p.mu.Lock()
 		p.mu.stopped = true
@@ -124,7 +128,8 @@ func (p *publisher) publish(im *metadata.Image) {
 func (p *publisher) Image() *metadata.Image { return p.published.Load() }
 
 // WaitApplied blocks until an image at offset or later is published (the
-// replica manager and coordinators applied it), or ctx ends (its error).
+// replica manager and coordinators applied it), or ctx ends (its error),
+// or the publisher stopped (ErrPublisherStopped).
 func (p *publisher) WaitApplied(ctx context.Context, offset int64) error {
 	for {
 		p.changedMu.Lock()
@@ -137,15 +142,27 @@ func (p *publisher) WaitApplied(ctx context.Context, offset int64) error {
 		case <-changed:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-p.done:
+			return ErrPublisherStopped
 		}
 	}
 }
+
+// ErrPublisherStopped is returned by WaitApplied once the broker stopped.
+var ErrPublisherStopped = errors.New("broker: metadata publisher stopped")
 
 // startPublisher subscribes the publisher to the controller, starts its
 // goroutine and waits until the current image is applied.
 func (b *Broker) startPublisher() error {
 	b.controller.SubscribeDelta(b.publisher.offer)
 	b.goFunc(func() { b.publisher.run(b.stop) })
+	if b.opts.controller != nil {
+		shareController(b.controller, b.publisher)
+		b.goFunc(func() {
+			<-b.stop
+			unshareController(b.controller, b.publisher)
+		})
+	}
 	im := b.controller.Image()
 	b.publisher.offer(im, metadata.FullDelta())
 	ctx, cancel := context.WithTimeout(context.Background(), registrationTimeout)
@@ -169,4 +186,59 @@ func (b *Broker) startPublisher() error {
 // coordinator's.
 func (b *Broker) applyCoordinators(im *metadata.Image, _ *metadata.Delta) {
 	b.groups.OnImage(im)
+}
+
+// sharedPublishers are the publishers of the brokers of one in-process
+// test cluster sharing a controller (WithController): there an admin call
+// answers once every such broker applied the change, as a client of a
+// real cluster would see after metadata propagated (tests rely on it).
+var sharedPublishers struct {
+	sync.Mutex
+	byController map[*controller.Controller]map[*publisher]bool
+}
+
+func shareController(c *controller.Controller, p *publisher) {
+	sharedPublishers.Lock()
+	defer sharedPublishers.Unlock()
+	if sharedPublishers.byController == nil {
+		sharedPublishers.byController = map[*controller.Controller]map[*publisher]bool{}
+	}
+	if sharedPublishers.byController[c] == nil {
+		sharedPublishers.byController[c] = map[*publisher]bool{}
+	}
+	sharedPublishers.byController[c][p] = true
+}
+
+func unshareController(c *controller.Controller, p *publisher) {
+	sharedPublishers.Lock()
+	defer sharedPublishers.Unlock()
+	delete(sharedPublishers.byController[c], p)
+	if len(sharedPublishers.byController[c]) == 0 {
+		delete(sharedPublishers.byController, c)
+	}
+}
+
+// sharedMetadata is the api.Metadata of a broker sharing its controller:
+// its own image, and WaitApplied over every sharing broker.
+type sharedMetadata struct {
+	*publisher
+	ctrl *controller.Controller
+}
+
+func (m sharedMetadata) WaitApplied(ctx context.Context, offset int64) error {
+	sharedPublishers.Lock()
+	var all []*publisher
+	for p := range sharedPublishers.byController[m.ctrl] {
+		all = append(all, p)
+	}
+	sharedPublishers.Unlock()
+	if len(all) == 0 {
+		all = []*publisher{m.publisher}
+	}
+	for _, p := range all {
+		if err := p.WaitApplied(ctx, offset); err != nil && !errors.Is(err, ErrPublisherStopped) {
+			return err
+		}
+	}
+	return nil
 }
