@@ -14,6 +14,11 @@ package api
 //   v10-v11: no semantic change for us (KIP-951 leader hints are optional).
 //   v12: no change (KIP-890 part 2). v13: topics by id.
 //
+// Transactional batches are appended like idempotent ones and open the
+// producer's transaction on the partition (internal/partition/txn.go);
+// KIP-890 part 1 (verifying with the coordinator that the partition was
+// added to the transaction) is not done yet.
+//
 // Each partition's bytes must be one v2 batch. Batches are validated, then
 // appended to every partition, and only then do we wait for durability, so
 // the fsyncs of all partitions in a request overlap. With acks=0 nothing is
@@ -30,6 +35,7 @@ import (
 
 	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/config"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/record"
 )
@@ -61,7 +67,8 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		fail(kerr.InvalidRequiredAcks.Code)
 		return h.produceOutcome(r, resp, true)
-	case r.TransactionID != nil:
+	case r.TransactionID != nil && !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, *r.TransactionID):
+		// KafkaApis.handleProduceRequest: WRITE on the transactional id.
 		fail(kerr.TransactionalIDAuthorizationFailed.Code)
 		return h.produceOutcome(r, resp, true)
 	}
@@ -77,6 +84,7 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 		}
 		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
 		writable := h.authorized(req, auth.OpWrite, auth.ResourceTopic, name)
+		var topicMetrics *metrics.TopicMetrics // resolved at the first append: unknown names get no series
 		for i, p := range t.Partitions {
 			rp := &rt.Partitions[i]
 			rp.Default()
@@ -123,6 +131,12 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 				rp.BaseOffset = -1
 				anyErr = true
 				continue
+			}
+			if !res.Duplicate && h.deps.Metrics != nil {
+				if topicMetrics == nil {
+					topicMetrics = h.deps.Metrics.Topic(name)
+				}
+				topicMetrics.Produced(int64(len(records)), res.End-res.BaseOffset)
 			}
 			rp.BaseOffset = res.BaseOffset
 			rp.LogAppendTime = res.LogAppendTime

@@ -1,7 +1,8 @@
 package api
 
 // Fetch (key 1), versions 4-18.
-//   v4: isolation level, LastStableOffset, aborted transactions. v5:
+//   v4: isolation level, LastStableOffset, aborted transactions (read_committed
+//   reads stop at the LSO; see partition/txn.go). v5:
 //   LogStartOffset. v7: fetch sessions (KIP-227); arus answers session id 0
 //   ("no session"), which clients accept and keep sending full requests.
 //   v9: CurrentLeaderEpoch checks. v11: rack, preferred read replica.
@@ -24,7 +25,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/auth"
+	"github.com/arus-io/arus/internal/commitlog"
 	"github.com/arus-io/arus/internal/metadata"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 )
 
@@ -43,17 +46,17 @@ func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
 	for {
 		res := h.fetchOnce(req, r)
 		if res.failed || res.size >= int(r.MinBytes) || deadline.IsZero() || len(res.waitOn) == 0 {
-			return res.outcome()
+			return h.fetchOutcome(req, r, res)
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return res.outcome()
+			return h.fetchOutcome(req, r, res)
 		}
 		res.release()
 		if !waitAny(ctx, res.waitOn, remaining) {
 			// Timed out or the connection is going away: answer with what
 			// is there now.
-			return h.fetchOnce(req, r).outcome()
+			return h.fetchOutcome(req, r, h.fetchOnce(req, r))
 		}
 	}
 }
@@ -83,6 +86,9 @@ func (r *fetchResult) outcome() Outcome {
 		return respond(r.resp)
 	}
 	chunks, size := appendFetchResponse(r.resp, r.files)
+	for _, fb := range r.files {
+		fb.topic.Fetched(fb.length(), fb.records())
+	}
 	releases := r.releases
 	return Outcome{Response: r.resp, Chunks: chunks, ChunksSize: size, Release: func() {
 		for _, fn := range releases {
@@ -118,6 +124,9 @@ func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 	if r.Version < 3 || maxBytes <= 0 {
 		maxBytes = int(^uint32(0) >> 1)
 	}
+	if limit, ok := h.fetchQuotaBytes(req); ok && limit < maxBytes {
+		maxBytes = limit
+	}
 	total := 0
 	failed := false
 	replicaID := r.ReplicaID
@@ -134,6 +143,7 @@ func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 		}
 		rt.Partitions = make([]kmsg.FetchResponseTopicPartition, len(t.Partitions))
 		readable := replicaID >= 0 || h.authorized(req, auth.OpRead, auth.ResourceTopic, name)
+		var topicMetrics *metrics.TopicMetrics // resolved at the first read: unknown names get no series
 		for i, p := range t.Partitions {
 			rp := &rt.Partitions[i]
 			rp.Default()
@@ -183,8 +193,22 @@ func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 				continue
 			}
 			// Batches stay in the segment files: the connection sends them
-			// with sendfile (zero copy, DESIGN §5).
-			regions, release, err := part.ReadRegions(p.FetchOffset, limit, total == 0)
+			// with sendfile (zero copy, DESIGN §5). read_committed stops at
+			// the last stable offset and lists the aborted transactions of
+			// the range.
+			var regions []commitlog.FileRegion
+			var release func()
+			var err error
+			if r.IsolationLevel == 1 {
+				var aborted []partition.AbortedTxn
+				regions, release, aborted, rp.LastStableOffset, err = part.ReadCommittedRegions(p.FetchOffset, limit, total == 0)
+				for _, a := range aborted {
+					rp.AbortedTransactions = append(rp.AbortedTransactions,
+						kmsg.FetchResponseTopicPartitionAbortedTransaction{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset})
+				}
+			} else {
+				regions, release, err = part.ReadRegions(p.FetchOffset, limit, total == 0)
+			}
 			if err != nil {
 				rp.ErrorCode = errorCode(h.deps.Logger, err)
 				failed = true
@@ -194,7 +218,10 @@ func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 				if res.files == nil {
 					res.files = map[[2]int]fileBatches{}
 				}
-				fb := fileBatches{regions: regions}
+				if topicMetrics == nil {
+					topicMetrics = h.deps.Metrics.Topic(name)
+				}
+				fb := fileBatches{regions: regions, topic: topicMetrics}
 				res.files[[2]int{len(resp.Topics), i}] = fb
 				res.releases = append(res.releases, release)
 				total += int(fb.length())
@@ -209,6 +236,9 @@ func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 func fillFetchPartition(rp *kmsg.FetchResponseTopicPartition, part *partition.Partition, isolation int8) {
 	rp.HighWatermark = part.HighWatermark()
 	rp.LastStableOffset = rp.HighWatermark
+	if isolation == 1 {
+		rp.LastStableOffset = part.LastStableOffset()
+	}
 	rp.LogStartOffset = part.LogStartOffset()
 	if isolation == 1 {
 		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
@@ -230,6 +260,9 @@ func (h *Handlers) followerFetchPartition(im *metadata.Image, topic string, repl
 	}
 	ch := part.Appended()
 	res, err := part.FollowerFetch(replicaID, p.FetchOffset, p.LastFetchedEpoch, int(p.PartitionMaxBytes))
+	if err == nil {
+		part.ObserveFollowerLogStart(replicaID, p.LogStartOffset) // for DeleteRecords' low watermark
+	}
 	rp.HighWatermark, rp.LogStartOffset = res.HighWatermark, res.LogStartOffset
 	rp.LastStableOffset = res.HighWatermark
 	if err != nil {

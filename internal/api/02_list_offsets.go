@@ -88,6 +88,9 @@ func (h *Handlers) listOffsets(_ context.Context, req *Request) Outcome {
 			switch p.Timestamp {
 			case tsLatest:
 				rp.Offset = part.HighWatermark()
+				if r.IsolationLevel == 1 {
+					rp.Offset = part.LastStableOffset()
+				}
 			case tsEarliest, tsEarliestLocal, tsEarliestUpload:
 				rp.Offset = part.LogStartOffset()
 			case tsLatestTiered:

@@ -57,6 +57,12 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 	}
 
 	for _, id := range im.BrokerIDs() {
+		if b := im.Brokers[id]; b.Fenced && id != h.deps.Broker.NodeID {
+			// Kafka lists alive (unfenced) brokers only: a client that
+			// cached a coordinator on a dead broker (franz-go's sharded
+			// AddPartitionsToTxn) looks it up again once it is gone.
+			continue
+		}
 		// Each broker's address on the listener this request came in
 		// through; a broker without that listener is left out (Kafka).
 		host, port, ok := h.brokerAddress(im, id, req.ListenerName)

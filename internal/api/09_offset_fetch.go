@@ -9,9 +9,9 @@ package api
 //   used by classic groups). v10: topics by id.
 //
 // Offsets are returned whatever the group's state; a partition without a
-// commit has offset -1 and empty metadata. RequireStable waits only on
-// transactional commits, which arus does not take yet, so it never finds
-// an unstable offset. Before v2 a group error is repeated per partition.
+// commit has offset -1 and empty metadata. RequireStable answers
+// UNSTABLE_OFFSET_COMMIT for a partition with a transactional commit
+// waiting for its marker. Before v2 a group error is repeated per partition.
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func (h *Handlers) offsetFetch(ctx context.Context, req *Request) Outcome {
 	im := h.deps.Metadata.Image()
 	if r.Version >= 8 {
 		for _, g := range r.Groups {
-			resp.Groups = append(resp.Groups, h.offsetFetchGroup(ctx, req, im, r.Version, g))
+			resp.Groups = append(resp.Groups, h.offsetFetchGroup(ctx, req, im, r.Version, g, r.RequireStable))
 		}
 		return respond(resp)
 	}
@@ -44,7 +44,7 @@ func (h *Handlers) offsetFetch(ctx context.Context, req *Request) Outcome {
 			g.Topics[i].Topic, g.Topics[i].Partitions = t.Topic, t.Partitions
 		}
 	}
-	rg := h.offsetFetchGroup(ctx, req, im, r.Version, g)
+	rg := h.offsetFetchGroup(ctx, req, im, r.Version, g, r.RequireStable)
 	if r.Version >= 2 {
 		resp.ErrorCode = rg.ErrorCode
 	}
@@ -62,7 +62,7 @@ func (h *Handlers) offsetFetch(ctx context.Context, req *Request) Outcome {
 }
 
 // offsetFetchGroup answers one group in the v8+ shape.
-func (h *Handlers) offsetFetchGroup(ctx context.Context, req *Request, im *metadata.Image, version int16, g kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+func (h *Handlers) offsetFetchGroup(ctx context.Context, req *Request, im *metadata.Image, version int16, g kmsg.OffsetFetchRequestGroup, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	rg := kmsg.NewOffsetFetchResponseGroup()
 	rg.Group = g.Group
 	if !h.authorized(req, auth.OpDescribe, auth.ResourceGroup, g.Group) {
@@ -146,6 +146,8 @@ func (h *Handlers) offsetFetchGroup(ctx context.Context, req *Request, im *metad
 		if !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, o.Topic) {
 			rp.Offset, rp.LeaderEpoch, rp.Metadata = -1, -1, nil
 			rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+		} else if requireStable && o.Unstable && rp.ErrorCode == 0 {
+			rp.ErrorCode, rp.Offset = kerr.UnstableOffsetCommit.Code, -1
 		}
 		rg.Topics[i].Partitions = append(rg.Topics[i].Partitions, rp)
 	}

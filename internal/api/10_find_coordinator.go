@@ -8,8 +8,8 @@ package api
 //
 // The first request for a group creates __consumer_offsets, as Kafka
 // does; arus creates it synchronously, so the answer names the
-// coordinator at once instead of COORDINATOR_NOT_AVAILABLE. Transaction
-// coordinators do not exist yet: COORDINATOR_NOT_AVAILABLE.
+// coordinator at once instead of COORDINATOR_NOT_AVAILABLE. The same goes
+// for __transaction_state and transaction coordinators (key type 1).
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/group"
+	"github.com/arus-io/arus/internal/txn"
 )
 
 func (h *Handlers) findCoordinator(ctx context.Context, req *Request) Outcome {
@@ -51,7 +52,18 @@ func (h *Handlers) findCoordinator(ctx context.Context, req *Request) Outcome {
 				}
 			}
 		case r.CoordinatorType == 1:
-			err = group.ErrCoordinatorNotAvailable // no transaction coordinator yet
+			var tc *txn.Coordinator
+			var node int32
+			if tc, err = h.txnCoordinator(); err == nil {
+				if node, err = tc.FindCoordinator(ctx, key); err == nil {
+					host, port, ok := h.brokerAddress(h.deps.Controller.Image(), node, req.ListenerName)
+					if !ok {
+						err = txn.ErrCoordinatorNotAvailable
+					} else {
+						c.NodeID, c.Host, c.Port = node, host, port
+					}
+				}
+			}
 		default:
 			c.ErrorCode = kerr.InvalidRequest.Code
 			msg := "unknown coordinator type"

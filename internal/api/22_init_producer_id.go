@@ -5,8 +5,10 @@ package api
 //   (KIP-360). v4: PRODUCER_FENCED. v5: KIP-890 part 2 (transactions).
 //
 // For idempotent producers (no transactional id) every call gets a fresh
-// producer id with epoch 0, from blocks the controller hands out.
-// Transactions are not served yet: a transactional id is refused.
+// producer id with epoch 0, from blocks the controller hands out. With a
+// transactional id the transaction coordinator answers (epoch bump,
+// fencing of the previous producer, see internal/txn); PRODUCER_FENCED is
+// INVALID_PRODUCER_EPOCH before v4.
 
 import (
 	"context"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/txn"
 )
 
 // producerIDBlockSize is how many ids one controller round trip hands out.
@@ -47,12 +50,34 @@ func (h *Handlers) nextProducerID() (int64, error) {
 	return id, nil
 }
 
-func (h *Handlers) initProducerID(_ context.Context, req *Request) Outcome {
+func (h *Handlers) initProducerID(ctx context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.InitProducerIDRequest)
 	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if r.TransactionalID != nil {
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		// KafkaApis.handleInitProducerIdRequest: WRITE on the
+		// transactional id.
+		if !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, *r.TransactionalID) {
+			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			return respond(resp)
+		}
+		c, err := h.txnCoordinator()
+		var fresh int64
+		if err == nil {
+			fresh, err = h.nextProducerID()
+		}
+		if err != nil {
+			resp.ErrorCode = errorCode(h.deps.Logger, err)
+			return respond(resp)
+		}
+		res := c.InitProducerID(ctx, txn.InitRequest{
+			ID: *r.TransactionalID, Timeout: time.Duration(r.TransactionTimeoutMillis) * time.Millisecond,
+			ProducerID: r.ProducerID, ProducerEpoch: r.ProducerEpoch, FreshProducerID: fresh,
+		})
+		resp.ErrorCode = h.txnErrorCode(res.Err, r.Version >= 4)
+		if res.Err == nil {
+			resp.ProducerID, resp.ProducerEpoch = res.ProducerID, res.ProducerEpoch
+		}
 		return respond(resp)
 	}
 	if !h.authorizedCluster(req, auth.OpIdempotentWrite) && !h.authorizedAny(req, auth.OpWrite, auth.ResourceTopic) {

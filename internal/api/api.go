@@ -12,7 +12,10 @@ import (
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/metadata"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
+	"github.com/arus-io/arus/internal/quota"
+	"github.com/arus-io/arus/internal/txn"
 )
 
 // Partitions finds the partition replicas open on this broker.
@@ -43,8 +46,11 @@ type Deps struct {
 	Metadata   Metadata
 	Partitions Partitions
 	Groups     *group.Coordinator
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Txns is the transaction coordinator (nil: transactions are refused
+	// with COORDINATOR_NOT_AVAILABLE).
+	Txns   *txn.Coordinator
+	Logger *slog.Logger
+	Now    func() time.Time
 	// Forward sends a request to the active controller's node and returns
 	// its answer; nil on a node that is always the active controller.
 	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
@@ -59,6 +65,8 @@ type Deps struct {
 	// client listener; nil: the advertised address given to New for every
 	// listener.
 	AdvertisedFor func(listenerName string) (host string, port int32, ok bool)
+	// Metrics counts bytes and records in and out per topic; nil: none.
+	Metrics *metrics.Metrics
 }
 
 // Handlers serves requests. Safe for concurrent use by many connections.
@@ -70,6 +78,10 @@ type Handlers struct {
 	apiKeys    [2][]kmsg.ApiVersionsResponseApiKey
 	autoCreate *autoCreator
 	images     *imageWatch
+	// telemetry is the client telemetry state (KIP-714, telemetry.go).
+	telemetry *Telemetry
+	// quotas measures clients against their client quotas (quotas.go).
+	quotas *quota.Manager
 }
 
 // New returns the handlers. advertised reports the address to put into
@@ -78,10 +90,11 @@ func New(deps Deps, advertised func() (string, int32)) *Handlers {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	h := &Handlers{deps: deps, advertised: advertised}
+	h := &Handlers{deps: deps, advertised: advertised, telemetry: newTelemetry(deps.Now)}
 	for _, l := range []Listener{ListenerClient, ListenerInterBroker} {
 		h.apiKeys[l] = apiKeys(l)
 	}
+	h.quotas = newQuotas(deps)
 	h.autoCreate = newAutoCreator(h)
 	if h.deps.Metadata == nil && deps.Controller != nil {
 		h.deps.Metadata = newControllerMetadata(deps.Controller)
@@ -112,6 +125,9 @@ type Request struct {
 	// request arrived on ("" for the inter-broker listener).
 	Principal    auth.Principal
 	ListenerName string
+	// Size is the request's size on the wire in bytes (what produce
+	// quotas count).
+	Size int
 	// forwardedFor is set on the active controller for a client request
 	// another broker forwarded: it is authorized as that client's.
 	forwardedFor bool
@@ -143,6 +159,11 @@ type Outcome struct {
 	Chunks     []Chunk
 	ChunksSize int64
 	Release    func()
+	// Throttle, when positive, is how long the client exceeded a quota
+	// for: the server stops reading the connection's next request for
+	// that long (KIP-219 muting); the response carries it as
+	// ThrottleMillis.
+	Throttle time.Duration
 }
 
 // Serve runs the handler of the request's key. The server has already
@@ -172,11 +193,23 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 		if proposes[req.Body.Key()] {
 			h.awaitApplied(ctx)
 		}
+		if req.Body.Key() == 0 {
+			out = h.throttleProduce(req, out)
+		}
 	}
 	if patch != nil {
-		out = patch(out)
+		if wait := out.Wait; wait != nil {
+			// The response exists only once the wait is over.
+			out.Wait = func() Outcome { return patch(wait()) }
+		} else {
+			out = patch(out)
+		}
 	}
 	return out
 }
 
 func respond(r kmsg.Response) Outcome { return Outcome{Response: r} }
+
+// Telemetry returns the client telemetry state (KIP-714): the metrics
+// clients pushed, and the subscription they are asked for.
+func (h *Handlers) Telemetry() *Telemetry { return h.telemetry }

@@ -37,6 +37,12 @@ func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch
 		}
 		return Outcome{}, false, nil
 	}
+	txnID := func(id string) (Outcome, bool, func(Outcome) Outcome) {
+		if !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, id) {
+			return deny(kerr.TransactionalIDAuthorizationFailed.Code)
+		}
+		return Outcome{}, false, nil
+	}
 	cluster := func(op auth.Operation) (Outcome, bool, func(Outcome) Outcome) {
 		if !h.authorizedCluster(req, op) {
 			return deny(kerr.ClusterAuthorizationFailed.Code)
@@ -73,8 +79,147 @@ func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch
 		return Outcome{}, false, h.filterDeleteGroups(req, r)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return Outcome{}, false, h.filterOffsetForLeaderEpoch(req, r)
+	case *kmsg.EndTxnRequest:
+		return txnID(r.TransactionalID)
+	case *kmsg.AddOffsetsToTxnRequest:
+		// KafkaApis.handleAddOffsetsToTxnRequest: WRITE on the
+		// transactional id, READ on the group.
+		if out, done, p := txnID(r.TransactionalID); done {
+			return out, done, p
+		}
+		return group(r.Group)
+	case *kmsg.TxnOffsetCommitRequest:
+		// KafkaApis.handleTxnOffsetCommitRequest: WRITE on the
+		// transactional id, READ on the group (every partition fails
+		// with the error).
+		code := int16(0)
+		switch {
+		case !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, r.TransactionalID):
+			code = kerr.TransactionalIDAuthorizationFailed.Code
+		case !h.authorized(req, auth.OpRead, auth.ResourceGroup, r.Group):
+			code = kerr.GroupAuthorizationFailed.Code
+		}
+		if code == 0 {
+			return Outcome{}, false, nil
+		}
+		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewTxnOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return respond(resp), true, nil
+	case *kmsg.AddPartitionsToTxnRequest:
+		// KafkaApis.handleAddPartitionsToTxnRequest: WRITE on the
+		// transactional id (v0-3; v4+ batches are sent by brokers on the
+		// inter-broker listener or per transaction below).
+		ids := []string{r.TransactionalID}
+		if r.Version >= 4 {
+			ids = ids[:0]
+			for _, t := range r.Transactions {
+				ids = append(ids, t.TransactionalID)
+			}
+		}
+		for _, id := range ids {
+			if !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, id) {
+				resp := r.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+				resp.SetVersion(req.Version)
+				resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+				for _, t := range r.Topics {
+					rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+					rt.Topic = t.Topic
+					for _, p := range t.Partitions {
+						rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+						rp.Partition, rp.ErrorCode = p, kerr.TransactionalIDAuthorizationFailed.Code
+						rt.Partitions = append(rt.Partitions, rp)
+					}
+					resp.Topics = append(resp.Topics, rt)
+				}
+				return respond(resp), true, nil
+			}
+		}
+		return Outcome{}, false, nil
+	case *kmsg.DescribeTransactionsRequest, *kmsg.ListTransactionsRequest, *kmsg.DescribeProducersRequest:
+		// Kafka filters these per transactional id / topic; arus asks
+		// DESCRIBE on the cluster for the whole request (stricter).
+		return cluster(auth.OpDescribe)
+	case *kmsg.DescribeLogDirsRequest:
+		// KafkaApis.handleDescribeLogDirsRequest: DESCRIBE on the
+		// cluster, else CLUSTER_AUTHORIZATION_FAILED (v3+) and no dirs.
+		return cluster(auth.OpDescribe)
+	case *kmsg.UpdateFeaturesRequest:
+		return cluster(auth.OpAlter)
+	case *kmsg.ListConfigResourcesRequest, *kmsg.DescribeClientQuotasRequest:
+		return cluster(auth.OpDescribeConfigs)
+	case *kmsg.DeleteRecordsRequest:
+		return Outcome{}, false, h.filterDeleteRecords(req, r)
+	case *kmsg.DescribeTopicPartitionsRequest:
+		return Outcome{}, false, h.filterDescribeTopicPartitions(req)
 	}
 	return Outcome{}, false, nil
+}
+
+// filterDeleteRecords takes out the topics the principal may not DELETE
+// (KafkaApis.handleDeleteRecordsRequest: TOPIC_AUTHORIZATION_FAILED per
+// partition).
+func (h *Handlers) filterDeleteRecords(req *Request, r *kmsg.DeleteRecordsRequest) func(Outcome) Outcome {
+	var denied []kmsg.DeleteRecordsResponseTopic
+	kept := r.Topics[:0:0]
+	for _, t := range r.Topics {
+		if !h.authorized(req, auth.OpDelete, auth.ResourceTopic, t.Topic) {
+			d := kmsg.NewDeleteRecordsResponseTopic()
+			d.Topic = t.Topic
+			for _, p := range t.Partitions {
+				dp := kmsg.NewDeleteRecordsResponseTopicPartition()
+				dp.Partition, dp.ErrorCode, dp.LowWatermark = p.Partition, kerr.TopicAuthorizationFailed.Code, -1
+				d.Partitions = append(d.Partitions, dp)
+			}
+			denied = append(denied, d)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	if denied == nil {
+		return nil
+	}
+	r.Topics = kept
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.DeleteRecordsResponse); ok {
+			resp.Topics = append(resp.Topics, denied...)
+		}
+		return out
+	}
+}
+
+// filterDescribeTopicPartitions hides what the principal may not DESCRIBE
+// (KafkaApis.handleDescribeTopicPartitionsRequest): a topic it named gets
+// TOPIC_AUTHORIZATION_FAILED with no partitions, and a listing of all
+// topics leaves it out.
+func (h *Handlers) filterDescribeTopicPartitions(req *Request) func(Outcome) Outcome {
+	return func(out Outcome) Outcome {
+		resp, ok := out.Response.(*kmsg.DescribeTopicPartitionsResponse)
+		if !ok {
+			return out
+		}
+		r := req.Body.(*kmsg.DescribeTopicPartitionsRequest)
+		kept := resp.Topics[:0]
+		for _, t := range resp.Topics {
+			if t.Topic != nil && !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, *t.Topic) {
+				if len(r.Topics) == 0 {
+					continue
+				}
+				t.ErrorCode, t.Partitions, t.TopicID = kerr.TopicAuthorizationFailed.Code, nil, [16]byte{}
+			}
+			kept = append(kept, t)
+		}
+		resp.Topics = kept
+		return out
+	}
 }
 
 // configAllowed checks op on a config resource: topics by name, brokers

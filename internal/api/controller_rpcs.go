@@ -56,7 +56,7 @@ func registrationMaxPartitions(req *kmsg.BrokerRegistrationRequest) int32 {
 // forwarded lists the client requests that run on the active controller.
 // AlterConfigs (33) and IncrementalAlterConfigs (44) forward themselves,
 // after the checks Kafka makes on the receiving broker.
-var forwarded = map[int16]bool{19: true, 20: true, 30: true, 31: true, 37: true, 43: true, 45: true, 51: true}
+var forwarded = map[int16]bool{19: true, 20: true, 30: true, 31: true, 37: true, 43: true, 45: true, 49: true, 51: true, 57: true}
 
 // forwardTimeout bounds a request forwarded to the active controller.
 const forwardTimeout = 30 * time.Second

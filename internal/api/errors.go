@@ -16,6 +16,7 @@ import (
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/record"
+	"github.com/arus-io/arus/internal/txn"
 )
 
 // errorCode maps a domain error to its Kafka error code. This is the only
@@ -47,6 +48,8 @@ func errorCode(logger *slog.Logger, err error) int16 {
 	case errors.Is(err, partition.ErrClosed), errors.Is(err, commitlog.ErrClosed),
 		errors.Is(err, partition.ErrNotLeader), errors.Is(err, partition.ErrUnknownReplica):
 		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, partition.ErrPolicyViolation):
+		return kerr.PolicyViolation.Code
 	case errors.Is(err, partition.ErrNotEnoughReplicas):
 		return kerr.NotEnoughReplicas.Code
 	case errors.Is(err, partition.ErrNotEnoughReplicasAfterAppend):
@@ -90,6 +93,30 @@ func errorCode(logger *slog.Logger, err error) int16 {
 		return kerr.OffsetMetadataTooLarge.Code
 	case errors.Is(err, group.ErrInvalidCommitOffsetSize):
 		return kerr.InvalidCommitOffsetSize.Code
+	case errors.Is(err, partition.ErrCoordinatorFenced):
+		return kerr.TransactionCoordinatorFenced.Code
+	case errors.Is(err, group.ErrProducerFenced):
+		return kerr.ProducerFenced.Code
+	case errors.Is(err, txn.ErrNotCoordinator):
+		return kerr.NotCoordinator.Code
+	case errors.Is(err, txn.ErrCoordinatorNotAvailable):
+		return kerr.CoordinatorNotAvailable.Code
+	case errors.Is(err, txn.ErrLoadInProgress):
+		return kerr.CoordinatorLoadInProgress.Code
+	case errors.Is(err, txn.ErrConcurrentTransactions):
+		return kerr.ConcurrentTransactions.Code
+	case errors.Is(err, txn.ErrInvalidProducerIDMapping):
+		return kerr.InvalidProducerIDMapping.Code
+	case errors.Is(err, txn.ErrProducerFenced):
+		return kerr.ProducerFenced.Code
+	case errors.Is(err, txn.ErrInvalidTxnState):
+		return kerr.InvalidTxnState.Code
+	case errors.Is(err, txn.ErrInvalidTransactionTimeout):
+		return kerr.InvalidTransactionTimeout.Code
+	case errors.Is(err, txn.ErrTransactionalIDNotFound):
+		return kerr.TransactionalIDNotFound.Code
+	case errors.Is(err, txn.ErrTransactionAbortable):
+		return kerr.TransactionAbortable.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
 	case errors.Is(err, controller.ErrPolicyViolation):

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/commitlog"
+	"github.com/arus-io/arus/internal/metrics"
 )
 
 // Chunk is one piece of an encoded response: bytes, or a file region.
@@ -59,6 +60,15 @@ func appendArrayLen(dst []byte, n int, flexible bool) []byte {
 // fileBatches are the regions standing in for one partition's RecordBatches.
 type fileBatches struct {
 	regions []commitlog.FileRegion
+	topic   *metrics.TopicMetrics // counts the bytes out; nil: none
+}
+
+func (f fileBatches) records() int64 {
+	var n int64
+	for _, r := range f.regions {
+		n += r.Records
+	}
+	return n
 }
 
 func (f fileBatches) length() int64 {

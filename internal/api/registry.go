@@ -34,13 +34,20 @@ var registry = map[int16]entry{
 	18: {0, 4, (*Handlers).apiVersions},                  // v5 unreleased in Kafka 4.x
 	19: {0, 7, (*Handlers).createTopics},                 //
 	20: {0, 6, (*Handlers).deleteTopics},                 //
+	21: {0, 2, (*Handlers).deleteRecords},                //
 	22: {0, 5, (*Handlers).initProducerID},               //
+	23: {0, 4, (*Handlers).offsetForLeaderEpoch},         //
+	24: {0, 5, (*Handlers).addPartitionsToTxn},           //
+	25: {0, 4, (*Handlers).addOffsetsToTxn},              //
+	26: {0, 4, (*Handlers).endTxn},                       // v5: KIP-890 part 2, not yet
+	27: {0, 1, (*Handlers).writeTxnMarkers},              // inter-broker
+	28: {0, 5, (*Handlers).txnOffsetCommit},              // v6: topic ids, not yet
 	29: {0, 3, (*Handlers).describeACLs},                 //
 	30: {0, 3, (*Handlers).createACLs},                   //
 	31: {0, 3, (*Handlers).deleteACLs},                   //
-	23: {0, 4, (*Handlers).offsetForLeaderEpoch},         //
 	32: {0, 4, (*Handlers).describeConfigs},              //
 	33: {0, 2, (*Handlers).alterConfigs},                 //
+	35: {1, 4, (*Handlers).describeLogDirs},              // v0 removed in Kafka 4 (KIP-896)
 	36: {0, 2, (*Handlers).saslAuthenticate},             // SASL listeners: answered by internal/server
 	37: {0, 3, (*Handlers).createPartitions},             //
 	42: {0, 3, (*Handlers).deleteGroups},                 //
@@ -49,9 +56,19 @@ var registry = map[int16]entry{
 	45: {0, 1, (*Handlers).alterPartitionAssignments},    //
 	46: {0, 0, (*Handlers).listPartitionReassignments},   //
 	47: {0, 0, (*Handlers).offsetDelete},                 //
+	48: {0, 1, (*Handlers).describeClientQuotas},         //
+	49: {0, 1, (*Handlers).alterClientQuotas},            // forwarded to the active controller
 	50: {0, 0, (*Handlers).describeUserScramCredentials}, //
 	51: {0, 0, (*Handlers).alterUserScramCredentials},    //
+	57: {0, 2, (*Handlers).updateFeatures},               // forwarded to the active controller
 	60: {0, 2, (*Handlers).describeCluster},              //
+	61: {0, 0, (*Handlers).describeProducers},            //
+	65: {0, 0, (*Handlers).describeTransactions},         //
+	66: {0, 1, (*Handlers).listTransactions},             // v2: id pattern, not yet
+	71: {0, 0, (*Handlers).getTelemetrySubscriptions},    // KIP-714
+	72: {0, 0, (*Handlers).pushTelemetry},                // KIP-714
+	74: {0, 1, (*Handlers).listConfigResources},          // Kafka 4.1
+	75: {0, 0, (*Handlers).describeTopicPartitions},      // KIP-966
 	55: {0, 2, (*Handlers).describeQuorum},
 	56: {2, 2, (*Handlers).alterPartition},      // inter-broker
 	59: {0, 1, (*Handlers).fetchSnapshot},       // inter-broker: observers' metadata
@@ -62,7 +79,7 @@ var registry = map[int16]entry{
 
 // interBrokerKeys are served on the inter-broker listener only: requests
 // between brokers and controllers, never a client's.
-var interBrokerKeys = map[int16]bool{56: true, 59: true, 62: true, 63: true, 67: true}
+var interBrokerKeys = map[int16]bool{27: true, 56: true, 59: true, 62: true, 63: true, 67: true}
 
 // Listener is the kind of listener a request arrived on.
 type Listener int8

@@ -48,6 +48,20 @@ func WithTopicDefault(name, value string) Option {
 	}
 }
 
+// WithHTTP serves /metrics, /healthz and /readyz on a free loopback port
+// (Broker.HTTPAddr); a QuorumCluster keeps each node's port across restarts.
+func WithHTTP() Option {
+	return func(c *config.Broker) { c.HTTPListener = httpAnyPort }
+}
+
+// httpAnyPort is the HTTPListener WithHTTP sets.
+const httpAnyPort = "127.0.0.1:0"
+
+// WithMetricsPerPartition sets arus.metrics.per.partition.enabled.
+func WithMetricsPerPartition(on bool) Option {
+	return func(c *config.Broker) { c.MetricsPerPartition = &on }
+}
+
 // WithNumPartitions sets num.partitions.
 func WithNumPartitions(n int32) Option {
 	return func(c *config.Broker) { c.NumPartitions = n }
@@ -73,6 +87,18 @@ func WithOffsetsRetention(retention, checkInterval time.Duration) Option {
 	return func(c *config.Broker) {
 		c.Groups.OffsetsRetention, c.Groups.OffsetsRetentionCheckInterval = retention, checkInterval
 	}
+}
+
+// WithTransactionAbortInterval sets
+// transaction.abort.timed.out.transaction.cleanup.interval.ms.
+func WithTransactionAbortInterval(d time.Duration) Option {
+	return func(c *config.Broker) { c.Transactions.AbortTimedOutInterval = d }
+}
+
+// WithTransactionStatePartitions sets transaction.state.log.num.partitions
+// (fewer partitions start faster in multi-node tests).
+func WithTransactionStatePartitions(n int32) Option {
+	return func(c *config.Broker) { c.Transactions.StateLogPartitions = n }
 }
 
 // Logger returns a logger for tests: quiet unless ARUS_TEST_LOG is set.

@@ -20,6 +20,7 @@ type QuorumCluster struct {
 	addrs  map[int32]string // client listeners
 	inter  map[int32]string // inter-broker listeners (the voters' addresses)
 	dirs   map[int32]string
+	http   map[int32]string // HTTP listeners of nodes started WithHTTP
 	opts   []Option
 	Timing broker.Timing
 
@@ -133,6 +134,9 @@ func (c *QuorumCluster) Start(id int32) *Broker {
 	for _, o := range c.opts {
 		o(&cfg)
 	}
+	if cfg.HTTPListener == httpAnyPort {
+		cfg.HTTPListener = c.HTTPAddr(id)
+	}
 	b, err := broker.Start(cfg, Logger(c.t).With("node", id), broker.WithTiming(c.Timing))
 	if err != nil {
 		c.t.Errorf("start node %d: %v", id, err)
@@ -141,6 +145,21 @@ func (c *QuorumCluster) Start(id int32) *Broker {
 	br := &Broker{Broker: b, Config: cfg}
 	c.add(id, br)
 	return br
+}
+
+// HTTPAddr returns node id's HTTP listener address (with WithHTTP): a
+// free loopback port reserved at the first call and kept for restarts, so
+// it is known before the node has started.
+func (c *QuorumCluster) HTTPAddr(id int32) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.http == nil {
+		c.http = map[int32]string{}
+	}
+	if c.http[id] == "" {
+		c.http[id] = freePorts(c.t, 1)[0]
+	}
+	return c.http[id]
 }
 
 // InterBrokerAddr returns node id's inter-broker listener address.

@@ -57,6 +57,13 @@ func TestPlain(t *testing.T) {
 // scramClient is the client side of RFC 5802, for the test only.
 func scramClient(t *testing.T, s Session, m ScramMechanism, user, password string) error {
 	t.Helper()
+	return scramClientNonce(t, s, m, user, password, func(n string) string { return n })
+}
+
+// scramClientNonce is scramClient whose final message carries
+// finalNonce(server nonce).
+func scramClientNonce(t *testing.T, s Session, m ScramMechanism, user, password string, finalNonce func(string) string) error {
+	t.Helper()
 	first := "n,,n=" + user + ",r=clientnonce"
 	sf, _, err := s.Step([]byte(first))
 	if err != nil {
@@ -82,7 +89,7 @@ func scramClient(t *testing.T, s Session, m ScramMechanism, user, password strin
 		t.Fatal(err)
 	}
 	cred := NewScramCredential(m, salted, rawSalt, int32(iters))
-	without := "c=" + base64.StdEncoding.EncodeToString([]byte("n,,")) + ",r=" + nonce
+	without := "c=" + base64.StdEncoding.EncodeToString([]byte("n,,")) + ",r=" + finalNonce(nonce)
 	authMsg := "n=" + user + ",r=clientnonce," + string(sf) + "," + without
 	clientKey := hmacSum(m, salted, []byte("Client Key"))
 	sig := hmacSum(m, cred.StoredKey, []byte(authMsg))
@@ -116,6 +123,16 @@ func TestScram(t *testing.T) {
 		}
 		if s.Principal() != User("user") {
 			t.Fatalf("principal %v", s.Principal())
+		}
+		// librdkafka sends its own nonce again in front of the server's;
+		// Kafka accepts a final nonce that ends with the server's.
+		s, _ = NewSession(m.String(), Mechanisms, "L", creds)
+		if err := scramClientNonce(t, s, m, "user", "pencil", func(n string) string { return "clientnonce" + n }); err != nil {
+			t.Fatalf("%s librdkafka-style nonce: %v", m, err)
+		}
+		s, _ = NewSession(m.String(), Mechanisms, "L", creds)
+		if err := scramClientNonce(t, s, m, "user", "pencil", func(n string) string { return n + "x" }); !errors.Is(err, ErrAuthenticationFailed) {
+			t.Fatalf("%s nonce not ending with the server's: %v", m, err)
 		}
 		s, _ = NewSession(m.String(), Mechanisms, "L", creds)
 		if err := scramClient(t, s, m, "user", "wrong"); !errors.Is(err, ErrAuthenticationFailed) {

@@ -204,7 +204,10 @@ func (s *scramSession) clientFinal(msg string) ([]byte, error) {
 		return nil, ErrAuthenticationFailed
 	}
 	cbind, err := base64.StdEncoding.DecodeString(fields[0][2:])
-	if err != nil || string(cbind) != s.gs2 || fields[1][2:] != s.nonce {
+	// As Kafka's ScramSaslServer, the client's nonce must end with the
+	// one the server sent, not equal it: librdkafka repeats its own nonce
+	// in front. The proof covers the message as sent either way.
+	if err != nil || string(cbind) != s.gs2 || !strings.HasSuffix(fields[1][2:], s.nonce) {
 		return nil, ErrAuthenticationFailed
 	}
 	proof, err := base64.StdEncoding.DecodeString(proofB64)

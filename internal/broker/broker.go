@@ -27,11 +27,13 @@ import (
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/metadata"
+	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/quorum"
 	"github.com/arus-io/arus/internal/record"
 	"github.com/arus-io/arus/internal/replica"
 	"github.com/arus-io/arus/internal/server"
+	"github.com/arus-io/arus/internal/txn"
 	"github.com/arus-io/arus/internal/web"
 )
 
@@ -63,6 +65,7 @@ type Broker struct {
 	opts     options
 	replicas *replica.Manager // follower fetchers
 	groups   *group.Coordinator
+	txns     *txn.Coordinator
 	raft     *quorum.Raft            // nil with a shared (test) controller or on a broker-only node
 	observer *controller.ObserverLog // set on a broker-only node
 
@@ -71,7 +74,19 @@ type Broker struct {
 	files         *commitlog.FileCache
 	maxPartitions int32
 
-	metadataKick     chan struct{}    // wakes a broker-only node's metadataLoop (buffered, 1)
+	metadataKick chan struct{} // wakes a broker-only node's metadataLoop (buffered, 1)
+	// metrics is this node's Prometheus registry and instruments; http
+	// serves it with /healthz and /readyz (nil when arus.http.listener is
+	// off). ready is set once Start has finished, stopping when shutdown
+	// begins: /readyz reads both.
+	metrics  *metrics.Metrics
+	http     *httpServer
+	ready    atomic.Bool
+	stopping atomic.Bool
+	// heartbeatAcked is when (unix ns) the active controller last
+	// acknowledged a heartbeat: /readyz wants one within the session timeout.
+	heartbeatAcked atomic.Int64
+
 	lastHWCheckpoint time.Time        // owned by the reviewReplicas loop
 	remote           *remote          // requests to the active controller on another node
 	web              *web.Server      // console on http.listener; nil when off
@@ -134,6 +149,15 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if b.lock, err = lockDir(cfg.DataDir); err != nil {
 		return b, err
 	}
+	b.metrics = metrics.New(metrics.Options{PerPartition: *cfg.MetricsPerPartition})
+	b.metrics.SetSource(b)
+	// Serve /healthz and /readyz (503 until started) from the beginning.
+	// It is not fatal when it cannot bind (another arus on this machine
+	// holds the default port): Kafka clients come first.
+	if b.http, err = startHTTP(cfg.HTTPListener, b.registerHTTP, logger); err != nil {
+		logger.Error("http listener (console, /metrics) not started", "addr", cfg.HTTPListener, "err", err)
+		b.http = nil
+	}
 	// One budget per process: in-process test clusters share the last one set.
 	record.SetDecompressionBudget(record.NewBudget(cfg.DecompressionMaxBytes))
 	b.files, b.maxPartitions = fileBudget(cfg, logger)
@@ -156,6 +180,10 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		ExpectedBrokers: len(quorumVoters), Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
+	b.txns = txn.New(txn.Config{
+		NodeID: cfg.NodeID, Transactions: cfg.Transactions, Metadata: b.controller, CreateTopic: b.createInternalTopic,
+		Partitions: b, SendMarkers: api.MarkerSender(b.remote.sendToNode), Logger: logger,
+	})
 	creds, err := newCredentials(cfg.Security, b.controller)
 	if err != nil {
 		return b, err
@@ -169,7 +197,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		meta = sharedMetadata{b.publisher, b.controller}
 	}
 	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Metadata: meta, Partitions: b, Groups: b.groups, Logger: logger,
-		Authorizer: authorizer, AdvertisedFor: b.advertisedFor}
+		Authorizer: authorizer, AdvertisedFor: b.advertisedFor, Metrics: b.metrics, Txns: b.txns}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward
 	}
@@ -184,6 +212,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		QueuedMaxRequestBytes: cfg.QueuedMaxRequestBytes, ConnectionsMaxIdle: max(cfg.ConnectionsMaxIdle, 0),
 		MaxConnections: int(cfg.MaxConnections), MaxConnectionsPerIP: int(cfg.MaxConnectionsPerIP),
 		MaxConnectionsPerIPOverrides: overrides, MaxConnectionCreationRate: int(cfg.MaxConnectionCreationRate),
+		Metrics: b.metrics,
 	}
 	firstCfg, _, err := b.listenerServerConfig(clientBase, cfg.ClientListeners()[0], creds)
 	if err != nil {
@@ -195,7 +224,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	}
 	b.interServer, err = server.Listen(cfg.InterBrokerListener, server.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger.With("listener", "inter-broker"),
-		InterBroker: true, Preface: quorum.Preface(), Handoff: raftConns.deliver,
+		InterBroker: true, Preface: quorum.Preface(), Handoff: raftConns.deliver, Metrics: b.metrics,
 	})
 	if err != nil {
 		return b, fmt.Errorf("listen on %s (inter-broker listener): %w", cfg.InterBrokerListener, err)
@@ -272,17 +301,19 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if b.opts.controller == nil {
 		b.goFunc(func() { b.every(time.Second, b.tickController) })
 	}
-	if cfg.HTTPListener != "" {
-		// The console is a Kafka client of this node's own listener.
-		// A console that cannot bind (another arus on this machine holds
-		// the default port) is logged, not fatal: clients come first.
+	if b.http != nil {
+		// The console is a Kafka client of this node's own listener,
+		// served on the HTTP listener beside /metrics.
 		var werr error
-		b.web, werr = web.Listen(web.Config{Listener: cfg.HTTPListener, Bootstrap: []string{b.server.Addr().String()}, Logger: logger})
-		if werr != nil {
+		if b.web, werr = web.New(web.Config{Bootstrap: []string{b.server.Addr().String()}, Logger: logger}); werr != nil {
 			b.web = nil
 			logger.Error("web console not started", "err", werr)
+		} else {
+			b.http.setConsole(b.web.Handler())
+			logger.Info("web console serving", "url", "http://"+b.http.addr().String()+"/")
 		}
 	}
+	b.ready.Store(true)
 	logger.Info("arus broker started", "node_id", cfg.NodeID, "listener", b.server.Addr().String(),
 		"inter_broker_listener", b.interServer.Addr().String(), "inter_broker_advertised", b.InterBrokerAdvertised(),
 		"advertised", net.JoinHostPort(b.advertised.host, strconv.Itoa(int(b.advertised.port))),
@@ -372,14 +403,6 @@ func (b *Broker) dialPeer(ctx context.Context, network, addr string) (net.Conn, 
 
 // Addr is the address the client listener is bound to.
 func (b *Broker) Addr() net.Addr { return b.server.Addr() }
-
-// HTTPAddr is the address the web console listens on, or nil when it is off.
-func (b *Broker) HTTPAddr() net.Addr {
-	if b.web == nil {
-		return nil
-	}
-	return b.web.Addr()
-}
 
 // Controller returns the node's controller (tests inspect the image).
 func (b *Broker) Controller() *controller.Controller { return b.controller }
@@ -539,6 +562,7 @@ func (b *Broker) Crash(ctx context.Context) error {
 }
 
 func (b *Broker) stopAll(ctx context.Context) error {
+	b.stopping.Store(true) // /readyz answers 503 from here on
 	b.shutdownOnce.Do(func() {
 		if b.controlled && b.controller != nil && len(b.controller.Image().Brokers) > 1 {
 			// Controlled shutdown: hand leadership over before going away.
@@ -571,6 +595,9 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		if b.groups != nil {
 			errs = append(errs, b.groups.Shutdown(ctx))
 		}
+		if b.txns != nil {
+			errs = append(errs, b.txns.Shutdown(ctx))
+		}
 		b.wg.Wait()
 		if b.replicas != nil {
 			b.replicas.Shutdown()
@@ -585,6 +612,11 @@ func (b *Broker) stopAll(ctx context.Context) error {
 		}
 		if b.remote != nil {
 			b.remote.close()
+		}
+		if b.http != nil {
+			// Last, so probes see "not ready" rather than a refused
+			// connection while the rest shuts down.
+			errs = append(errs, b.http.shutdown(ctx))
 		}
 		if b.lock != nil {
 			errs = append(errs, b.lock.Close())

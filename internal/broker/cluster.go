@@ -88,6 +88,7 @@ func (b *Broker) CheckISR() {
 	b.mu.RUnlock()
 	// Without the lock: alterPartition waits for a commit.
 	for tp, p := range parts {
+		old := p.Role().ISR
 		c, ok := p.ProposeISR()
 		if !ok {
 			continue
@@ -96,6 +97,17 @@ func (b *Broker) CheckISR() {
 			b.logger.Info("ISR change refused", "topic", tp.topic, "partition", tp.index, "isr", c.ISR, "err", err)
 		} else {
 			b.logger.Info("ISR changed", "topic", tp.topic, "partition", tp.index, "isr", c.ISR)
+			b.metrics.ISRChanged(isrShrank(old, c.ISR), isrShrank(c.ISR, old))
 		}
 	}
+}
+
+// isrShrank reports whether a replica of old is missing from isr.
+func isrShrank(old, isr []int32) bool {
+	for _, id := range old {
+		if !containsID(isr, id) {
+			return true
+		}
+	}
+	return false
 }

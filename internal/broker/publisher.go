@@ -181,11 +181,11 @@ func (b *Broker) startPublisher() error {
 }
 
 // applyCoordinators is the publisher's second step: the coordinators learn
-// which of their partitions this node leads (all already open). The
-// transaction coordinator's OnImage belongs here, after the group
-// coordinator's.
+// which of their partitions this node leads (all already open): the group
+// coordinator, then the transaction coordinator.
 func (b *Broker) applyCoordinators(im *metadata.Image, _ *metadata.Delta) {
 	b.groups.OnImage(im)
+	b.txns.OnImage(im)
 }
 
 // sharedPublishers are the publishers of the brokers of one in-process

@@ -80,6 +80,20 @@ func (r *remote) forward(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 	return cl.SeedBrokers()[0].Request(ctx, req)
 }
 
+// sendToNode sends req to the inter-broker listener of broker node (this
+// node included: the request then loops back through its own listener).
+func (r *remote) sendToNode(ctx context.Context, node int32, req kmsg.Request) (kmsg.Response, error) {
+	br, ok := r.b.controller.Image().Brokers[node]
+	if !ok || br.InterBrokerAddr() == "" {
+		return nil, fmt.Errorf("no inter-broker address for node %d", node)
+	}
+	cl, err := r.clientFor(br.InterBrokerAddr())
+	if err != nil {
+		return nil, err
+	}
+	return cl.SeedBrokers()[0].Request(ctx, req)
+}
+
 // clientFor returns the (cached) client whose only seed is addr, a peer's
 // inter-broker listener.
 func (r *remote) clientFor(addr string) (*kgo.Client, error) {
@@ -171,6 +185,14 @@ func (b *Broker) registerRemote(rec metadata.RegisterBrokerRecord) error {
 // sendHeartbeat tells the active controller this broker is alive (or,
 // with shutdown, that it is leaving and should be fenced now).
 func (b *Broker) sendHeartbeat(shutdown bool) error {
+	err := b.sendHeartbeatOnce(shutdown)
+	if err == nil && !shutdown {
+		b.heartbeatAcked.Store(time.Now().UnixNano())
+	}
+	return err
+}
+
+func (b *Broker) sendHeartbeatOnce(shutdown bool) error {
 	if b.controller.IsActive() || b.remote == nil {
 		if shutdown {
 			return b.controller.FenceBroker(b.cfg.NodeID)

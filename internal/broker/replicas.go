@@ -39,6 +39,9 @@ func (b *Broker) applyPartitions(im *metadata.Image, delta *metadata.Delta) {
 		deleted := map[string]bool{}
 		for _, name := range delta.DeletedTopics {
 			deleted[name] = true
+			if _, recreated := im.Topics[name]; !recreated {
+				b.metrics.ForgetTopic(name)
+			}
 		}
 		var gone []topicPartition
 		for tp := range open {
@@ -191,7 +194,8 @@ func (b *Broker) partitionConfig(im *metadata.Image, tp topicPartition, p metada
 		Topic: tp.topic, Index: tp.index,
 		Dir:       filepath.Join(b.cfg.DataDir, fmt.Sprintf("%s-%d", tp.topic, tp.index)),
 		TopicConf: b.topicConfig(im, tp.topic), Logger: b.logger, ReplicaLagMax: b.opts.timing.ReplicaLagMax,
-		Files: b.files, Role: roleOf(b.cfg.NodeID, p),
+		Files: b.files, Flushes: b.flushObserver(), RecoveryPointInterval: b.cfg.RecoveryPointCheckpointInterval,
+		Role: roleOf(b.cfg.NodeID, p),
 	}
 }
 

@@ -231,6 +231,37 @@ func TestSecurityListenersSASLAndACLs(t *testing.T) {
 	if res, err := carolAdm.CreateACLs(ctx, acls); err != nil || len(res) == 0 || !errors.Is(res[0].Err, kerr.ClusterAuthorizationFailed) {
 		t.Fatalf("carol create acls: %v %+v", err, res)
 	}
+	// The operators' admin APIs are authorized too: DeleteRecords needs
+	// DELETE on the topic, DescribeLogDirs DESCRIBE and UpdateFeatures
+	// ALTER on the cluster (KafkaApis.handleDeleteRecordsRequest,
+	// handleDescribeLogDirsRequest, ControllerApis.handleUpdateFeatures).
+	if res, err := carolAdm.DeleteRecords(ctx, kadm.Offsets{"orders": {0: {At: 1}}}); err != nil {
+		t.Fatalf("carol delete records: %v", err)
+	} else if r, ok := res.Lookup("orders", 0); !ok || !errors.Is(r.Err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("carol delete records: %+v, want TOPIC_AUTHORIZATION_FAILED", r)
+	}
+	if _, err := carolAdm.DescribeAllLogDirs(ctx, nil); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("carol describe log dirs: %v, want CLUSTER_AUTHORIZATION_FAILED", err)
+	}
+	upd := kmsg.NewPtrUpdateFeaturesRequest()
+	if resp, err := upd.RequestWith(ctx, carol); err != nil || resp.ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("carol update features: %v %+v, want CLUSTER_AUTHORIZATION_FAILED", err, resp)
+	}
+	// Client quotas: DESCRIBE_CONFIGS and ALTER_CONFIGS on the cluster
+	// (KafkaApis.handleDescribeClientQuotasRequest, ControllerApis.handleAlterClientQuotas).
+	if _, err := carolAdm.DescribeClientQuotas(ctx, false, nil); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("carol describe client quotas: %v, want CLUSTER_AUTHORIZATION_FAILED", err)
+	}
+	quotaEntry := []kadm.AlterClientQuotaEntry{{Entity: kadm.ClientQuotaEntity{{Type: "user"}}, Ops: []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 1 << 30}}}}
+	if res, err := carolAdm.AlterClientQuotas(ctx, quotaEntry); err != nil || len(res) != 1 || !errors.Is(res[0].Err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("carol alter client quotas: %v %+v, want CLUSTER_AUTHORIZATION_FAILED", err, res)
+	}
+	if res, err := adm.AlterClientQuotas(ctx, quotaEntry); err != nil || res[0].Err != nil {
+		t.Fatalf("admin alter client quotas: %v %+v", err, res)
+	}
+	if got, err := adm.DescribeClientQuotas(ctx, false, nil); err != nil || len(got) != 1 {
+		t.Fatalf("admin describe client quotas: %v %+v", err, got)
+	}
 
 	// Wrong password, unknown user: SASL_AUTHENTICATION_FAILED; others unaffected.
 	for _, mech := range []kgo.Opt{

@@ -42,6 +42,7 @@ func addClientFlags(cmd *cobra.Command) {
 	}
 	cmd.PersistentFlags().StringP(bootstrapFlag, "b", defaultBootstrap,
 		"comma-separated host:port list of brokers to bootstrap from (env "+bootstrapEnv+")")
+	addSecurityFlags(cmd)
 }
 
 // bootstrapServers returns the seed brokers for cmd: the flag if it was set
@@ -75,10 +76,15 @@ func newClient(cmd *cobra.Command, opts ...kgo.Opt) (*kgo.Client, error) {
 	if len(seeds) == 0 {
 		return nil, errors.New("no bootstrap server given: use --bootstrap-server host:port")
 	}
+	security, err := securityOptions(cmd)
+	if err != nil {
+		return nil, err
+	}
 	all := append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.DialTimeout(connectTimeout),
-	}, opts...)
+	}, security...)
+	all = append(all, opts...)
 	cl, err := kgo.NewClient(all...)
 	if err != nil {
 		return nil, fmt.Errorf("configure client: %w", err)

@@ -37,7 +37,8 @@ failover; it is not meant for production (use "arus serve" on each machine).`,
 its own arus child process (broker and controller), client listeners on
 127.0.0.1:9092, 9093, 9094, ..., inter-broker listeners (replication and the
 metadata quorum; peers only) on 127.0.0.1:19092, 19093, ... (base port +
-10000), data under ./arus-dev-data/node-N.
+10000), HTTP listeners (/metrics, /healthz, /readyz) on 127.0.0.1:29092,
+29093, ... (base port + 20000), data under ./arus-dev-data/node-N.
 
 The command prints the bootstrap address and each node's own command, stays in
 the foreground showing the nodes' logs, and stops every node on Ctrl-C. Kill a
@@ -58,6 +59,9 @@ it starts only the nodes that are not running.`,
 	dev.AddCommand(cluster)
 	return dev
 }
+
+// devHTTPOffset puts node N's HTTP listener at base port + 20000 + N-1.
+const devHTTPOffset = 20000
 
 func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, basePort int, dataDir string) error {
 	if voterCount < 1 || voterCount > 9 || brokerCount < 0 || voterCount+brokerCount > 16 {
@@ -81,16 +85,17 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 		}
 	}
 	args := func(i int) []string {
-		// Node 1 serves the web console on the default address; the
-		// others have none (they would all want the same port).
-		console := "off"
+		// Node 1 serves the console and its metrics on the default
+		// address; the others serve metrics on ports of their own.
+		httpListener := "off"
 		if i == 1 {
-			console = config.DefaultHTTPListener
+			httpListener = config.DefaultHTTPListener
+		} else if port := basePort + devHTTPOffset + i - 1; port < 65536 {
+			httpListener = fmt.Sprintf("127.0.0.1:%d", port)
 		}
 		return []string{"serve", "--node-id", fmt.Sprint(i), "--listener", addrs[i-1], "--inter-broker-listener", inter[i-1],
 			"--data-dir", filepath.Join(dataDir, fmt.Sprintf("node-%d", i)),
-			"--controller-quorum-voters", strings.Join(voters, ","), "--num-partitions", "3",
-			"--http-listener", console}
+			"--controller-quorum-voters", strings.Join(voters, ","), "--num-partitions", "3", "--http-listener", httpListener}
 	}
 	fmt.Fprintf(out, "arus dev cluster: %d nodes (%d controllers)\n  bootstrap: %s\n", nodes, voterCount, strings.Join(addrs, ","))
 	var children []*exec.Cmd

@@ -40,6 +40,7 @@ Examples:
 		newGroupDescribeCommand(),
 		newGroupDeleteCommand(),
 		newGroupResetOffsetsCommand(),
+		newGroupLagCommand(),
 	)
 	return cmd
 }

@@ -57,6 +57,6 @@ cluster.`,
 		},
 	}
 	addServeFlags(root, opts)
-	root.AddCommand(newServeCommand(), newTopicCommand(), newProduceCommand(), newConsumeCommand(), newGroupCommand(), newBenchCommand(), newDevCommand(), newClusterCommand(), newConsoleCommand())
+	root.AddCommand(newServeCommand(), newTopicCommand(), newProduceCommand(), newConsumeCommand(), newGroupCommand(), newTxnCommand(), newBenchCommand(), newDevCommand(), newClusterCommand(), newConsoleCommand(), newLogDirsCommand(), newConfigCommand(), newACLCommand(), newUserCommand(), newQuotaCommand())
 	return root
 }

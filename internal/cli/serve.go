@@ -30,6 +30,7 @@ type connectionOptions struct {
 }
 
 type serveOptions struct {
+	overrides           []string
 	nodeID              int32
 	listener            string
 	advertised          string
@@ -90,7 +91,8 @@ func addServeFlags(cmd *cobra.Command, o *serveOptions) {
 	f.StringVar(&c.perIPOverrides, "max-connections-per-ip-overrides", "", "per-host limits, host:count,host:count (max.connections.per.ip.overrides)")
 	f.Int32Var(&c.creationRate, "max-connection-creation-rate", config.DefaultMaxConnectionCreationRate, "new connections accepted per second (max.connection.creation.rate)")
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", config.DefaultShutdownTimeout, "a SIGTERM or SIGINT exits after this even if shutdown has not finished; a second signal exits at once (shutdown.timeout.ms)")
-	f.StringVar(&o.httpListener, "http-listener", envStr("ARUS_HTTP_LISTENER", config.DefaultHTTPListener), "host:port of the web console, or off (http.listener; env ARUS_HTTP_LISTENER)")
+	f.StringVar(&o.httpListener, "http-listener", envStr("ARUS_HTTP_LISTENER", config.DefaultHTTPListener), "host:port of the HTTP listener: web console, Prometheus /metrics, /healthz and /readyz; \"off\" disables it (http.listener; env ARUS_HTTP_LISTENER)")
+	f.StringArrayVar(&o.overrides, "override", nil, "set a server.properties key, over --config, e.g. --override listeners=SASL_SSL://0.0.0.0:9093 --override ssl.keystore.location=/etc/arus/broker.pem --override authorizer.class.name="+config.StandardAuthorizer+" (repeatable; kafka-server-start.sh's --override)")
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 }
 
@@ -132,11 +134,23 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		defaults[k] = v
 	}
 	cfg := config.Broker{}
+	props := map[string]string{}
 	if o.configFile != "" {
-		props, err := config.LoadProperties(o.configFile)
-		if err != nil {
+		var err error
+		if props, err = config.LoadProperties(o.configFile); err != nil {
 			return err
 		}
+	}
+	// --override key=value (kafka-server-start.sh's --override) sets any
+	// server.properties key, over the file.
+	for _, kv := range o.overrides {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--override %q: want key=value", kv)
+		}
+		props[strings.TrimSpace(k)] = v
+	}
+	if len(props) > 0 {
 		if err := config.ApplyProperties(&cfg, props); err != nil {
 			return err
 		}

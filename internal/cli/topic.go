@@ -40,6 +40,7 @@ Examples:
 		newTopicReassignCommand(),
 		newTopicAlterConfigCommand(),
 		newTopicAddPartitionsCommand(),
+		newTopicDeleteRecordsCommand(),
 	)
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -302,7 +301,7 @@ func (p *compactPass) cleanable(bound, firstDirty int64) ([]segmentView, error) 
 		if p.cc.MinCompactionLagMs > 0 && v.next > firstDirty {
 			ts := v.maxTS
 			if ts == record.NoTimestamp {
-				st, err := os.Stat(v.seg.path + logSuffix)
+				st, err := p.l.fs.Stat(v.seg.path + logSuffix)
 				if err != nil {
 					return nil, err
 				}
@@ -387,7 +386,7 @@ func (p *compactPass) groupEnd(views []segmentView, i int) int {
 // for the first segment of the log, whose base is the log start offset;
 // otherwise a group left empty is just removed.
 func (p *compactPass) cleanGroup(group []segmentView, f *batchFilter, keepEmpty bool) error {
-	ns, err := createCleaned(p.l.files, p.l.dir, group[0].base, p.nowMs)
+	ns, err := createCleaned(p.l.files, p.l.fs, p.l.dir, group[0].base, p.nowMs)
 	if err != nil {
 		return fmt.Errorf("commitlog: compact: create segment %d: %w", group[0].base, err)
 	}
@@ -488,7 +487,7 @@ func (p *compactPass) install(group []segmentView, ns *segment) error {
 		}
 		return err
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		return fail(err)
 	}
 	for _, v := range olds {
@@ -497,12 +496,12 @@ func (p *compactPass) install(group []segmentView, ns *segment) error {
 		}
 	}
 	if ns != nil {
-		if err := finishSwap(ns.path); err != nil {
+		if err := finishSwap(l.fs, ns.path); err != nil {
 			return fail(err)
 		}
 		installedCleaned(ns)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		return fail(err)
 	}
 

@@ -47,7 +47,7 @@ func (w *cleanedWriter) flush() error {
 		return nil
 	}
 	if err := w.seg.log.with(func(f *os.File) error {
-		_, err := f.WriteAt(w.pending, w.seg.size-int64(len(w.pending)))
+		_, err := w.seg.fs().WriteAt(f, w.pending, w.seg.size-int64(len(w.pending)))
 		return err
 	}); err != nil {
 		return err
@@ -73,12 +73,12 @@ var cleanerFileSuffixes = []string{indexSuffix, timeIndexSuffix, logSuffix}
 // replacing leftovers of an earlier pass that stopped. Its .log file is
 // held open (its name is not the segment's yet) until install renamed it;
 // its index files are named with indexExt until then.
-func createCleaned(files *FileCache, dir string, base, nowMs int64) (*segment, error) {
-	s := newSegment(files, dir, base, nowMs)
+func createCleaned(files *FileCache, fs FS, dir string, base, nowMs int64) (*segment, error) {
+	s := newSegment(files, fs, dir, base, nowMs)
 	s.indexExt = cleanedSuffix
 	for _, suffix := range cleanerFileSuffixes {
 		name := s.path + suffix + cleanedSuffix
-		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := fs.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
 		flag := os.O_RDWR | os.O_CREATE | os.O_EXCL
@@ -86,11 +86,11 @@ func createCleaned(files *FileCache, dir string, base, nowMs int64) (*segment, e
 		if suffix == logSuffix {
 			err = s.log.createHeld(name, flag)
 		} else {
-			err = files.withTransient(name, flag, func(*os.File) error { return nil })
+			err = files.withTransient(fs, name, flag, func(*os.File) error { return nil })
 		}
 		if err != nil {
 			_ = s.closeFiles() // nothing written yet
-			removeCleaned(s.path)
+			removeCleaned(s.fs(), s.path)
 			return nil, err
 		}
 	}
@@ -106,22 +106,22 @@ func installedCleaned(s *segment) {
 // discardCleaned closes and removes a new segment that will not be used.
 func discardCleaned(s *segment) {
 	_ = s.closeFiles() // the files are removed
-	removeCleaned(s.path)
+	removeCleaned(s.fs(), s.path)
 }
 
 // removeCleaned removes the .cleaned and .swap files of path, ignoring
 // errors: Open removes what is left.
-func removeCleaned(path string) {
+func removeCleaned(fs FS, path string) {
 	for _, suffix := range cleanerFileSuffixes {
-		_ = os.Remove(path + suffix + cleanedSuffix)
-		_ = os.Remove(path + suffix + swapSuffix)
+		_ = fs.Remove(path + suffix + cleanedSuffix)
+		_ = fs.Remove(path + suffix + swapSuffix)
 	}
 }
 
 // commitCleaned renames the .cleaned files of s to .swap, the .log last.
 func commitCleaned(s *segment) error {
 	for _, suffix := range cleanerFileSuffixes {
-		if err := os.Rename(s.path+suffix+cleanedSuffix, s.path+suffix+swapSuffix); err != nil {
+		if err := s.fs().Rename(s.path+suffix+cleanedSuffix, s.path+suffix+swapSuffix); err != nil {
 			return err
 		}
 	}
@@ -130,9 +130,9 @@ func commitCleaned(s *segment) error {
 
 // finishSwap renames the .swap files of path over the final names, the
 // .log last.
-func finishSwap(path string) error {
+func finishSwap(fs FS, path string) error {
 	for _, suffix := range cleanerFileSuffixes {
-		if err := os.Rename(path+suffix+swapSuffix, path+suffix); err != nil {
+		if err := fs.Rename(path+suffix+swapSuffix, path+suffix); err != nil {
 			return err
 		}
 	}
@@ -164,8 +164,8 @@ func parseCleanerName(name string) (base int64, fileSuffix, state string, ok boo
 // are removed and it is renamed to its .log, whose index files are then
 // rebuilt; index .swap files are removed either way. It returns the bases
 // whose indexes must be rebuilt.
-func recoverCleanerFiles(dir string, logger *slog.Logger) (map[int64]bool, error) {
-	entries, err := os.ReadDir(dir)
+func recoverCleanerFiles(fs FS, dir string, logger *slog.Logger) (map[int64]bool, error) {
+	entries, err := fs.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func recoverCleanerFiles(dir string, logger *slog.Logger) (map[int64]bool, error
 			swaps = append(swaps, base)
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+		if err := fs.Remove(filepath.Join(dir, name)); err != nil {
 			return nil, err
 		}
 		changed = true
@@ -195,14 +195,14 @@ func recoverCleanerFiles(dir string, logger *slog.Logger) (map[int64]bool, error
 	rebuild := make(map[int64]bool)
 	for _, base := range swaps {
 		path := segmentPath(dir, base)
-		next, err := swapEnd(path + logSuffix + swapSuffix)
+		next, err := swapEnd(fs, path+logSuffix+swapSuffix)
 		if err != nil {
 			return nil, fmt.Errorf("swap file of segment %d: %w", base, err)
 		}
 		var replaced []int64
 		for _, old := range bases {
 			if old > base && old < next {
-				if err := removeSegmentFiles(segmentPath(dir, old)); err != nil {
+				if err := removeSegmentFiles(fs, segmentPath(dir, old)); err != nil {
 					return nil, err
 				}
 				replaced = append(replaced, old)
@@ -210,11 +210,11 @@ func recoverCleanerFiles(dir string, logger *slog.Logger) (map[int64]bool, error
 		}
 		// Stale or new, the index files are rebuilt from the swapped .log.
 		for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
-			if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := fs.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, err
 			}
 		}
-		if err := os.Rename(path+logSuffix+swapSuffix, path+logSuffix); err != nil {
+		if err := fs.Rename(path+logSuffix+swapSuffix, path+logSuffix); err != nil {
 			return nil, err
 		}
 		rebuild[base] = true
@@ -222,7 +222,7 @@ func recoverCleanerFiles(dir string, logger *slog.Logger) (map[int64]bool, error
 		logger.Warn("commitlog: finished a compaction interrupted by a crash", "segment", base, "nextOffset", next, "replaced", replaced)
 	}
 	if changed {
-		if err := syncDir(dir); err != nil {
+		if err := fs.SyncDir(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -231,8 +231,8 @@ func recoverCleanerFiles(dir string, logger *slog.Logger) (map[int64]bool, error
 
 // swapEnd returns the offset after the last whole, CRC-valid batch of a
 // .swap file, or its base when it has none.
-func swapEnd(path string) (int64, error) {
-	f, err := os.Open(path)
+func swapEnd(fs FS, path string) (int64, error) {
+	f, err := fs.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return 0, err
 	}

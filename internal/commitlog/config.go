@@ -45,6 +45,9 @@ type Config struct {
 	// the whole process sized from RLIMIT_NOFILE (DefaultCacheCapacity
 	// with DefaultFDReserve).
 	Files *FileCache
+	// FS is the file system; nil is OS. Tests inject failures through it.
+	// Only Open reads it, like Files.
+	FS FS
 }
 
 // validate fills defaults and rejects nonsense.
@@ -82,6 +85,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.FS == nil {
+		c.FS = OS
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("commitlog: invalid config: %w", errors.Join(errs...))

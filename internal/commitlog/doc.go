@@ -10,17 +10,22 @@
 //	00000000000000001234.log        the active segment: appends go here
 //	...
 //	.arus-clean-shutdown            present only while the log is closed cleanly
+//	.arus-recovery-point            the log was durable up to here (a checkpoint)
 //
 // Invariants:
 //   - Segments are ordered by base offset and never overlap; the last one is
-//     active. LogStartOffset is the first segment's base, so it survives a
-//     restart without a checkpoint file.
+//     active. LogStartOffset is the first segment's base, or a later offset
+//     inside the first segments set by IncrementLogStartOffset
+//     (DeleteRecords) and kept in the log-start-offset file (start.go);
+//     it only moves forward, and retention deletes segments that end at or
+//     before it.
 //   - A .log file holds whole, CRC-valid batches only; the published size
 //     of a segment always ends at a batch boundary.
 //   - Every segment but the active one was fsynced, with its indexes, when
 //     it was rolled. Recovery after a crash therefore rescans only the last
-//     segment and truncates it at the first invalid batch (a torn tail). It
-//     never removes bytes before an invalid batch.
+//     segment, from the recovery point when the .arus-recovery-point file
+//     names one in it (recovery.go), and truncates it at the first invalid
+//     batch (a torn tail). It never removes bytes before an invalid batch.
 //   - Index entries are kept in memory for lookups and written to their
 //     files in small buffered chunks; the files are complete after a roll or
 //     Close and rebuilt from the .log file whenever they are in doubt.
@@ -43,6 +48,14 @@
 // within the cache's capacity however many partitions and segments there
 // are.
 //
+// Storage faults: every file operation goes through Config.FS (vfs.go),
+// so tests fail writes, fsyncs, renames and a full disk at any step
+// (internal/arustest/errorfs). A failed write is cut off again and changes
+// nothing; a failure that leaves the files in doubt (an fsync, a cut that
+// fails, a compaction past its commit point) fails the log: every later
+// write and Sync returns the error, Close writes no clean-shutdown marker,
+// and the next Open recovers from the files.
+//
 // Concurrency: one goroutine at a time appends (Append, AppendAsFollower,
 // TruncateTo); Read, Sync, OffsetForTimestamp, MaxTimestamp, ScanBatches,
 // EnforceRetention, Compact and the accessors may run concurrently with it
@@ -58,7 +71,8 @@
 // readers compare a truncation counter before and after and retry (a
 // sequence lock). Sync fsyncs without the lock. LogEndOffset,
 // LogStartOffset and Size are atomics readable without any lock. Lock
-// order: the cleaner mutex (Log.cleaner.mu) before Log.mu, before a
+// order: Log.startMu (IncrementLogStartOffset) and the cleaner mutex
+// (Log.cleaner.mu), never both, before Log.mu, before a
 // segment file's mutex, before FileCache.mu (the cache's eviction only
 // tries a file's mutex); nothing else nests. Compact holds the cleaner
 // mutex for a whole pass but Log.mu only to take a snapshot and to swap

@@ -155,9 +155,9 @@ func (c *FileCache) evictLocked() bool {
 
 // openTransient opens a file for a moment (an index file). Close it with
 // closeTransient.
-func (c *FileCache) openTransient(name string, flag int) (*os.File, error) {
+func (c *FileCache) openTransient(fs FS, name string, flag int) (*os.File, error) {
 	c.admit()
-	f, err := os.OpenFile(name, flag, 0o644)
+	f, err := fs.OpenFile(name, flag, 0o644)
 	if err != nil {
 		c.forget(nil)
 		return nil, err
@@ -172,8 +172,8 @@ func (c *FileCache) closeTransient(f *os.File) error {
 }
 
 // withTransient runs fn on name opened with flag and closes it again.
-func (c *FileCache) withTransient(name string, flag int, fn func(f *os.File) error) error {
-	f, err := c.openTransient(name, flag)
+func (c *FileCache) withTransient(fs FS, name string, flag int, fn func(f *os.File) error) error {
+	f, err := c.openTransient(fs, name, flag)
 	if err != nil {
 		return err
 	}
@@ -189,6 +189,7 @@ var errFileClosed = errors.New("commitlog: segment file used after close")
 // or until evicted, reopened by name on the next use.
 type segmentFile struct {
 	cache *FileCache
+	fs    FS // of the Log the file belongs to
 	path  string
 	used  atomic.Bool // set on every pin; cleared by the CLOCK hand
 
@@ -200,15 +201,15 @@ type segmentFile struct {
 	elem   *list.Element
 }
 
-func (c *FileCache) newFile(path string) *segmentFile {
-	return &segmentFile{cache: c, path: path}
+func (c *FileCache) newFile(fs FS, path string) *segmentFile {
+	return &segmentFile{cache: c, fs: fs, path: path}
 }
 
 // openLocked opens name with flag into sf, which must be closed.
 func (sf *segmentFile) openLocked(name string, flag int) error {
 	c := sf.cache
 	c.admit()
-	f, err := os.OpenFile(name, flag, 0o644)
+	f, err := sf.fs.OpenFile(name, flag, 0o644)
 	if err != nil {
 		c.forget(nil)
 		return err

@@ -31,6 +31,7 @@ var ErrNotBatchBoundary = errors.New("commitlog: offset is not a batch boundary"
 // concurrency rules.
 type Log struct {
 	dir    string
+	fs     FS // Config.FS at Open
 	logger *slog.Logger
 	files  *FileCache             // Config.Files at Open
 	cfg    atomic.Pointer[Config] // replaced whole by SetConfig
@@ -38,7 +39,7 @@ type Log struct {
 	// leo, start and size are written under mu (write lock) and may be read
 	// without it.
 	leo   atomic.Int64 // log end offset: offset of the next batch
-	start atomic.Int64 // log start offset: base of the first segment
+	start atomic.Int64 // log start offset: first segment's base or later (start.go)
 	size  atomic.Int64 // bytes of whole batches in all segments
 	// truncations counts TruncateTo calls. Readers copy file bytes outside
 	// the lock; they compare it before and after and retry when it moved,
@@ -60,6 +61,17 @@ type Log struct {
 	// cleaner serializes Compact with TruncateTo, EnforceRetention and
 	// Close; see compact.go.
 	cleaner cleanerState
+
+	// startMu serializes IncrementLogStartOffset (its file write); taken
+	// before mu, never while holding it.
+	startMu sync.Mutex
+	// rp is the recovery point (recovery.go): mem where the last Sync,
+	// roll or truncation left the durable end, disk what the file in dir
+	// says (noRecoveryPoint when there is none). Lock order: mu before rp.
+	rp struct {
+		sync.Mutex
+		mem, disk recoveryPoint
+	}
 }
 
 // Open opens the log in dir, creating dir if missing, and recovers it: after
@@ -73,15 +85,16 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := cfg.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("commitlog: %w", err)
 	}
-	l := &Log{dir: dir, logger: logger.With("dir", dir), files: cfg.Files}
+	l := &Log{dir: dir, fs: cfg.FS, logger: logger.With("dir", dir), files: cfg.Files}
 	if l.files == nil {
 		l.files = defaultFileCache()
 	}
 	l.cfg.Store(&cfg)
 	l.cleaner.mu.pendingHorizon = math.MinInt64
+	l.rp.mem, l.rp.disk = noRecoveryPoint, noRecoveryPoint
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.openLocked(); err != nil {
@@ -99,20 +112,25 @@ func (l *Log) openLocked() error {
 	// The marker goes first: if we crash after this point, the next open
 	// must recover.
 	clean := false
-	switch err := os.Remove(filepath.Join(l.dir, cleanShutdownFile)); {
+	switch err := l.fs.Remove(filepath.Join(l.dir, cleanShutdownFile)); {
 	case err == nil:
 		clean = true
-		if err := syncDir(l.dir); err != nil {
+		if err := l.fs.SyncDir(l.dir); err != nil {
 			return err
 		}
 	case !errors.Is(err, os.ErrNotExist):
 		return err
 	}
-	rebuild, err := recoverCleanerFiles(l.dir, l.logger)
+	rp, err := readRecoveryPoint(l.fs, l.dir)
 	if err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(l.dir)
+	l.rp.disk = rp
+	rebuild, err := recoverCleanerFiles(l.fs, l.dir, l.logger)
+	if err != nil {
+		return err
+	}
+	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return err
 	}
@@ -133,7 +151,7 @@ func (l *Log) openLocked() error {
 			stem, ok = strings.CutSuffix(name, timeIndexSuffix)
 		}
 		if ok && len(stem) == baseOffsetDigits && !logs[stem] {
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil {
 				return err
 			}
 		}
@@ -141,22 +159,22 @@ func (l *Log) openLocked() error {
 	slices.Sort(bases)
 	nowMs := cfg.Now().UnixMilli()
 	for i, base := range bases {
-		s := newSegment(l.files, l.dir, base, nowMs)
+		s := newSegment(l.files, l.fs, l.dir, base, nowMs)
 		if err := s.openFiles(false); err != nil {
 			return err
 		}
 		l.mu.segments = append(l.mu.segments, s)
-		if err := l.loadSegmentLocked(s, i == len(bases)-1, clean, rebuild[base]); err != nil {
+		if err := l.loadSegmentLocked(s, i == len(bases)-1, clean, rebuild[base], rp); err != nil {
 			return fmt.Errorf("segment %d: %w", base, err)
 		}
 	}
 	if len(l.mu.segments) == 0 {
-		s := newSegment(l.files, l.dir, 0, nowMs)
+		s := newSegment(l.files, l.fs, l.dir, 0, nowMs)
 		if err := s.openFiles(true); err != nil {
 			return err
 		}
 		l.mu.segments = append(l.mu.segments, s)
-		if err := syncDir(l.dir); err != nil {
+		if err := l.fs.SyncDir(l.dir); err != nil {
 			return err
 		}
 	}
@@ -169,17 +187,48 @@ func (l *Log) openLocked() error {
 		size += s.size
 	}
 	l.size.Store(size)
-	l.start.Store(l.mu.segments[0].base)
 	l.leo.Store(l.activeLocked().next)
+	l.start.Store(l.loadStartOffsetLocked())
+	// Open fsynced what it recovered, and a clean close what it sealed:
+	// the whole log is durable now.
+	a := l.activeLocked()
+	l.rp.mem = recoveryPoint{segment: a.base, position: a.size, offset: a.next}
 	return nil
 }
 
 // loadSegmentLocked loads one segment at open. Older segments were fsynced
 // when they were rolled, so their index files are trusted once checked; the
-// last one is rescanned unless the previous shutdown was clean. rebuild
-// forces a rescan (a segment swapped in by recoverCleanerFiles).
-func (l *Log) loadSegmentLocked(s *segment, last, clean, rebuild bool) error {
+// last one is rescanned unless the previous shutdown was clean, from the
+// recovery point rp when it lies in it. rebuild forces a rescan (a segment
+// swapped in by recoverCleanerFiles).
+func (l *Log) loadSegmentLocked(s *segment, last, clean, rebuild bool, rp recoveryPoint) error {
 	interval := l.cfg.Load().IndexIntervalBytes
+	if last && !clean && !rebuild && rp.valid() && rp.segment == s.base {
+		dropped, err := s.recoverFromLocked(rp, interval)
+		if err == nil {
+			if dropped > 0 {
+				l.logger.Warn("commitlog: truncated torn tail of segment", "segment", s.base,
+					"position", s.size, "bytesDropped", dropped, "logEndOffset", s.next, "recoveryPoint", rp.offset)
+			}
+			return nil
+		}
+		if !errors.Is(err, record.ErrCorrupt) {
+			return err
+		}
+		l.logger.Warn("commitlog: recovery point does not fit the segment, rescanning it", "segment", s.base, "err", err)
+	}
+	if last && !clean && !rebuild && l.rp.disk.valid() {
+		// The full rescan below may cut the segment before the point the
+		// file names; later appends would then rewrite bytes it vouches
+		// for. Remove it first.
+		if err := l.fs.Remove(filepath.Join(l.dir, recoveryPointFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return err
+		}
+		l.rp.disk = noRecoveryPoint
+	}
 	if (!last || clean) && !rebuild {
 		err := s.loadLocked()
 		if err == nil {
@@ -357,16 +406,18 @@ func (l *Log) rollLocked(base int64) error {
 		l.mu.failed = fmt.Errorf("commitlog: roll: %w", err)
 		return l.mu.failed
 	}
-	s := newSegment(l.files, l.dir, base, l.cfg.Load().Now().UnixMilli())
+	s := newSegment(l.files, l.fs, l.dir, base, l.cfg.Load().Now().UnixMilli())
 	if err := s.openFiles(true); err != nil {
 		return fmt.Errorf("commitlog: roll: %w", err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		_ = s.closeFiles() // the new segment is not used
 		_ = s.remove()
 		return fmt.Errorf("commitlog: roll: %w", err)
 	}
 	l.mu.segments = append(l.mu.segments, s)
+	// Everything before the new segment was fsynced by the seal.
+	l.advanceRecoveryPoint(recoveryPoint{segment: base, position: 0, offset: base}, l.truncations.Load())
 	l.logger.Debug("commitlog: rolled segment", "segment", base, "previous", old.base, "previousBytes", old.size)
 	return nil
 }
@@ -378,14 +429,14 @@ func (l *Log) writeLocked(s *segment, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
 	}
-	n, err := f.WriteAt(data, s.size)
+	n, err := l.fs.WriteAt(f, data, s.size)
 	if err == nil {
 		s.log.unpin()
 		return nil
 	}
 	defer s.log.unpin()
 	if n > 0 {
-		if terr := f.Truncate(s.size); terr != nil {
+		if terr := l.fs.Truncate(f, s.size); terr != nil {
 			l.mu.failed = fmt.Errorf("commitlog: segment %d: failed write could not be undone: %w", s.base, terr)
 		}
 	}
@@ -421,9 +472,11 @@ func (l *Log) Sync() (syncedTo int64, err error) {
 	s := l.activeLocked()
 	s.acquire()
 	leo := l.leo.Load()
+	rp := recoveryPoint{segment: s.base, position: s.size, offset: leo}
+	seen := l.truncations.Load()
 	l.mu.RUnlock()
 	defer s.release()
-	if err := s.log.with(fdatasync); err != nil {
+	if err := s.log.with(l.fs.Sync); err != nil {
 		// After a failed fsync the kernel may have dropped the dirty pages;
 		// a later fsync could succeed without the data. Refuse further writes.
 		l.mu.Lock()
@@ -434,10 +487,12 @@ func (l *Log) Sync() (syncedTo int64, err error) {
 		l.mu.Unlock()
 		return 0, err
 	}
+	l.advanceRecoveryPoint(rp, seen)
 	return leo, nil
 }
 
-// LogStartOffset is the first offset of the log (the base of its first segment).
+// LogStartOffset is the first offset of the log: the base of its first
+// segment, or a later offset set by IncrementLogStartOffset.
 func (l *Log) LogStartOffset() int64 { return l.start.Load() }
 
 // LogEndOffset is the offset the next appended batch gets.
@@ -445,6 +500,13 @@ func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
 
 // Size is the total bytes of all segments' .log files.
 func (l *Log) Size() int64 { return l.size.Load() }
+
+// SegmentCount is how many segments the log has (the active one included).
+func (l *Log) SegmentCount() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.mu.segments)
+}
 
 // Dir is the log's directory.
 func (l *Log) Dir() string { return l.dir }
@@ -511,6 +573,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	// From here on, readers that copied bytes outside the lock retry.
 	l.truncations.Add(1)
+	if err := l.lowerRecoveryPointLocked(s.base, offset); err != nil {
+		return fmt.Errorf("commitlog: truncate to %d: recovery point: %w", offset, err)
+	}
 	var errs []error
 	for _, later := range segs[i+1:] {
 		errs = append(errs, later.remove())
@@ -520,9 +585,12 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := s.truncateLocked(pos, offset); err != nil {
 		errs = append(errs, err)
 		l.mu.failed = fmt.Errorf("commitlog: truncate to %d: %w", offset, err)
+	} else {
+		// truncateLocked fsynced the segment.
+		l.setRecoveryPoint(recoveryPoint{segment: s.base, position: pos, offset: offset})
 	}
 	if len(segs) > i+1 {
-		errs = append(errs, syncDir(l.dir))
+		errs = append(errs, l.fs.SyncDir(l.dir))
 	}
 	var size int64
 	for _, s := range l.mu.segments {
@@ -539,9 +607,12 @@ func (l *Log) TruncateTo(offset int64) error {
 
 // EnforceRetention deletes whole segments from the oldest while they are
 // past retention.ms (by their largest timestamp, or the file's modification
-// time when they have none) or while the log without them stays at or above
-// retention.bytes. It never deletes the active segment. It moves
-// LogStartOffset to the base of the new first segment. Reads in progress
+// time when they have none), while the log without them stays at or above
+// retention.bytes, or while they end at or before the log start offset
+// (moved by IncrementLogStartOffset; Kafka's
+// deleteLogStartOffsetBreachedSegments, which runs whatever the cleanup
+// policy). It never deletes the active segment. It moves LogStartOffset
+// to the base of the new first segment when that is later. Reads in progress
 // keep working: they hold a reference that keeps the deleted files open.
 // It waits for a running Compact pass to finish.
 func (l *Log) EnforceRetention() (deletedSegments int, err error) {
@@ -560,7 +631,7 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 		if cfg.RetentionMs >= 0 {
 			ts := s.maxTS
 			if ts == record.NoTimestamp {
-				st, err := os.Stat(s.path + logSuffix)
+				st, err := l.fs.Stat(s.path + logSuffix)
 				if err != nil {
 					return deletedSegments, fmt.Errorf("commitlog: retention: %w", err)
 				}
@@ -570,6 +641,9 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 		}
 		if !expired && cfg.RetentionBytes >= 0 {
 			expired = l.size.Load()-s.size >= cfg.RetentionBytes
+		}
+		if !expired {
+			expired = l.mu.segments[1].base <= l.start.Load()
 		}
 		if !expired {
 			break
@@ -585,10 +659,10 @@ func (l *Log) EnforceRetention() (deletedSegments int, err error) {
 		}
 		l.mu.segments = slices.Delete(l.mu.segments, 0, 1)
 		l.size.Add(-s.size)
-		l.start.Store(l.mu.segments[0].base)
+		l.start.Store(max(l.start.Load(), l.mu.segments[0].base))
 		s.release()
 		deletedSegments++
-		l.logger.Info("commitlog: deleted segment by retention", "segment", s.base, "bytes", s.size, "logStartOffset", l.mu.segments[0].base)
+		l.logger.Info("commitlog: deleted segment by retention", "segment", s.base, "bytes", s.size, "logStartOffset", l.start.Load())
 	}
 	return deletedSegments, nil
 }
@@ -619,7 +693,7 @@ func (l *Log) Close() error {
 	if err != nil || l.mu.failed != nil {
 		return errors.Join(err, l.mu.failed)
 	}
-	if err := writeMarker(l.dir); err != nil {
+	if err := writeMarker(l.fs, l.dir); err != nil {
 		return fmt.Errorf("commitlog: close: %w", err)
 	}
 	return nil
@@ -628,7 +702,7 @@ func (l *Log) Close() error {
 // Delete closes the log and removes its directory.
 func (l *Log) Delete() error {
 	closeErr := l.Close()
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("commitlog: delete: %w", err)
 	}
 	if closeErr != nil && !errors.Is(closeErr, ErrClosed) {
@@ -637,27 +711,13 @@ func (l *Log) Delete() error {
 	return nil
 }
 
-func writeMarker(dir string) error {
-	f, err := os.OpenFile(filepath.Join(dir, cleanShutdownFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+func writeMarker(fs FS, dir string) error {
+	f, err := fs.OpenFile(filepath.Join(dir, cleanShutdownFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that created, renamed and removed entries
-// survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return fs.SyncDir(dir)
 }

@@ -53,7 +53,7 @@ func (l *Log) acquire(from int64) (*snapshot, error) {
 	i := max(sort.Search(len(segs), func(i int) bool { return segs[i].base > from })-1, 0)
 	sn := &snapshot{
 		views: make([]segmentView, 0, len(segs)-i),
-		start: segs[0].base,
+		start: l.start.Load(),
 		end:   l.leo.Load(),
 		gen:   l.truncations.Load(),
 	}
@@ -309,7 +309,9 @@ func (sn *snapshot) offsetForTimestamp(ts, maxOffset int64) (timestampResult, er
 				return false, fmt.Errorf("commitlog: segment %d position %d: %w", v.base, pos, err)
 			}
 			for _, r := range recs {
-				if r.Timestamp >= ts {
+				// Records below the log start offset (DeleteRecords) are gone
+				// (Kafka's LogSegment.findOffsetByTimestamp skips them too).
+				if r.Timestamp >= ts && r.Offset >= sn.start {
 					res = timestampResult{offset: r.Offset, timestamp: r.Timestamp, found: true}
 					return false, nil
 				}

@@ -13,6 +13,8 @@ type FileRegion struct {
 	File   *os.File
 	Offset int64
 	Length int64
+	// Records is the sum of the batches' record counts (for metrics).
+	Records int64
 }
 
 // ReadRegions is Read without reading: it returns the byte ranges of the
@@ -48,6 +50,7 @@ func (sn *snapshot) regions(offset, maxOffset int64, maxBytes int, minOneBatch b
 	var out []FileRegion
 	var total int64
 	for i := range sn.views {
+		var records int64
 		v := &sn.views[i]
 		if v.base >= maxOffset {
 			break
@@ -70,13 +73,14 @@ func (sn *snapshot) regions(offset, maxOffset int64, maxBytes int, minOneBatch b
 				return false, nil
 			}
 			total += size
+			records += int64(h.RecordCount)
 			return true, nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("commitlog: segment %d: %w", v.base, err)
 		}
 		if end > from {
-			out = append(out, FileRegion{File: v.f, Offset: from, Length: end - from})
+			out = append(out, FileRegion{File: v.f, Offset: from, Length: end - from, Records: records})
 		}
 		if stop {
 			break

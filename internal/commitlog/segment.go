@@ -98,12 +98,12 @@ func segmentPath(dir string, base int64) string {
 	return filepath.Join(dir, segmentName(base))
 }
 
-func newSegment(files *FileCache, dir string, base, nowMs int64) *segment {
+func newSegment(files *FileCache, fs FS, dir string, base, nowMs int64) *segment {
 	path := segmentPath(dir, base)
 	s := &segment{
 		base:     base,
 		path:     path,
-		log:      files.newFile(path + logSuffix),
+		log:      files.newFile(fs, path+logSuffix),
 		next:     base,
 		maxTS:    record.NoTimestamp,
 		firstTS:  record.NoTimestamp,
@@ -130,7 +130,7 @@ func (s *segment) openFiles(create bool) error {
 		return nil
 	}
 	for _, name := range []string{s.indexName(), s.timeIndexName()} {
-		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.fs().Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
 			_ = s.closeFiles() // the caller removes or abandons the segment
 			return err
 		}
@@ -158,12 +158,15 @@ func (s *segment) release() {
 
 // remove unlinks the segment's files. Open descriptors stay usable; hold
 // first when readers may still need the .log file.
-func (s *segment) remove() error { return removeSegmentFiles(s.path) }
+func (s *segment) remove() error { return removeSegmentFiles(s.fs(), s.path) }
 
-func removeSegmentFiles(path string) error {
+// fs is the file system of the segment's Log.
+func (s *segment) fs() FS { return s.log.fs }
+
+func removeSegmentFiles(fs FS, path string) error {
 	var errs []error
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := fs.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -224,15 +227,15 @@ func (s *segment) writeIndexesLocked(sync bool) error {
 	// A file that never had an entry need not exist: loading takes a
 	// missing index as empty.
 	if n := len(s.offsets); n > s.offsetsFlushed || sync && n > 0 {
-		err := files.withTransient(s.indexName(), os.O_RDWR|os.O_CREATE, func(f *os.File) error {
+		err := files.withTransient(s.fs(), s.indexName(), os.O_RDWR|os.O_CREATE, func(f *os.File) error {
 			if n > s.offsetsFlushed {
 				b := appendOffsetEntries(nil, s.base, s.offsets[s.offsetsFlushed:])
-				if _, err := f.WriteAt(b, int64(s.offsetsFlushed)*offsetEntrySize); err != nil {
+				if _, err := s.fs().WriteAt(f, b, int64(s.offsetsFlushed)*offsetEntrySize); err != nil {
 					return fmt.Errorf("write offset index: %w", err)
 				}
 			}
 			if sync {
-				if err := f.Sync(); err != nil {
+				if err := s.fs().Sync(f); err != nil {
 					return fmt.Errorf("sync offset index %d: %w", s.base, err)
 				}
 			}
@@ -244,15 +247,15 @@ func (s *segment) writeIndexesLocked(sync bool) error {
 		s.offsetsFlushed = n
 	}
 	if n := len(s.times); n > s.timesFlushed || sync && n > 0 {
-		err := files.withTransient(s.timeIndexName(), os.O_RDWR|os.O_CREATE, func(f *os.File) error {
+		err := files.withTransient(s.fs(), s.timeIndexName(), os.O_RDWR|os.O_CREATE, func(f *os.File) error {
 			if n > s.timesFlushed {
 				b := appendTimeEntries(nil, s.base, s.times[s.timesFlushed:])
-				if _, err := f.WriteAt(b, int64(s.timesFlushed)*timeEntrySize); err != nil {
+				if _, err := s.fs().WriteAt(f, b, int64(s.timesFlushed)*timeEntrySize); err != nil {
 					return fmt.Errorf("write time index: %w", err)
 				}
 			}
 			if sync {
-				if err := f.Sync(); err != nil {
+				if err := s.fs().Sync(f); err != nil {
 					return fmt.Errorf("sync time index %d: %w", s.base, err)
 				}
 			}
@@ -278,7 +281,7 @@ func (s *segment) sealLocked() error {
 // syncFilesLocked writes buffered index entries and fsyncs the .log and
 // both index files.
 func (s *segment) syncFilesLocked() error {
-	if err := s.log.with(fdatasync); err != nil {
+	if err := s.log.with(s.fs().Sync); err != nil {
 		return fmt.Errorf("sync segment %d: %w", s.base, err)
 	}
 	return s.writeIndexesLocked(true)
@@ -303,18 +306,11 @@ func (s *segment) truncateIndexesLocked() error {
 		{s.timeIndexName(), int64(s.timesFlushed) * timeEntrySize},
 	} {
 		// A missing file is as good as an empty one.
-		if err := os.Truncate(f.name, f.size); err != nil && (f.size > 0 || !errors.Is(err, os.ErrNotExist)) {
+		if err := s.fs().TruncatePath(f.name, f.size); err != nil && (f.size > 0 || !errors.Is(err, os.ErrNotExist)) {
 			return err
 		}
 	}
 	return nil
-}
-
-// rewriteIndexesLocked replaces both index files with the in-memory
-// entries; syncFilesLocked writes them.
-func (s *segment) rewriteIndexesLocked() error {
-	s.offsetsFlushed, s.timesFlushed = 0, 0
-	return s.truncateIndexesLocked()
 }
 
 // loadLocked loads the indexes from their files and scans the batches after
@@ -335,13 +331,13 @@ func (s *segment) loadLocked() error {
 		var times []timeEntry
 		files := s.log.cache
 		// A missing index file (never written, deleted by hand) is empty.
-		if err := files.withTransient(s.indexName(), os.O_RDONLY, func(idx *os.File) error {
+		if err := files.withTransient(s.fs(), s.indexName(), os.O_RDONLY, func(idx *os.File) error {
 			offsets, err = readOffsetIndex(idx, s.base, fileSize)
 			return err
 		}); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return indexError(err)
 		}
-		if err := files.withTransient(s.timeIndexName(), os.O_RDONLY, func(idx *os.File) error {
+		if err := files.withTransient(s.fs(), s.timeIndexName(), os.O_RDONLY, func(idx *os.File) error {
 			times, err = readTimeIndex(idx, s.base)
 			return err
 		}); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -422,7 +418,7 @@ func (s *segment) truncateLocked(pos, offset int64) error {
 }
 
 func (s *segment) truncateFileLocked(f *os.File, pos, offset int64) error {
-	if err := f.Truncate(pos); err != nil {
+	if err := s.fs().Truncate(f, pos); err != nil {
 		return err
 	}
 	keepOffsets := sort.Search(len(s.offsets), func(i int) bool { return int64(s.offsets[i].pos) >= pos })
@@ -457,10 +453,18 @@ func (s *segment) recoverLocked(interval int32, truncate bool) (dropped int64, e
 	if err != nil {
 		return 0, err
 	}
-	fileSize := st.Size()
 	s.resetLocked()
+	return s.recoverTailLocked(f, st.Size(), 0, interval, truncate)
+}
+
+// recoverTailLocked checks the batches of f from position from (where the
+// segment's state ends) to fileSize, adding them to the state, cuts the
+// file at the first invalid one with truncate, cuts the index files to
+// their flushed entries and writes and fsyncs the rest. I/O errors of the
+// scan change nothing on disk.
+func (s *segment) recoverTailLocked(f *os.File, fileSize, from int64, interval int32, truncate bool) (dropped int64, err error) {
 	w := &window{f: f, end: min(fileSize, math.MaxInt32), chunk: recoveryChunk}
-	end, scanErr := scan(w, 0, true, func(h *record.Header, pos int64) (bool, error) {
+	end, scanErr := scan(w, from, true, func(h *record.Header, pos int64) (bool, error) {
 		if h.BaseOffset < s.next || h.LastOffset()-s.base > math.MaxInt32 {
 			return false, fmt.Errorf("%w: batch at position %d has offsets %d-%d outside [%d, %d]",
 				record.ErrCorrupt, pos, h.BaseOffset, h.LastOffset(), s.next, s.base+math.MaxInt32)
@@ -475,12 +479,12 @@ func (s *segment) recoverLocked(interval int32, truncate bool) (dropped int64, e
 	if end < fileSize {
 		dropped = fileSize - end
 		if truncate {
-			if err := f.Truncate(end); err != nil {
+			if err := s.fs().Truncate(f, end); err != nil {
 				return 0, fmt.Errorf("truncate segment %d: %w", s.base, err)
 			}
 		}
 	}
-	if err := s.rewriteIndexesLocked(); err != nil {
+	if err := s.truncateIndexesLocked(); err != nil {
 		return dropped, err
 	}
 	return dropped, s.syncFilesLocked()

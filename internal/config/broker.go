@@ -64,6 +64,11 @@ type Broker struct {
 	DecompressionMaxBytes int64
 	// RetentionCheckInterval is log.retention.check.interval.ms (default 5 min).
 	RetentionCheckInterval time.Duration
+	// RecoveryPointCheckpointInterval is
+	// log.flush.offset.checkpoint.interval.ms (default 60 s): how often
+	// each partition writes its recovery point, which bounds what a
+	// restart after a crash rescans.
+	RecoveryPointCheckpointInterval time.Duration
 	// AutoLeaderRebalance is auto.leader.rebalance.enable (default true):
 	// the active controller moves leadership back to preferred replicas
 	// every LeaderImbalanceCheckInterval.
@@ -110,11 +115,18 @@ type Broker struct {
 	// log, index files being written and everything else (default 1024;
 	// below a limit of 2048 the cache gets half of the limit).
 	FDReserve int32
-	// HTTPListener is arus's http.listener: host:port of the web console
-	// (and, later, /metrics). Empty or "off" disables it; Validate turns
+	// HTTPListener is arus's http.listener (flag --http-listener):
+	// host:port of the HTTP listener serving the web console, /metrics,
+	// /healthz and /readyz. Empty or "off" disables it; Validate turns
 	// "off" into "". The command line defaults it to DefaultHTTPListener;
 	// an empty Broker (tests) has none.
 	HTTPListener string
+	// MetricsPerPartition is arus.metrics.per.partition.enabled (default
+	// true): export the series labelled by partition (log size, segments
+	// and offsets per partition, consumer lag and committed offset per
+	// group and partition). Off, only per-topic sums remain, which bounds
+	// the series count on brokers with many partitions.
+	MetricsPerPartition *bool
 
 	// TopicDefaults overrides topic config defaults broker-wide, keyed by
 	// the topic config name (retention.ms, segment.bytes, ...).
@@ -130,6 +142,8 @@ type Broker struct {
 	ExtraListeners []NamedListener
 	// Security: TLS, SASL and ACL settings.
 	Security Security
+	// Transactions are the transaction coordinator's settings.
+	Transactions Transactions
 }
 
 // Groups holds the group coordinator's settings, with Kafka's names.
@@ -289,6 +303,24 @@ func (b *Broker) Validate() error {
 	if b.RetentionCheckInterval == 0 {
 		b.RetentionCheckInterval = 5 * time.Minute
 	}
+	if b.HTTPListener == "off" {
+		b.HTTPListener = ""
+	}
+	if b.HTTPListener != "" {
+		if _, _, err := net.SplitHostPort(b.HTTPListener); err != nil {
+			return fmt.Errorf("arus.http.listener %q: %w", b.HTTPListener, err)
+		}
+	}
+	if b.MetricsPerPartition == nil {
+		on := true
+		b.MetricsPerPartition = &on
+	}
+	switch {
+	case b.RecoveryPointCheckpointInterval == 0:
+		b.RecoveryPointCheckpointInterval = time.Minute
+	case b.RecoveryPointCheckpointInterval < 0:
+		return fmt.Errorf("log.flush.offset.checkpoint.interval.ms must be positive, got %v", b.RecoveryPointCheckpointInterval)
+	}
 	if err := b.validateConnections(); err != nil {
 		return err
 	}
@@ -300,6 +332,9 @@ func (b *Broker) Validate() error {
 		b.LeaderImbalanceCheckInterval = 300 * time.Second
 	}
 	if err := b.Groups.validate(); err != nil {
+		return err
+	}
+	if err := b.Transactions.validate(); err != nil {
 		return err
 	}
 	for k, v := range b.TopicDefaults {

@@ -61,6 +61,7 @@ var brokerOwnDefs = []BrokerDef{
 	{Name: "listeners", Type: TypeString, Default: "PLAINTEXT://:9092", HasDefault: true, Doc: "Address the broker listens on for clients."},
 	{Name: "log.dir", Type: TypeString, Default: "/tmp/kafka-logs", HasDefault: true, Doc: "Data directory, used when log.dirs is not set."},
 	{Name: "log.dirs", Type: TypeString, Doc: "Data directory of partitions and metadata."},
+	{Name: "log.flush.offset.checkpoint.interval.ms", Type: TypeLong, Default: "60000", HasDefault: true, Doc: "How often each partition writes its recovery point; a restart after a crash rescans only what was written after it."},
 	{Name: "log.retention.check.interval.ms", Type: TypeLong, Default: "300000", HasDefault: true, Doc: "How often segments are checked against retention."},
 	{Name: "node.id", Type: TypeInt, Default: "-1", HasDefault: true, Doc: "This node's id in the cluster."},
 	{Name: "num.partitions", Type: TypeInt, Default: "1", HasDefault: true, Doc: "Partitions of topics created without a count (auto-created topics too)."},
@@ -80,6 +81,7 @@ var brokerOwnDefs = []BrokerDef{
 	{Name: "arus.max.partitions.per.broker", Type: TypeInt, Default: "0", HasDefault: true, Doc: "arus: partition replicas this broker hosts at most; 0 derives it from the file descriptor budget, -1 is no limit. Creates and reassignments beyond it are refused up front."},
 	{Name: "arus.fd.reserve", Type: TypeInt, Default: "1024", HasDefault: true, Doc: "arus: file descriptors kept out of the segment file cache for connections, the metadata log and the rest."},
 	{Name: "http.listener", Type: TypeString, Default: "", HasDefault: true, Doc: "arus: host:port of the web console and /metrics (the command line defaults it to localhost:8080; off disables)."},
+	{Name: "arus.metrics.per.partition.enabled", Type: TypeBoolean, Default: "true", HasDefault: true, Doc: "arus: export metrics labelled by partition (log sizes and offsets, consumer lag per partition); off keeps only per-topic sums."},
 	{Name: "decompression.buffer.max.bytes", Type: TypeLong, Default: "67108864", HasDefault: true, Doc: "arus: memory all decompression on the node (produce validation, compaction, readers) may hold at once; work beyond it waits."},
 	{Name: "max.connection.creation.rate", Type: TypeInt, Default: "2147483647", HasDefault: true, Doc: "New connections per second the broker accepts (arus defaults to 1000)."},
 }
@@ -397,6 +399,7 @@ func (b *Broker) StaticConfigs() map[string]string {
 		"default.replication.factor":              strconv.Itoa(int(b.DefaultReplicationFactor)),
 		"socket.request.max.bytes":                strconv.Itoa(int(b.MaxRequestBytes)),
 		"log.retention.check.interval.ms":         strconv.FormatInt(b.RetentionCheckInterval.Milliseconds(), 10),
+		"log.flush.offset.checkpoint.interval.ms": strconv.FormatInt(b.RecoveryPointCheckpointInterval.Milliseconds(), 10),
 		"leader.imbalance.check.interval.seconds": strconv.FormatInt(int64(b.LeaderImbalanceCheckInterval/time.Second), 10),
 		"process.roles":                           "broker,controller",
 		"queued.max.request.bytes":                strconv.FormatInt(b.QueuedMaxRequestBytes, 10),
@@ -405,6 +408,10 @@ func (b *Broker) StaticConfigs() map[string]string {
 		"max.connections.per.ip":                  strconv.Itoa(int(b.MaxConnectionsPerIP)),
 		"max.connections.per.ip.overrides":        b.MaxConnectionsPerIPOverrides,
 		"max.connection.creation.rate":            strconv.Itoa(int(b.MaxConnectionCreationRate)),
+	}
+	m["http.listener"] = b.HTTPListener
+	if b.MetricsPerPartition != nil {
+		m["arus.metrics.per.partition.enabled"] = strconv.FormatBool(*b.MetricsPerPartition)
 	}
 	if b.AutoCreateTopics != nil {
 		m["auto.create.topics.enable"] = strconv.FormatBool(*b.AutoCreateTopics)

@@ -241,6 +241,14 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				return bad(err)
 			}
 			b.MaxConnectionsPerIPOverrides = v
+		case "arus.http.listener": // the name the metrics work first used
+			b.HTTPListener = v
+		case "arus.metrics.per.partition.enabled":
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return bad(err)
+			}
+			b.MetricsPerPartition = &on
 		case "decompression.buffer.max.bytes":
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
@@ -265,6 +273,12 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				return bad(err)
 			}
 			b.RetentionCheckInterval = time.Duration(n) * time.Millisecond
+		case "log.flush.offset.checkpoint.interval.ms":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return bad(err)
+			}
+			b.RecoveryPointCheckpointInterval = time.Duration(n) * time.Millisecond
 		case "auto.leader.rebalance.enable":
 			on, err := strconv.ParseBool(v)
 			if err != nil {
@@ -301,6 +315,12 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 				continue
 			}
 			if ok, err := applyGroupProperty(&b.Groups, k, v); ok {
+				if err != nil {
+					return bad(err)
+				}
+				continue
+			}
+			if ok, err := applyTxnProperty(&b.Transactions, k, v); ok {
 				if err != nil {
 					return bad(err)
 				}

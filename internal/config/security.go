@@ -66,6 +66,11 @@ type Security struct {
 	// FailedAuthenticationDelay is connection.failed.authentication.delay.ms
 	// (default 100 ms; negative: none).
 	FailedAuthenticationDelay time.Duration
+	// QuotaWindowNum and QuotaWindowSize are quota.window.num (default
+	// 11) and quota.window.size.seconds (default 1 s): client quota rates
+	// are measured over that many windows of that size.
+	QuotaWindowNum  int
+	QuotaWindowSize time.Duration
 }
 
 // StandardAuthorizer is the authorizer.class.name that turns on ACLs.
@@ -112,6 +117,15 @@ func (s *Security) validate() error {
 	}
 	if s.FailedAuthenticationDelay == 0 {
 		s.FailedAuthenticationDelay = DefaultFailedAuthenticationDelay
+	}
+	if s.QuotaWindowNum == 0 {
+		s.QuotaWindowNum = 11
+	}
+	if s.QuotaWindowSize == 0 {
+		s.QuotaWindowSize = time.Second
+	}
+	if s.QuotaWindowNum < 2 || s.QuotaWindowSize < time.Second {
+		return fmt.Errorf("quota.window.num must be at least 2 and quota.window.size.seconds at least 1")
 	}
 	if s.ConnectionsMaxReauth < 0 {
 		return fmt.Errorf("connections.max.reauth.ms must not be negative")
@@ -225,6 +239,19 @@ func applySecurityProperty(s *Security, k, v string) (ok bool, err error) {
 			s.ConnectionsMaxReauth = time.Duration(n) * time.Millisecond
 		} else if s.FailedAuthenticationDelay = time.Duration(n) * time.Millisecond; n == 0 {
 			s.FailedAuthenticationDelay = -1 // 0 means none; the zero value means the default
+		}
+	case "quota.window.num", "quota.window.size.seconds":
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return true, err
+		}
+		if n < 1 {
+			return true, fmt.Errorf("must be positive")
+		}
+		if k == "quota.window.num" {
+			s.QuotaWindowNum = int(n)
+		} else {
+			s.QuotaWindowSize = time.Duration(n) * time.Second
 		}
 	case "plain.sasl.jaas.config", "sasl.jaas.config":
 		setJAAS(s, "", v)

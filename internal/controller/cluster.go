@@ -62,6 +62,10 @@ func (c *Controller) HeartbeatAt(id int32, now time.Time, metadataOffset int64) 
 		return fmt.Errorf("%w: broker %d is not registered", ErrUnknownBroker, id)
 	}
 	c.heartbeatsLocked()[id] = now
+	if c.mu.reported == nil {
+		c.mu.reported = map[int32]int64{}
+	}
+	c.mu.reported[id] = metadataOffset
 	if !b.Fenced || metadataOffset < c.mu.registeredAt[id] {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -67,11 +68,16 @@ type Controller struct {
 	listenersMu sync.Mutex
 	listeners   []func(*metadata.Image, *metadata.Delta)
 
+	// elections and uncleanElections count leader changes this node
+	// committed (metrics).
+	elections, uncleanElections atomic.Uint64
+
 	mu struct {
 		sync.Mutex
 		cluster       ClusterConfig
 		heartbeats    map[int32]time.Time // soft state of the active controller
 		registeredAt  map[int32]int64     // metadata offset after each broker's last registration (soft state)
+		reported      map[int32]int64     // metadata offset each broker reported in its last heartbeat (soft state)
 		lastRebalance time.Time
 	}
 }
@@ -250,6 +256,7 @@ func (c *Controller) commitLocked(records []metadata.Record) error {
 	if log == nil {
 		return ErrNotController
 	}
+	elections, unclean := countElections(c.image.Load(), records)
 	raw := make([][]byte, len(records))
 	for i, r := range records {
 		b, err := r.Encode()
@@ -262,7 +269,54 @@ func (c *Controller) commitLocked(records []metadata.Record) error {
 		// A log with leadership reports ErrNotController itself.
 		return fmt.Errorf("commit metadata: %w", err)
 	}
+	c.elections.Add(elections)
+	c.uncleanElections.Add(unclean)
 	return nil
+}
+
+// countElections counts the records that give an existing partition a new
+// leader, and those whose new leader was not in the ISR (unclean).
+func countElections(im *metadata.Image, records []metadata.Record) (elections, unclean uint64) {
+	for _, r := range records {
+		pr := r.Partition
+		if pr == nil || pr.Leader < 0 {
+			continue
+		}
+		t, ok := im.Topics[im.TopicIDs[pr.TopicID]]
+		if !ok || int(pr.Partition) >= len(t.Partitions) || pr.Partition < 0 {
+			continue // a new partition: its first leader is no election
+		}
+		old := t.Partitions[pr.Partition]
+		if old.Leader == pr.Leader {
+			continue
+		}
+		elections++
+		if !slices.Contains(old.ISR, pr.Leader) {
+			unclean++
+		}
+	}
+	return elections, unclean
+}
+
+// Stats are counters for metrics.
+type Stats struct {
+	// LeaderElections and UncleanLeaderElections count leader changes this
+	// node committed while it was the active controller.
+	LeaderElections, UncleanLeaderElections uint64
+	// BrokerMetadataOffsets is, on the active controller, the metadata
+	// offset each broker reported in its last heartbeat.
+	BrokerMetadataOffsets map[int32]int64
+}
+
+// Stats returns the controller's counters.
+func (c *Controller) Stats() Stats {
+	s := Stats{LeaderElections: c.elections.Load(), UncleanLeaderElections: c.uncleanElections.Load()}
+	if c.IsActive() {
+		c.mu.Lock()
+		s.BrokerMetadataOffsets = maps.Clone(c.mu.reported)
+		c.mu.Unlock()
+	}
+	return s
 }
 
 // MemLog is an in-memory committed log that applies each record to its

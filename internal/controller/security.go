@@ -94,3 +94,16 @@ func (c *Controller) AlterScramCredentials(upserts []metadata.UserScramCredentia
 	}
 	return errs, nil
 }
+
+// AlterClientQuotas commits client quota changes (validated by the
+// caller): each record sets or removes one key of one entity.
+func (c *Controller) AlterClientQuotas(changes []metadata.ClientQuotaRecord) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	recs := make([]metadata.Record, 0, len(changes))
+	for i := range changes {
+		rec := changes[i]
+		recs = append(recs, metadata.Record{ClientQuota: &rec})
+	}
+	return c.commitLocked(recs)
+}

@@ -5,6 +5,9 @@ import "errors"
 // Errors the coordinator returns; internal/api maps each to its Kafka
 // error code. The comments say where Kafka returns the same condition.
 var (
+	// ErrProducerFenced: a TxnOffsetCommit from a producer epoch older
+	// than the partition knows (PRODUCER_FENCED / INVALID_PRODUCER_EPOCH).
+	ErrProducerFenced = errors.New("group: transactional producer fenced")
 	// ErrInvalidGroupID: an empty group id on a group-management request
 	// (JoinGroup, SyncGroup, Heartbeat, LeaveGroup). Offset commits and
 	// fetches, DescribeGroups and DeleteGroups accept the empty id, as

@@ -16,6 +16,9 @@ import (
 // done may be nil for writes nobody waits for.
 type store interface {
 	append(g *group, records []keyValue, done func(now time.Time, base int64, err error))
+	// appendTxn is append as a transactional batch of producer pid at
+	// epoch (TxnOffsetCommit).
+	appendTxn(g *group, pid int64, epoch int16, records []keyValue, done func(now time.Time, base int64, err error))
 }
 
 // settings are what the pure core needs from the coordinator's config.

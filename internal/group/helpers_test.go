@@ -38,6 +38,10 @@ func (f *fakeStore) append(g *group, records []keyValue, done func(time.Time, in
 	}
 }
 
+func (f *fakeStore) appendTxn(g *group, _ int64, _ int16, records []keyValue, done func(time.Time, int64, error)) {
+	f.append(g, records, done)
+}
+
 type harness struct {
 	t     *testing.T
 	now   time.Time

@@ -18,10 +18,12 @@ type groupSet struct {
 	store  store
 	groups map[string]*group
 	timers deadlineHeap
+	// txns are the transactional commits waiting for their markers.
+	txns txnOffsets
 }
 
 func newGroupSet(set *settings, st store) *groupSet {
-	return &groupSet{set: set, store: st, groups: map[string]*group{}}
+	return &groupSet{set: set, store: st, groups: map[string]*group{}, txns: txnOffsets{}}
 }
 
 // schedule queues g's next deadline unless an earlier one is queued. A
@@ -152,7 +154,13 @@ func (s *groupSet) fetch(id string, partitions []TopicPartition) []FetchedOffset
 	if g == nil {
 		g = newGroup(id, s.set, s.store, time.Time{})
 	}
-	return g.fetch(partitions)
+	out := g.fetch(partitions)
+	if len(s.txns) > 0 {
+		for i := range out {
+			out[i].Unstable = s.txns.pending(id, out[i].TopicPartition)
+		}
+	}
+	return out
 }
 
 func (s *groupSet) describe(id string) (Description, error) {
@@ -309,10 +317,45 @@ func (s *groupSet) unload(err error) {
 type loader struct {
 	offsets  map[string]map[TopicPartition]offsetEntry
 	metadata map[string]*kmsg.GroupMetadataValue
+	// txn holds transactional records per producer until their marker.
+	txn map[int64][]txnRecord
+}
+
+type txnRecord struct {
+	key, value []byte
+	offset     int64
 }
 
 func newLoader() *loader {
-	return &loader{offsets: map[string]map[TopicPartition]offsetEntry{}, metadata: map[string]*kmsg.GroupMetadataValue{}}
+	return &loader{offsets: map[string]map[TopicPartition]offsetEntry{}, metadata: map[string]*kmsg.GroupMetadataValue{},
+		txn: map[int64][]txnRecord{}}
+}
+
+// addTxn holds a transactional record of producer pid.
+func (l *loader) addTxn(pid int64, key, value []byte, offset int64) {
+	l.txn[pid] = append(l.txn[pid], txnRecord{key: key, value: value, offset: offset})
+}
+
+// completeTxn applies (commit) or drops the producer's held records; a
+// commit does not replace an offset committed later in the log.
+func (l *loader) completeTxn(pid int64, commit bool, logger interface{ Warn(string, ...any) }) {
+	recs := l.txn[pid]
+	delete(l.txn, pid)
+	if !commit {
+		return
+	}
+	for _, r := range recs {
+		d, err := decodeRecord(r.key, r.value)
+		if err != nil || !d.isOffset {
+			continue
+		}
+		if e, ok := l.offsets[d.group][d.partition]; ok && e.logOffset > r.offset {
+			continue
+		}
+		if err := l.add(r.key, r.value, r.offset); err != nil {
+			logger.Warn("skipping undecodable record", "offset", r.offset, "err", err)
+		}
+	}
 }
 
 // add applies one record at logOffset; records that do not decode are
@@ -357,6 +400,19 @@ func (l *loader) add(key, value []byte, logOffset int64) error {
 // Stable (their members must heartbeat within a session timeout, as after
 // a coordinator failover in Kafka); groups without are Empty.
 func (l *loader) finish(s *groupSet, now time.Time) {
+	// Transactions still open keep their commits pending.
+	for pid, recs := range l.txn {
+		for _, r := range recs {
+			d, err := decodeRecord(r.key, r.value)
+			if err != nil || !d.isOffset || d.offset == nil {
+				continue
+			}
+			s.txns.put(pid, d.group, d.partition, offsetEntry{Offset: Offset{
+				Offset: d.offset.Offset, LeaderEpoch: d.offset.LeaderEpoch, Metadata: d.offset.Metadata,
+				CommitTime: time.UnixMilli(d.offset.CommitTimestamp),
+			}, logOffset: r.offset})
+		}
+	}
 	ids := map[string]bool{}
 	for id := range l.metadata {
 		ids[id] = true

@@ -21,6 +21,9 @@ import (
 // answered once it is durable on every in-sync replica.
 type Log interface {
 	Append(batch []byte, acks int16) (partition.AppendResult, error)
+	// AppendFromCoordinator appends a transactional batch without sequence
+	// (TxnOffsetCommit); a stale producer epoch fails it.
+	AppendFromCoordinator(batch []byte, acks int16) (partition.AppendResult, error)
 	WaitReplicated(ctx context.Context, end int64) error
 	Read(offset int64, maxBytes int, minOneBatch bool) ([]byte, error)
 	LogStartOffset() int64
@@ -225,13 +228,26 @@ func (s *shard) load() error {
 			if h.NextOffset() <= pos {
 				continue
 			}
-			if !h.IsControl() {
+			switch {
+			case h.IsControl() && h.IsTransactional() && h.ProducerID >= 0:
+				typ, ok, err := record.ControlType(batch)
+				if err != nil {
+					return fmt.Errorf("control batch at offset %d: %w", h.BaseOffset, err)
+				}
+				if ok && (typ == record.ControlCommit || typ == record.ControlAbort) {
+					l.completeTxn(h.ProducerID, typ == record.ControlCommit, s.logger)
+				}
+			case !h.IsControl():
 				recs, err := record.Records(batch)
 				if err != nil {
 					return fmt.Errorf("records at offset %d: %w", h.BaseOffset, err)
 				}
 				for _, r := range recs {
 					if r.Offset < pos || r.Key == nil {
+						continue
+					}
+					if h.IsTransactional() && h.ProducerID >= 0 {
+						l.addTxn(h.ProducerID, r.Key, r.Value, r.Offset)
 						continue
 					}
 					if err := l.add(r.Key, r.Value, r.Offset); err != nil {
@@ -256,10 +272,20 @@ func (s *shard) append(g *group, records []keyValue, done func(now time.Time, ba
 	for _, r := range records {
 		b.Add(ts, r.Key, r.Value)
 	}
+	s.write(g, b, false, done)
+}
+
+// write appends the batch of b (a producer's transactional batch when txn)
+// and calls done once it is replicated.
+func (s *shard) write(g *group, b *record.Builder, txn bool, done func(now time.Time, base int64, err error)) {
 	batch, err := b.Build(0)
 	var res partition.AppendResult
 	if err == nil {
-		res, err = s.log.Append(batch, -1)
+		if txn {
+			res, err = s.log.AppendFromCoordinator(batch, -1)
+		} else {
+			res, err = s.log.Append(batch, -1)
+		}
 	}
 	if err != nil {
 		err = storeError(err)
@@ -314,6 +340,8 @@ func storeError(err error) error {
 		return ErrNotCoordinator
 	case errors.Is(err, record.ErrTooLarge):
 		return errRecordTooLarge
+	case errors.Is(err, partition.ErrInvalidProducerEpoch):
+		return ErrProducerFenced
 	default:
 		return fmt.Errorf("%w: %v", ErrCoordinatorNotAvailable, err)
 	}

@@ -37,6 +37,10 @@ func (l *fakeLog) Append(batch []byte, _ int16) (partition.AppendResult, error) 
 	return partition.AppendResult{BaseOffset: base, End: l.leo}, nil
 }
 
+func (l *fakeLog) AppendFromCoordinator(batch []byte, acks int16) (partition.AppendResult, error) {
+	return l.Append(batch, acks)
+}
+
 // commit moves the high watermark to the log end.
 func (l *fakeLog) commit() {
 	l.mu.Lock()

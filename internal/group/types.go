@@ -183,6 +183,9 @@ type FetchedOffset struct {
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	// Unstable: a transaction holds an uncommitted commit of the
+	// partition (OffsetFetch RequireStable answers UNSTABLE_OFFSET_COMMIT).
+	Unstable bool
 }
 
 // MemberDescription is one member in a DescribeGroups result.

@@ -202,6 +202,12 @@ func (c *cursor) field(f *node, flexible bool, depth int) {
 		c.array(f, flexible, depth)
 	case kindStruct:
 		c.structure(f, depth+1)
+	case kindNullableStruct:
+		at := c.pos
+		c.skip(1, f.name)
+		if c.ok() && int8(c.src[at]) != -1 {
+			c.structure(f.fields[0], depth+1)
+		}
 	}
 }
 

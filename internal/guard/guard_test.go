@@ -124,6 +124,13 @@ func (b *builder) field(f *node, flexible bool) {
 		}
 	case kindStruct:
 		b.structure(f)
+	case kindNullableStruct:
+		if b.rng.IntN(3) == 0 {
+			b.buf = append(b.buf, 0xff) // null
+			return
+		}
+		b.buf = append(b.buf, 1)
+		b.structure(f.fields[0])
 	}
 }
 

@@ -29,6 +29,10 @@ const (
 	kindArray
 	kindNullableArray
 	kindStruct
+	// kindNullableStruct is a struct behind an int8 presence marker (-1:
+	// null, anything else: the struct follows), such as
+	// DescribeTopicPartitionsRequest's Cursor.
+	kindNullableStruct
 )
 
 // node is the layout of one field, or of a whole struct (kindStruct).
@@ -138,6 +142,9 @@ func (p *prober) describeField(f reflect.Value, name string, flexible bool) (n *
 	if f.Kind() == reflect.Struct && f.Type() != reflect.TypeOf([16]byte{}) {
 		return p.describeInlineStruct(f, flexible)
 	}
+	if f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct {
+		return p.describeNullableStruct(f, flexible)
+	}
 	base := p.encode()
 	if !setMarker(f, 1) {
 		return nil, false, 0, false
@@ -243,6 +250,24 @@ func (p *prober) describeInlineStruct(f reflect.Value, flexible bool) (*node, bo
 	}
 	n := p.describeStruct(f, flexible, false)
 	return n, tagged, tag, true
+}
+
+// describeNullableStruct probes a pointer-to-struct field: present in this
+// version if a non-nil value changes the encoding; its struct is described
+// while the pointer is set. kmsg writes such fields as regular fields.
+func (p *prober) describeNullableStruct(f reflect.Value, flexible bool) (*node, bool, uint32, bool) {
+	base := p.encode()
+	v := reflect.New(f.Type().Elem())
+	if d, ok := v.Interface().(interface{ Default() }); ok {
+		d.Default()
+	}
+	f.Set(v)
+	if bytes.Equal(base, p.encode()) {
+		return nil, false, 0, false
+	}
+	inner := p.describeStruct(v.Elem(), flexible, false)
+	n := &node{kind: kindNullableStruct, fields: []*node{inner}, flexible: flexible, minSize: 1}
+	return n, false, 0, true
 }
 
 func isInteger(k reflect.Kind) bool {

@@ -30,9 +30,9 @@ type Delta struct {
 	BrokerConfigs bool
 	// Brokers names brokers registered, re-registered, fenced or unfenced.
 	Brokers map[int32]struct{}
-	// ACLs and ScramCredentials are set when those sets changed;
-	// ProducerIDs when a producer id block was handed out.
-	ACLs, ScramCredentials, ProducerIDs bool
+	// ACLs, ScramCredentials and ClientQuotas are set when those sets
+	// changed; ProducerIDs when a producer id block was handed out.
+	ACLs, ScramCredentials, ClientQuotas, ProducerIDs bool
 }
 
 // FullDelta is the delta of an image known only as a whole (restored from
@@ -42,7 +42,7 @@ func FullDelta() *Delta { return &Delta{Full: true} }
 // Empty reports whether d changes nothing (a batch of skipped records).
 func (d *Delta) Empty() bool {
 	return !d.Full && len(d.CreatedTopics) == 0 && len(d.DeletedTopics) == 0 && len(d.Partitions) == 0 &&
-		len(d.TopicConfigs) == 0 && !d.BrokerConfigs && len(d.Brokers) == 0 && !d.ACLs && !d.ScramCredentials && !d.ProducerIDs
+		len(d.TopicConfigs) == 0 && !d.BrokerConfigs && len(d.Brokers) == 0 && !d.ACLs && !d.ScramCredentials && !d.ClientQuotas && !d.ProducerIDs
 }
 
 // PartitionCount is how many partition records the delta names.
@@ -85,6 +85,7 @@ func MergeDeltas(ds ...*Delta) *Delta {
 		out.BrokerConfigs = out.BrokerConfigs || d.BrokerConfigs
 		out.ACLs = out.ACLs || d.ACLs
 		out.ScramCredentials = out.ScramCredentials || d.ScramCredentials
+		out.ClientQuotas = out.ClientQuotas || d.ClientQuotas
 		out.ProducerIDs = out.ProducerIDs || d.ProducerIDs
 		for topic, ps := range d.Partitions {
 			if out.Partitions == nil {
@@ -354,6 +355,11 @@ func (b *Builder) apply(r Record) error {
 			return fmt.Errorf("%w: remove of unknown SCRAM credential %v", ErrInconsistent, k)
 		}
 		delete(b.scram(), k)
+	case r.ClientQuota != nil:
+		if err := b.next.applyClientQuota(r.ClientQuota, &b.next); err != nil {
+			return err
+		}
+		b.delta.ClientQuotas = true
 	default:
 		return fmt.Errorf("%w: empty record", ErrInconsistent)
 	}

@@ -22,6 +22,8 @@ type Image struct {
 	// ACLs by binding id; ScramCredentials by user and mechanism.
 	ACLs             map[[16]byte]AccessControlEntryRecord
 	ScramCredentials map[ScramKey]UserScramCredentialRecord
+	// ClientQuotas are the client quota values (key to value) by entity.
+	ClientQuotas map[QuotaEntity]map[string]float64
 }
 
 // ScramKey names one SCRAM credential.
@@ -111,6 +113,7 @@ func Empty() *Image {
 		BrokerConfigs:    map[string]map[string]string{},
 		ACLs:             map[[16]byte]AccessControlEntryRecord{},
 		ScramCredentials: map[ScramKey]UserScramCredentialRecord{},
+		ClientQuotas:     map[QuotaEntity]map[string]float64{},
 	}
 }
 

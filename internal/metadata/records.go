@@ -23,6 +23,8 @@ type Record struct {
 	RemoveAccessControlEntry  *RemoveAccessControlEntryRecord  `json:"removeAccessControlEntry,omitempty"`
 	UserScramCredential       *UserScramCredentialRecord       `json:"userScramCredential,omitempty"`
 	RemoveUserScramCredential *RemoveUserScramCredentialRecord `json:"removeUserScramCredential,omitempty"`
+	// ClientQuota sets or removes one client quota (quotas.go).
+	ClientQuota *ClientQuotaRecord `json:"clientQuota,omitempty"`
 }
 
 // AccessControlEntryRecord adds one ACL binding (Kafka's

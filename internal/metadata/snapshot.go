@@ -81,6 +81,7 @@ func EncodeSnapshot(im *Image) ([]byte, error) {
 		c := im.ScramCredentials[k]
 		recs = append(recs, Record{UserScramCredential: &c})
 	}
+	recs = append(recs, im.quotaRecords()...)
 	if im.NextProducerID > 0 {
 		recs = append(recs, Record{ProducerIDs: &ProducerIDsRecord{NextProducerID: im.NextProducerID}})
 	}

@@ -7,8 +7,21 @@
 // goroutine per partition fsyncs in a loop, so one fsync covers every
 // append that arrived while the previous one ran (group commit). Producers
 // with acks=1/all wait until the high watermark passes their batch;
-// consumers never see a record that is not yet durable.
+// consumers never see a record that is not yet durable. A failed fsync
+// fails every waiting producer with ErrStorage and every later append: the
+// log is in doubt until the partition is reopened, which recovers it.
 //
-// Locking: mu guards producer state and serialises appends. The high
+// Replication: a leader's ISR and high-watermark decisions live in a pure
+// tracker (isr.go) driven with explicit times and tested as transcripts
+// (isr_test.go); Partition feeds it fetches and role changes under mu and
+// does the I/O.
+//
+// Transactions (txn.go): each producer's open transaction runs from its
+// first transactional batch to the COMMIT or ABORT marker the transaction
+// coordinator writes; the last stable offset bounds read_committed reads
+// and the aborted transactions are listed for them. That state is rebuilt
+// from the log whenever the partition opens or truncates.
+//
+// Locking: mu guards producer and transaction state and serialises appends. The high
 // watermark is atomic and its changes are broadcast by closing a channel.
 package partition

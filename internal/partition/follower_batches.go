@@ -27,7 +27,10 @@ func (p *Partition) observeBatchesLocked(batches []byte) error {
 				e = &producerEntry{Epoch: h.ProducerEpoch}
 				p.mu.producers[h.ProducerID] = e
 			}
-			e.update(&h, h.MaxTimestamp)
+			e.observe(&h, h.MaxTimestamp)
+			if err := p.mu.txns.observe(&h, batches[pos:pos+size]); err != nil {
+				return err
+			}
 		}
 		pos += size
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +54,24 @@ type Config struct {
 	ReplicaLagMax time.Duration
 	// Files is the broker's segment file cache (nil: the process-wide one).
 	Files *commitlog.FileCache
+	// Flushes, when set, is told about every group-commit fsync.
+	Flushes FlushObserver
+	// RecoveryPointInterval is log.flush.offset.checkpoint.interval.ms
+	// (default 60 s): how often the flusher writes the log's recovery
+	// point when it moved, which bounds what a restart after a crash
+	// rescans (commitlog.Log.CheckpointRecoveryPoint).
+	RecoveryPointInterval time.Duration
+	// FS is the log's file system (nil: commitlog.OS); tests inject
+	// storage faults through it. Checkpoint files (producer snapshots,
+	// leader epochs, high watermark) still use package os.
+	FS commitlog.FS
+}
+
+// FlushObserver is told how long each group-commit fsync took and how many
+// appends it made durable (internal/metrics implements it). Called from
+// the partition's flusher goroutine.
+type FlushObserver interface {
+	ObserveFlush(d time.Duration, appends int)
 }
 
 func (c Config) logConfig() commitlog.Config {
@@ -66,6 +83,7 @@ func (c Config) logConfig() commitlog.Config {
 		IndexIntervalBytes: c.TopicConf.IndexIntervalBytes,
 		Now:                c.Now,
 		Files:              c.Files,
+		FS:                 c.FS,
 	}
 }
 
@@ -97,14 +115,6 @@ type Role struct {
 // IsLeader reports whether this replica leads.
 func (r Role) IsLeader() bool { return r.Leader == r.Self }
 
-// followerState is what a leader knows of one follower.
-type followerState struct {
-	leo                  int64 // -1 until its first fetch
-	lastFetch            time.Time
-	lastCaughtUp         time.Time
-	leaderLEOAtLastFetch int64
-}
-
 // Partition is one partition replica. Safe for concurrent use.
 type Partition struct {
 	topic         string
@@ -114,6 +124,7 @@ type Partition struct {
 	logger        *slog.Logger
 	log           *commitlog.Log
 	replicaLagMax time.Duration
+	rpInterval    time.Duration // Config.RecoveryPointInterval
 
 	conf    atomic.Pointer[config.Topic]
 	flushed atomic.Int64 // local durable log end offset
@@ -124,9 +135,10 @@ type Partition struct {
 		producers map[int64]*producerEntry
 		closed    bool
 		role      Role
-		followers map[int32]*followerState // leader only
+		tracker   *tracker // leader only: followers, ISR and HW decisions (isr.go)
 		epochs    epochCache
 		leaderHW  int64 // follower only: the leader's HW from the last fetch
+		txns      txnTracker
 	}
 
 	notify struct {
@@ -136,7 +148,16 @@ type Partition struct {
 		err        error         // sticky fsync failure
 	}
 
+	// lowWM.changed is closed when the low watermark may have moved
+	// (log_start.go); nil until someone waits.
+	lowWM struct {
+		sync.Mutex
+		changed chan struct{}
+	}
+
 	flushReq chan struct{}
+	flushes  FlushObserver // nil: none
+	unsynced atomic.Int64  // appends since the last fsync started (metrics)
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -153,6 +174,9 @@ func Open(cfg Config) (*Partition, error) {
 	if cfg.ReplicaLagMax == 0 {
 		cfg.ReplicaLagMax = 30 * time.Second
 	}
+	if cfg.RecoveryPointInterval <= 0 {
+		cfg.RecoveryPointInterval = DefaultRecoveryPointInterval
+	}
 	if len(cfg.Role.Replicas) == 0 {
 		cfg.Role = Role{Self: cfg.Role.Self, Leader: cfg.Role.Self, Replicas: []int32{cfg.Role.Self}, ISR: []int32{cfg.Role.Self}}
 	}
@@ -163,8 +187,8 @@ func Open(cfg Config) (*Partition, error) {
 	}
 	p := &Partition{
 		topic: cfg.Topic, index: cfg.Index, dir: cfg.Dir, now: cfg.Now, logger: logger, log: l,
-		replicaLagMax: cfg.ReplicaLagMax,
-		flushReq:      make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		replicaLagMax: cfg.ReplicaLagMax, flushes: cfg.Flushes, rpInterval: cfg.RecoveryPointInterval,
+		flushReq: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	tc := cfg.TopicConf
 	p.conf.Store(&tc)
@@ -209,7 +233,7 @@ func (p *Partition) rebuildState() error {
 			e = &producerEntry{Epoch: h.ProducerEpoch}
 			producers[h.ProducerID] = e
 		}
-		e.update(&h, h.MaxTimestamp)
+		e.observe(&h, h.MaxTimestamp)
 		return nil
 	})
 	if err != nil {
@@ -222,8 +246,13 @@ func (p *Partition) rebuildState() error {
 			epochs = epochs.assign(e.Epoch, e.StartOffset)
 		}
 	}
+	txns, err := p.scanTxns()
+	if err != nil {
+		return fmt.Errorf("rebuild transactions of %s-%d: %w", p.topic, p.index, err)
+	}
 	p.mu.producers = producers
 	p.mu.epochs = epochs
+	p.mu.txns = txns
 	return nil
 }
 
@@ -265,13 +294,14 @@ func (p *Partition) SetRole(r Role) {
 		// (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH) instead of at
 		// their MaxWait, so clients move to the new leader at once.
 		p.wakeWaiters()
+		p.signalLowWatermark() // DeleteRecords waiters answer NOT_LEADER_OR_FOLLOWER
 	}
 	if !r.IsLeader() {
-		p.mu.followers = nil
+		p.mu.tracker = nil
 		return
 	}
 	now := p.now()
-	if !old.IsLeader() || old.LeaderEpoch != r.LeaderEpoch || p.mu.followers == nil {
+	if !old.IsLeader() || old.LeaderEpoch != r.LeaderEpoch || p.mu.tracker == nil {
 		// A new leadership: remember where this epoch starts and give
 		// every follower a full lag period before it can be dropped.
 		if r.LeaderEpoch > p.mu.epochs.latest() {
@@ -280,20 +310,13 @@ func (p *Partition) SetRole(r Role) {
 				p.logger.Warn("write leader epoch checkpoint", "err", err)
 			}
 		}
-		p.mu.followers = map[int32]*followerState{}
-	}
-	for _, id := range r.Replicas {
-		if id == r.Self {
-			continue
+		var epochStart int64
+		if n := len(p.mu.epochs); n > 0 {
+			epochStart = p.mu.epochs[n-1].StartOffset
 		}
-		if _, ok := p.mu.followers[id]; !ok {
-			p.mu.followers[id] = &followerState{leo: -1, lastCaughtUp: now}
-		}
-	}
-	for id := range p.mu.followers {
-		if !slices.Contains(r.Replicas, id) {
-			delete(p.mu.followers, id)
-		}
+		p.mu.tracker = newTracker(r, epochStart, now)
+	} else {
+		p.mu.tracker.setRole(r, now)
 	}
 	p.maybeAdvanceHWLocked()
 }
@@ -302,25 +325,12 @@ func (p *Partition) SetRole(r Role) {
 // log end offset over the ISR (its own counted only once durable), moved
 // only forward and only while the ISR has min.insync.replicas members.
 func (p *Partition) maybeAdvanceHWLocked() {
-	r := p.mu.role
-	if !r.IsLeader() {
+	if !p.mu.role.IsLeader() || p.mu.tracker == nil {
 		return
 	}
-	if len(r.ISR) < int(p.conf.Load().MinInsyncReplicas) && len(r.Replicas) > 1 {
-		return
+	if hw, ok := p.mu.tracker.highWatermark(p.flushed.Load(), int(p.conf.Load().MinInsyncReplicas)); ok {
+		p.setHW(hw)
 	}
-	hw := p.flushed.Load()
-	for _, id := range r.ISR {
-		if id == r.Self {
-			continue
-		}
-		f, ok := p.mu.followers[id]
-		if !ok || f.leo < 0 {
-			return
-		}
-		hw = min(hw, f.leo)
-	}
-	p.setHW(hw)
 }
 
 // setHW moves the high watermark forward and wakes its waiters.
@@ -338,6 +348,9 @@ func (p *Partition) setHW(hw int64) {
 }
 
 func (p *Partition) signalAppended() {
+	if p.flushes != nil {
+		p.unsynced.Add(1)
+	}
 	p.notify.Lock()
 	close(p.notify.leoChanged)
 	p.notify.leoChanged = make(chan struct{})
@@ -372,9 +385,21 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 // decompression budget while the batch's records are validated
 // (record.ValidateProduce): a batch that breaks a rule appends nothing.
 func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16) (AppendResult, error) {
+	return p.appendBatch(ctx, batch, acks, false)
+}
+
+// AppendFromCoordinator appends a batch a coordinator of this broker
+// wrote (transactional offset commits in __consumer_offsets): like a
+// client's, but a transactional batch carries the producer's id and epoch
+// without a sequence, which is not checked (Kafka's AppendOrigin.COORDINATOR).
+func (p *Partition) AppendFromCoordinator(batch []byte, acks int16) (AppendResult, error) {
+	return p.appendBatch(context.Background(), batch, acks, true)
+}
+
+func (p *Partition) appendBatch(ctx context.Context, batch []byte, acks int16, coordinator bool) (AppendResult, error) {
 	conf := p.conf.Load()
 	res := AppendResult{LogAppendTime: -1}
-	batch, h, err := p.storedBatch(ctx, batch, conf)
+	batch, h, err := p.storedBatch(ctx, batch, conf, coordinator)
 	if err != nil {
 		return res, err
 	}
@@ -399,7 +424,11 @@ func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16)
 				return res, nil
 			}
 		}
-		if err := entry.check(&h); err != nil {
+		if coordinator && h.BaseSequence == record.NoSequence {
+			if entry != nil && h.ProducerEpoch < entry.Epoch {
+				return res, fmt.Errorf("%w: epoch %d is older than the current %d", ErrInvalidProducerEpoch, h.ProducerEpoch, entry.Epoch)
+			}
+		} else if err := entry.check(&h); err != nil {
 			return res, err
 		}
 	}
@@ -418,6 +447,9 @@ func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16)
 			p.mu.producers[h.ProducerID] = entry
 		}
 		entry.update(&h, now)
+		if err := p.mu.txns.observe(&h, nil); err != nil {
+			return res, err
+		}
 	}
 	res.BaseOffset = base
 	res.LogStartOffset = p.log.LogStartOffset()
@@ -432,7 +464,7 @@ func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16)
 // when the topic's compression.type names a codec other than the batch's,
 // a new batch recompressed with that codec (record.ValidateRecompress, as
 // Kafka's LogValidator rebuilds such batches). Nothing is appended here.
-func (p *Partition) storedBatch(ctx context.Context, batch []byte, conf *config.Topic) ([]byte, record.Header, error) {
+func (p *Partition) storedBatch(ctx context.Context, batch []byte, conf *config.Topic, coordinator bool) ([]byte, record.Header, error) {
 	rules := record.Rules{
 		MaxBytes:             int(conf.MaxMessageBytes),
 		Compacted:            conf.CleanupCompact,
@@ -443,6 +475,7 @@ func (p *Partition) storedBatch(ctx context.Context, batch []byte, conf *config.
 		TimestampAfterMaxMs:  conf.TimestampAfterMaxMs,
 		Topic:                p.topic,
 		Partition:            p.index,
+		Coordinator:          coordinator,
 	}
 	var (
 		h   record.Header
@@ -556,24 +589,49 @@ func (p *Partition) Appended() <-chan struct{} {
 	return p.notify.leoChanged
 }
 
+// DefaultRecoveryPointInterval is Kafka's
+// log.flush.offset.checkpoint.interval.ms default.
+const DefaultRecoveryPointInterval = 60 * time.Second
+
 // flushLoop is the group commit: each fsync covers all appends made before
-// it started; appends arriving meanwhile wait for the next round.
+// it started; appends arriving meanwhile wait for the next round. Every
+// rpInterval it also writes the log's recovery point if it moved.
 func (p *Partition) flushLoop() {
 	defer close(p.done)
+	checkpoint := time.NewTicker(p.rpInterval)
+	defer checkpoint.Stop()
 	for {
 		select {
 		case <-p.stop:
 			// Make whatever was appended durable before waiters give up.
 			p.flushOnce()
 			return
+		case <-checkpoint.C:
+			if err := p.log.CheckpointRecoveryPoint(); err != nil {
+				p.logger.Warn("recovery point checkpoint", "err", err)
+			}
+			continue
 		case <-p.flushReq:
 		}
 		p.flushOnce()
 	}
 }
 
+// RecoveryPoint is the offset below which the log is known durable; see
+// commitlog.Log.RecoveryPoint.
+func (p *Partition) RecoveryPoint() int64 { return p.log.RecoveryPoint() }
+
 func (p *Partition) flushOnce() {
+	var start time.Time
+	var appends int64
+	if p.flushes != nil {
+		appends = p.unsynced.Swap(0)
+		start = time.Now()
+	}
 	synced, err := p.log.Sync()
+	if p.flushes != nil && err == nil && appends > 0 {
+		p.flushes.ObserveFlush(time.Since(start), int(appends))
+	}
 	if err != nil {
 		p.logger.Error("fsync failed; acknowledgements stop", "err", err)
 		p.notify.Lock()
@@ -581,7 +639,12 @@ func (p *Partition) flushOnce() {
 			p.notify.err = fmt.Errorf("%w: fsync: %v", ErrStorage, err)
 		}
 		p.notify.Unlock()
-	} else if synced > p.flushed.Load() {
+		// Every waiter looks again and fails, acks=all ones too: they
+		// wait on the HW channel, which a failed flush never moves.
+		p.wakeWaiters()
+		return
+	}
+	if synced > p.flushed.Load() {
 		p.flushed.Store(synced)
 	}
 	p.notify.Lock()
@@ -651,7 +714,21 @@ func (p *Partition) CheckLeaderEpoch(epoch int32) error {
 
 // EnforceRetention deletes segments past retention; never past the high
 // watermark, so followers can still fetch what is not committed.
-func (p *Partition) EnforceRetention() (int, error) { return p.log.EnforceRetention() }
+func (p *Partition) EnforceRetention() (int, error) {
+	n, err := p.log.EnforceRetention()
+	if n > 0 {
+		p.mu.Lock()
+		p.mu.txns.trim(p.log.LogStartOffset())
+		p.mu.Unlock()
+	}
+	return n, err
+}
+
+// TopicConfig returns the topic config in effect.
+func (p *Partition) TopicConfig() config.Topic { return *p.conf.Load() }
+
+// SegmentCount is how many segments the log has.
+func (p *Partition) SegmentCount() int { return p.log.SegmentCount() }
 
 // Size is the bytes on disk of the log.
 func (p *Partition) Size() int64 { return p.log.Size() }

@@ -37,6 +37,31 @@ type batchMeta struct {
 type producerEntry struct {
 	Epoch   int16       `json:"epoch"`
 	Batches []batchMeta `json:"batches"` // oldest first, at most maxCachedBatches
+	// CoordinatorEpoch is that of the transaction coordinator that wrote
+	// the producer's last marker here (0 before any).
+	CoordinatorEpoch int32 `json:"coordinatorEpoch,omitempty"`
+}
+
+// observe follows one batch of the log: a marker, or a data batch.
+func (e *producerEntry) observe(h *record.Header, now int64) {
+	if h.IsControl() {
+		e.marker(h.ProducerEpoch, -1)
+		return
+	}
+	e.update(h, now)
+}
+
+// marker records a transaction marker of epoch (coordinatorEpoch -1 when
+// unknown): a newer epoch (a fenced producer's transaction aborted by the
+// coordinator) starts with no sequence history.
+func (e *producerEntry) marker(epoch int16, coordinatorEpoch int32) {
+	if epoch > e.Epoch {
+		e.Epoch = epoch
+		e.Batches = e.Batches[:0]
+	}
+	if coordinatorEpoch > e.CoordinatorEpoch {
+		e.CoordinatorEpoch = coordinatorEpoch
+	}
 }
 
 func (e *producerEntry) lastSeq() int32 {
@@ -91,6 +116,9 @@ func (e *producerEntry) update(h *record.Header, now int64) {
 	if h.ProducerEpoch != e.Epoch {
 		e.Epoch = h.ProducerEpoch
 		e.Batches = e.Batches[:0]
+	}
+	if h.BaseSequence == record.NoSequence {
+		return // a coordinator's transactional write (offsets): no sequence to track
 	}
 	e.Batches = append(e.Batches, batchMeta{
 		FirstSeq: h.BaseSequence, LastSeq: h.LastSequence(),

@@ -55,16 +55,7 @@ func (p *Partition) FollowerFetch(replicaID int32, fetchOffset int64, lastFetche
 		p.mu.Unlock()
 		return out, fmt.Errorf("follower %d fetch at %d past the log end %d: %w", replicaID, fetchOffset, leo, commitlog.ErrOffsetOutOfRange)
 	}
-	now := p.now()
-	f := p.mu.followers[replicaID]
-	// Kafka's rule: caught up if the follower reached our log end as of
-	// now, or as of its previous fetch (then as of that fetch's time).
-	if fetchOffset >= leo {
-		f.lastCaughtUp = now
-	} else if fetchOffset >= f.leaderLEOAtLastFetch && !f.lastFetch.IsZero() && f.lastFetch.After(f.lastCaughtUp) {
-		f.lastCaughtUp = f.lastFetch
-	}
-	f.leo, f.lastFetch, f.leaderLEOAtLastFetch = fetchOffset, now, leo
+	p.mu.tracker.fetched(replicaID, fetchOffset, leo, p.now())
 	p.maybeAdvanceHWLocked()
 	p.mu.Unlock()
 
@@ -94,34 +85,10 @@ func (p *Partition) ProposeISR() (ISRChange, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := p.mu.role
-	if !r.IsLeader() || p.mu.closed {
+	if !r.IsLeader() || p.mu.closed || p.mu.tracker == nil {
 		return ISRChange{}, false
 	}
-	now := p.now()
-	hw := p.hw.Load()
-	var epochStart int64
-	if n := len(p.mu.epochs); n > 0 {
-		epochStart = p.mu.epochs[n-1].StartOffset
-	}
-	isr := []int32{}
-	changed := false
-	for _, id := range r.Replicas {
-		if id == r.Self {
-			isr = append(isr, id)
-			continue
-		}
-		f := p.mu.followers[id]
-		in := slices.Contains(r.ISR, id)
-		switch {
-		case in && f != nil && now.Sub(f.lastCaughtUp) > p.replicaLagMax:
-			changed = true // lagging: shrink
-		case in:
-			isr = append(isr, id)
-		case f != nil && f.leo >= hw && f.leo >= epochStart && now.Sub(f.lastCaughtUp) <= p.replicaLagMax:
-			isr = append(isr, id) // caught up: expand
-			changed = true
-		}
-	}
+	isr, changed := p.mu.tracker.proposeISR(p.now(), p.hw.Load(), p.replicaLagMax)
 	if !changed {
 		return ISRChange{}, false
 	}
@@ -211,10 +178,14 @@ func (p *Partition) TruncateTo(offset int64) error {
 				e = &producerEntry{Epoch: h.ProducerEpoch}
 				producers[h.ProducerID] = e
 			}
-			e.update(&h, h.MaxTimestamp)
+			e.observe(&h, h.MaxTimestamp)
 		}
 		return nil
 	})
 	p.mu.producers = producers
+	if err != nil {
+		return err
+	}
+	p.mu.txns, err = p.scanTxns()
 	return err
 }

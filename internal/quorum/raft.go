@@ -102,6 +102,8 @@ type Raft struct {
 	isLeader  atomic.Bool
 	applied   atomic.Int64  // next record offset, published after Apply
 	proposals atomic.Uint64 // last proposal id; random start per process
+	// stats mirror run's term, commit and applied index for metrics.
+	stats struct{ term, commit, applied atomic.Uint64 }
 
 	// Owned by run.
 	waiters       map[uint64]*proposal
@@ -296,6 +298,19 @@ func (r *Raft) IsLeader() bool { return r.isLeader.Load() }
 // Applied returns the offset the next applied record will get: every
 // record before it has been passed to the state machine on this node.
 func (r *Raft) Applied() int64 { return r.applied.Load() }
+
+// Status is the quorum's state as of the last Ready handled, for metrics.
+type Status struct {
+	Term, CommitIndex, AppliedIndex uint64
+	Leader                          bool
+}
+
+// Status returns the term, commit and applied index and whether this
+// voter leads.
+func (r *Raft) Status() Status {
+	return Status{Term: r.stats.term.Load(), CommitIndex: r.stats.commit.Load(), AppliedIndex: r.stats.applied.Load(),
+		Leader: r.isLeader.Load()}
+}
 
 // Append commits records as one Raft entry and returns the offset of the
 // first once a majority has it and this node has applied it (so the state
@@ -506,6 +521,10 @@ func (r *Raft) handleReady(rd raft.Ready) error {
 	if err := r.storage.save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
 		return err
 	}
+	if rd.HardState != nil {
+		r.stats.term.Store(rd.HardState.GetTerm())
+		r.stats.commit.Store(rd.HardState.GetCommit())
+	}
 	r.transport.send(rd.Messages)
 	if hasSnap {
 		if err := r.restore(rd.Snapshot); err != nil {
@@ -516,6 +535,7 @@ func (r *Raft) handleReady(rd raft.Ready) error {
 	for _, e := range rd.CommittedEntries {
 		r.applyEntry(e)
 	}
+	r.stats.applied.Store(r.appliedIndex)
 	if err := r.maybeSnapshot(); err != nil {
 		return err
 	}

@@ -97,6 +97,10 @@ type Rules struct {
 	// Kafka does; formatted only when a record is rejected.
 	Topic     string
 	Partition int32
+	// Coordinator: the batch comes from a coordinator of this broker
+	// (Kafka's AppendOrigin.COORDINATOR), whose transactional batches
+	// carry a producer id without a sequence.
+	Coordinator bool
 }
 
 // Validate checks the bytes a producer sent for one partition with no
@@ -169,7 +173,7 @@ func validateProduce(ctx context.Context, b []byte, rules Rules, target *Compres
 		return nil, h, fmt.Errorf("%w: clients may not write control batches", ErrInvalidRecord)
 	case h.IsTransactional() && h.ProducerID < 0:
 		return nil, h, fmt.Errorf("%w: transactional batch without producer id", ErrInvalidRecord)
-	case h.ProducerID >= 0 && h.BaseSequence < 0:
+	case h.ProducerID >= 0 && h.BaseSequence < 0 && !(rules.Coordinator && h.BaseSequence == NoSequence):
 		return nil, h, fmt.Errorf("%w: invalid sequence number %d in batch with producer id %d", ErrInvalidRecord, h.BaseSequence, h.ProducerID)
 	}
 	limit := rules.MaxDecompressedBytes

@@ -224,6 +224,9 @@ func (f *fetcher) fetchOnce(parts []Followed) bool {
 		rp.FetchOffset = pos.Offset
 		rp.CurrentLeaderEpoch = pos.LeaderEpoch
 		rp.LastFetchedEpoch = pos.LastFetchedEpoch
+		// The leader completes DeleteRecords once every replica's log
+		// start offset reached the new start (its low watermark).
+		rp.LogStartOffset = fp.Partition.LogStartOffset()
 		rp.PartitionMaxBytes = fetchPartitionBytes
 		t.Partitions = append(t.Partitions, rp)
 		k := key{fp.Topic, rp.Partition}
@@ -295,10 +298,20 @@ func (f *fetcher) apply(fp Followed, pos partition.FetchPosition, rp *kmsg.Fetch
 		return true
 	}
 	if err := p.AppendFromLeader(pos.LeaderEpoch, rp.RecordBatches, rp.HighWatermark); err != nil {
-		if !errors.Is(err, partition.ErrRoleChanged) {
+		// A role change or a partition closed under the fetch (its topic
+		// deleted, the replica moved away, the broker stopping) is not a
+		// fault: metadata removes the partition from this fetcher next,
+		// as Kafka's fetcher manager drops removed partitions silently.
+		if errors.Is(err, partition.ErrRoleChanged) || errors.Is(err, partition.ErrClosed) {
+			logger.Debug("append fetched batches", "err", err)
+		} else {
 			logger.Error("append fetched batches", "err", err)
 		}
 		return false
+	}
+	// Records the leader deleted (DeleteRecords) go here too.
+	if err := p.FollowLeaderLogStart(rp.LogStartOffset); err != nil {
+		logger.Warn("follow the leader's log start offset", "offset", rp.LogStartOffset, "err", err)
 	}
 	return true
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/arus-io/arus/internal/api"
 	"github.com/arus-io/arus/internal/auth"
+	"github.com/arus-io/arus/internal/metrics"
 )
 
 // Errors that end a connection.
@@ -29,6 +30,10 @@ var (
 type pendingResponse struct {
 	correlationID int32
 	outcome       api.Outcome
+	// key and version name the request for metrics (key -1: none); times
+	// are filled as it moves through the connection.
+	key, version int16
+	times        metrics.RequestTimes
 }
 
 // maxPipelined bounds how many requests of one connection may be handled
@@ -191,28 +196,46 @@ func (c *conn) serve() (handedOff bool) {
 			c.logger().Warn("closing connection: API key not served on this listener", "api_key", key, "inter_broker", c.s.cfg.InterBroker)
 			return false
 		}
+		var times metrics.RequestTimes
+		if c.s.metrics != nil {
+			times.Received = time.Now()
+		}
 		h, req, err := parseRequest(*frame)
-		var p pendingResponse
+		p := pendingResponse{correlationID: h.correlationID, key: h.key, version: h.version}
 		saslHandled := false
 		if err == nil && c.sasl != nil {
-			if p, saslHandled, err = c.authenticating(h, req); err != nil {
+			var sp pendingResponse
+			if sp, saslHandled, err = c.authenticating(h, req); err != nil {
 				c.logger().Info("closing connection", "err", err)
 				putBuf(frame)
 				c.s.requestBytes.end(charge)
 				return false
 			}
+			if saslHandled {
+				p.outcome = sp.outcome
+			}
 		}
 		switch {
 		case saslHandled:
 		case err == nil:
-			p = pendingResponse{h.correlationID, c.s.handle(c, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: c.clientHost, Body: req,
-				Listener: c.listener, Peer: c.peer, Principal: c.principal, ListenerName: c.s.cfg.ListenerName})}
+			if c.s.metrics != nil {
+				times.Started = time.Now()
+			}
+			p.outcome = c.s.handle(c, &api.Request{Version: h.version, CorrelationID: h.correlationID, ClientID: h.clientID, ClientHost: c.clientHost, Body: req,
+				Listener: c.listener, Peer: c.peer, Principal: c.principal, ListenerName: c.s.cfg.ListenerName, Size: int(size)})
 		case errors.Is(err, ErrBadVersion) && h.key == 18:
-			p = pendingResponse{h.correlationID, api.Outcome{Response: api.UnsupportedApiVersions(c.listener)}}
+			p.outcome = api.Outcome{Response: api.UnsupportedApiVersions(c.listener)}
 		case errors.Is(err, ErrUnknownKey) && api.UnservedResponse(h.key, h.version) != nil:
-			p = pendingResponse{h.correlationID, api.Outcome{Response: api.UnservedResponse(h.key, h.version)}}
+			p.outcome = api.Outcome{Response: api.UnservedResponse(h.key, h.version)}
 		default:
 			c.logger().Warn("closing connection after bad request", "err", err)
+		}
+		if c.s.metrics != nil {
+			times.Handled = time.Now()
+			if times.Started.IsZero() {
+				times.Started = times.Handled
+			}
+			p.times = times
 		}
 		// Handled: the request's bytes are no longer needed (handlers copy
 		// what they keep).
@@ -224,6 +247,23 @@ func (c *conn) serve() (handedOff bool) {
 		if !c.enqueue(p) || p.outcome.Close {
 			return false
 		}
+		if p.outcome.Throttle > 0 && !c.mute(p.outcome.Throttle) {
+			return false
+		}
+	}
+}
+
+// mute stops reading the connection for d: a client over its quota was
+// told to wait that long (ThrottleMillis), and a client that does not is
+// held back here (KIP-219). False means the server is shutting down.
+func (c *conn) mute(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.s.ctx.Done():
+		return false
 	}
 }
 
@@ -307,6 +347,9 @@ func (c *conn) writeLoop() {
 		if outcome.Wait != nil {
 			outcome = outcome.Wait()
 		}
+		if c.s.metrics != nil {
+			p.times.Finished = time.Now()
+		}
 		if c.broken {
 			if outcome.Release != nil {
 				outcome.Release()
@@ -332,6 +375,10 @@ func (c *conn) writeLoop() {
 			if c.idle > 0 {
 				c.lastWrite.Store(time.Now().UnixNano())
 			}
+		}
+		if c.s.metrics != nil {
+			p.times.Sent = time.Now()
+			c.s.metrics.ObserveRequest(p.key, p.version, outcome.Response, p.times)
 		}
 		if outcome.Close || c.broken {
 			c.broken = true

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arus-io/arus/internal/api"
 	"github.com/arus-io/arus/internal/auth"
+	"github.com/arus-io/arus/internal/metrics"
 )
 
 // Handler serves decoded requests; *api.Handlers is the one the broker
@@ -79,6 +81,9 @@ type Config struct {
 	// SASL, when set, makes this a SASL_PLAINTEXT or SASL_SSL listener:
 	// connections authenticate before any request but ApiVersions.
 	SASL *SASLConfig
+	// Metrics, when set, records every request (count, errors, phase
+	// latencies); nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // listener is the kind of listener this server is.
@@ -98,6 +103,8 @@ type Server struct {
 	wg           sync.WaitGroup
 	requestBytes *budget
 	limits       *connLimits
+	metrics      *metrics.Metrics // nil: none
+	accepted     atomic.Uint64    // connections accepted (and admitted by the limits)
 
 	mu struct {
 		sync.Mutex
@@ -117,7 +124,8 @@ func Listen(addr string, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, ln: ln, ctx: ctx, cancel: cancel, requestBytes: newBudget(cfg.QueuedMaxRequestBytes), limits: limits}
+	s := &Server{cfg: cfg, ln: ln, ctx: ctx, cancel: cancel, requestBytes: newBudget(cfg.QueuedMaxRequestBytes), limits: limits,
+		metrics: cfg.Metrics}
 	s.mu.conns = map[net.Conn]struct{}{}
 	return s, nil
 }
@@ -190,6 +198,7 @@ func (s *Server) acceptLoop() {
 		}
 		s.mu.conns[conn] = struct{}{}
 		s.mu.Unlock()
+		s.accepted.Add(1)
 		s.goFunc(func() {
 			handedOff := newConn(s, conn).serve()
 			s.mu.Lock()
@@ -216,6 +225,15 @@ func (s *Server) handle(c *conn, req *api.Request) (out api.Outcome) {
 		}
 	}()
 	return s.cfg.Handlers.Serve(s.ctx, req)
+}
+
+// Connections returns the connections open now and those accepted since
+// the server started (for metrics).
+func (s *Server) Connections() (open int, accepted uint64) {
+	s.mu.Lock()
+	open = len(s.mu.conns)
+	s.mu.Unlock()
+	return open, s.accepted.Load()
 }
 
 // Shutdown stops accepting, closes every connection and waits for their

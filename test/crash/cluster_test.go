@@ -133,7 +133,7 @@ func newCluster(t *testing.T, spec clusterSpec, topic string) *cluster {
 			return []string{"serve", "--node-id", strconv.Itoa(int(id)), "--listener", listener,
 				"--inter-broker-listener", net.JoinHostPort(spec.hosts[id], strconv.Itoa(spec.inter[id])),
 				"--data-dir", b.dataDir, "--controller-quorum-voters", strings.Join(voters, ","),
-				"--num-partitions", "3", "--auto-create-topics=false", "--log-level", "info"}
+				"--num-partitions", "3", "--auto-create-topics=false", "--log-level", "info", "--http-listener", "off"}
 		}
 		b.cleanupWithTest()
 		c.nodes[id] = b

@@ -174,7 +174,7 @@ func newBroker(t *testing.T) *broker {
 	}
 	b.args = func(listener string) []string {
 		return []string{"--listener", listener, "--data-dir", b.dataDir,
-			"--num-partitions", "3", "--auto-create-topics=false", "--log-level", "info"}
+			"--num-partitions", "3", "--auto-create-topics=false", "--log-level", "info", "--http-listener", "off"}
 	}
 	b.cleanupWithTest()
 	return b

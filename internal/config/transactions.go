@@ -1,0 +1,96 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Transactions holds the transaction coordinator's settings, with Kafka's
+// names and defaults.
+type Transactions struct {
+	// MaxTimeout is transaction.max.timeout.ms (15 min): the largest
+	// transaction.timeout.ms a producer may ask for.
+	MaxTimeout time.Duration
+	// IDExpiration is transactional.id.expiration.ms (7 days): a
+	// transactional id without a transaction for this long is forgotten.
+	IDExpiration time.Duration
+	// AbortTimedOutInterval is
+	// transaction.abort.timed.out.transaction.cleanup.interval.ms (10 s):
+	// how often transactions past their timeout are looked for.
+	AbortTimedOutInterval time.Duration
+	// RemoveExpiredInterval is
+	// transaction.remove.expired.transaction.cleanup.interval.ms (1 h).
+	RemoveExpiredInterval time.Duration
+	// StateLogPartitions is transaction.state.log.num.partitions (50),
+	// used when __transaction_state is created.
+	StateLogPartitions int32
+	// StateLogReplicationFactor is transaction.state.log.replication.factor
+	// (3, capped at the number of registered brokers).
+	StateLogReplicationFactor int16
+	// StateLogSegmentBytes is transaction.state.log.segment.bytes (100 MiB).
+	StateLogSegmentBytes int32
+}
+
+// validate fills the transaction defaults.
+func (t *Transactions) validate() error {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&t.MaxTimeout, 15*time.Minute)
+	def(&t.IDExpiration, 7*24*time.Hour)
+	def(&t.AbortTimedOutInterval, 10*time.Second)
+	def(&t.RemoveExpiredInterval, time.Hour)
+	if t.StateLogPartitions == 0 {
+		t.StateLogPartitions = 50
+	}
+	if t.StateLogReplicationFactor == 0 {
+		t.StateLogReplicationFactor = 3
+	}
+	if t.StateLogSegmentBytes == 0 {
+		t.StateLogSegmentBytes = 100 << 20
+	}
+	if t.MaxTimeout < 0 || t.IDExpiration < 0 || t.AbortTimedOutInterval < 0 || t.RemoveExpiredInterval < 0 ||
+		t.StateLogPartitions < 0 || t.StateLogReplicationFactor < 0 || t.StateLogSegmentBytes < 0 {
+		return fmt.Errorf("transaction settings must be positive")
+	}
+	return nil
+}
+
+// applyTxnProperty sets the transaction setting named by a Kafka broker
+// config key; ok is false for keys that are not transaction settings.
+func applyTxnProperty(t *Transactions, key, value string) (ok bool, err error) {
+	ms := func(d *time.Duration) (bool, error) {
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err == nil {
+			*d = time.Duration(n) * time.Millisecond
+		}
+		return true, err
+	}
+	integer := func(bits int, set func(int64)) (bool, error) {
+		n, err := strconv.ParseInt(value, 10, bits)
+		if err == nil {
+			set(n)
+		}
+		return true, err
+	}
+	switch key {
+	case "transaction.max.timeout.ms":
+		return ms(&t.MaxTimeout)
+	case "transactional.id.expiration.ms":
+		return ms(&t.IDExpiration)
+	case "transaction.abort.timed.out.transaction.cleanup.interval.ms":
+		return ms(&t.AbortTimedOutInterval)
+	case "transaction.remove.expired.transaction.cleanup.interval.ms":
+		return ms(&t.RemoveExpiredInterval)
+	case "transaction.state.log.num.partitions":
+		return integer(32, func(n int64) { t.StateLogPartitions = int32(n) })
+	case "transaction.state.log.replication.factor":
+		return integer(16, func(n int64) { t.StateLogReplicationFactor = int16(n) })
+	case "transaction.state.log.segment.bytes":
+		return integer(32, func(n int64) { t.StateLogSegmentBytes = int32(n) })
+	}
+	return false, nil
+}

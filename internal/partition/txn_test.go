@@ -1,0 +1,157 @@
+package partition
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/arus-io/arus/internal/record"
+)
+
+// txnBatch is idBatch with the transactional bit.
+func txnBatch(t *testing.T, pid int64, epoch int16, seq int32, n int) []byte {
+	t.Helper()
+	b := record.NewBuilder()
+	b.ProducerID, b.ProducerEpoch, b.BaseSequence = pid, epoch, seq
+	b.Attributes = record.AttrTransactional
+	for i := 0; i < n; i++ {
+		b.Add(int64(1000+i), []byte("k"), []byte("v"))
+	}
+	batch, err := b.Build(record.CodecNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return batch
+}
+
+func marker(t *testing.T, p *Partition, pid int64, epoch int16, commit bool) int64 {
+	t.Helper()
+	res, err := p.AppendMarker(Marker{ProducerID: pid, ProducerEpoch: epoch, CoordinatorEpoch: 1, Commit: commit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.WaitReplicated(ctx, res.End); err != nil {
+		t.Fatal(err)
+	}
+	return res.BaseOffset
+}
+
+// TestTransactionsLSOAndAbortedIndex: the LSO stops at the first open
+// transaction, markers complete them, aborted transactions are listed for
+// the ranges that hold their data, and all of it is rebuilt after a clean
+// restart and after a crash.
+func TestTransactionsLSOAndAbortedIndex(t *testing.T) {
+	for _, clean := range []bool{true, false} {
+		name := map[bool]string{true: "clean", false: "crash"}[clean]
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := openTest(t, dir, nil)
+			// 0-1: producer 1's transaction (to be aborted)
+			// 2-4: producer 2's transaction (to be committed)
+			// 5: plain idempotent batch
+			if _, err := appendDurable(t, p, txnBatch(t, 1, 0, 0, 2)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := appendDurable(t, p, txnBatch(t, 2, 0, 0, 3)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := appendDurable(t, p, idBatch(t, 3, 0, 0, 1)); err != nil {
+				t.Fatal(err)
+			}
+			if hw, lso := p.HighWatermark(), p.LastStableOffset(); hw != 6 || lso != 0 {
+				t.Fatalf("hw %d lso %d, want 6 and 0", hw, lso)
+			}
+			if m := marker(t, p, 1, 0, false); m != 6 {
+				t.Fatalf("abort marker at %d", m)
+			}
+			if lso := p.LastStableOffset(); lso != 2 {
+				t.Fatalf("lso after abort %d, want 2 (producer 2 still open)", lso)
+			}
+			regions, release, aborted, lso, err := p.ReadCommittedRegions(0, 1<<20, true)
+			release()
+			if err != nil || lso != 2 || len(regions) == 0 {
+				t.Fatalf("read committed: %d regions, lso %d, %v", len(regions), lso, err)
+			}
+			if want := []AbortedTxn{{ProducerID: 1, FirstOffset: 0, LastOffset: 6}}; !slices.Equal(aborted, want) {
+				t.Fatalf("aborted %v, want %v", aborted, want)
+			}
+			marker(t, p, 2, 0, true)
+			if lso := p.LastStableOffset(); lso != 8 {
+				t.Fatalf("lso after commit %d, want 8", lso)
+			}
+			// An open transaction again, then restart.
+			if _, err := appendDurable(t, p, txnBatch(t, 2, 0, 3, 1)); err != nil {
+				t.Fatal(err)
+			}
+			check := func(p *Partition) {
+				t.Helper()
+				if lso := p.LastStableOffset(); lso != 8 {
+					t.Fatalf("lso %d, want 8 (open transaction at 8)", lso)
+				}
+				if got := p.AbortedTransactions(0, 9); !slices.Equal(got, []AbortedTxn{{1, 0, 6}}) {
+					t.Fatalf("aborted %v", got)
+				}
+				if got := p.AbortedTransactions(7, 9); len(got) != 0 {
+					t.Fatalf("aborted after the marker %v", got)
+				}
+			}
+			check(p)
+			if clean {
+				if err := p.Close(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				crashDir := t.TempDir()
+				copyDir(t, dir, crashDir)
+				p.Close()
+				dir = crashDir
+			}
+			p = openTest(t, dir, nil)
+			defer p.Close()
+			check(p)
+			// A marker of an old epoch is refused; one that fences with a
+			// newer epoch aborts, and the old epoch's writes are refused.
+			marker(t, p, 2, 1, false)
+			if _, err := p.AppendMarker(Marker{ProducerID: 2, ProducerEpoch: 0, CoordinatorEpoch: 1}); !errors.Is(err, ErrInvalidProducerEpoch) {
+				t.Fatalf("old epoch marker: %v", err)
+			}
+			if _, err := appendDurable(t, p, txnBatch(t, 2, 0, 4, 1)); !errors.Is(err, ErrInvalidProducerEpoch) {
+				t.Fatalf("zombie write: %v", err)
+			}
+			if lso := p.LastStableOffset(); lso != p.HighWatermark() {
+				t.Fatalf("lso %d, hw %d", lso, p.HighWatermark())
+			}
+			if got := p.AbortedTransactions(7, 100); !slices.Equal(got, []AbortedTxn{{2, 8, 9}}) {
+				t.Fatalf("aborted %v", got)
+			}
+			// The new epoch starts at sequence 0.
+			if _, err := appendDurable(t, p, txnBatch(t, 2, 1, 0, 1)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestCoordinatorAppendWithoutSequence: a coordinator's transactional
+// batch carries no sequence; a client's may not.
+func TestCoordinatorAppendWithoutSequence(t *testing.T) {
+	p := openTest(t, t.TempDir(), map[string]string{"cleanup.policy": "compact"})
+	defer p.Close()
+	batch := txnBatch(t, 9, 0, record.NoSequence, 1)
+	if _, err := p.Append(slices.Clone(batch), -1); !errors.Is(err, record.ErrInvalidRecord) {
+		t.Fatalf("client batch without sequence: %v", err)
+	}
+	if _, err := p.AppendFromCoordinator(batch, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.AppendFromCoordinator(txnBatch(t, 9, 0, record.NoSequence, 1), -1); err != nil {
+		t.Fatal(err)
+	}
+	if lso := p.LastStableOffset(); lso != 0 {
+		t.Fatalf("lso %d", lso)
+	}
+}

@@ -1,0 +1,113 @@
+package txn_test
+
+// Transactions in a 3-node cluster: the coordinator's node dies right
+// after a commit was accepted (PrepareCommit durable, markers possibly not
+// yet written); the new leader of the transactional id's state partition
+// loads it, writes the markers, and the producer carries on with it.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/arustest"
+)
+
+// clusterTimeout bounds the whole test: a failover under -race on a loaded
+// 2-core machine (fencing, election, state load, markers) has taken over a
+// minute.
+const clusterTimeout = 3 * time.Minute
+
+func TestCommitCompletesAfterCoordinatorFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+	defer cancel()
+	c := arustest.StartQuorumCluster(t, 3, arustest.WithTransactionStatePartitions(3))
+	seeds := c.Addrs()
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	const topic = "failover-out"
+	arustest.Eventually(t, clusterTimeout, "topic created", func() bool {
+		resp, err := adm.CreateTopic(ctx, 1, 3, nil, topic)
+		return (err == nil && resp.Err == nil) || errors.Is(err, kerr.TopicAlreadyExists) || errors.Is(resp.Err, kerr.TopicAlreadyExists)
+	})
+	arustest.Eventually(t, clusterTimeout, "every node knows the topic", func() bool {
+		for id := int32(1); id <= 3; id++ {
+			if tp := c.Broker(id).Controller().Image().Topics[topic]; tp == nil || tp.Partitions[0].Leader < 0 {
+				return false
+			}
+		}
+		return true
+	})
+	const id = "failover-txn"
+	producer, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic),
+		kgo.RequestTimeoutOverhead(2*time.Second), kgo.RetryTimeout(clusterTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	run := func(prefix string, n int) []string {
+		t.Helper()
+		if err := producer.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		var values []string
+		for i := 0; i < n; i++ {
+			v := fmt.Sprintf("%s-%d", prefix, i)
+			values = append(values, v)
+			producer.Produce(ctx, &kgo.Record{Value: []byte(v)}, nil)
+		}
+		if err := producer.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatalf("commit %s: %v", prefix, err)
+		}
+		return values
+	}
+	find := kmsg.NewPtrFindCoordinatorRequest()
+	find.CoordinatorKey, find.CoordinatorType = id, 1
+	first := run("first", 20)
+	resp, err := find.RequestWith(ctx, admCl)
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("find coordinator: %v %+v", err, resp)
+	}
+	coordinator := resp.NodeID
+	// Crash the coordinator right after the commit was accepted: its
+	// markers may not be written yet; the next coordinator writes them.
+	c.Crash(coordinator)
+	second := run("second", 20)
+
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	want := append(slices.Clone(first), second...)
+	var got []string
+	for len(got) < len(want) && ctx.Err() == nil {
+		consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("read_committed after the failover: %v, want %v", got, want)
+	}
+	arustest.Eventually(t, clusterTimeout, "a new coordinator answers", func() bool {
+		resp, err := find.RequestWith(ctx, admCl)
+		return err == nil && resp.ErrorCode == 0 && resp.NodeID != coordinator
+	})
+}

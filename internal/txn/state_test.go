@@ -1,0 +1,267 @@
+package txn
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// fakeStore records writes and marker rounds; the test completes them.
+type fakeStore struct {
+	writes  []fakeWrite
+	markers []fakeMarkers
+	log     []*Metadata // every write made durable, in order (nil: tombstone)
+}
+
+type fakeWrite struct {
+	id   string
+	m    *Metadata
+	done func(time.Time, error)
+}
+
+type fakeMarkers struct {
+	m      Metadata
+	commit bool
+	done   func(time.Time)
+}
+
+func (f *fakeStore) write(id string, m *Metadata, done func(time.Time, error)) {
+	f.writes = append(f.writes, fakeWrite{id, m, done})
+}
+
+func (f *fakeStore) sendMarkers(m Metadata, commit bool, done func(time.Time)) {
+	f.markers = append(f.markers, fakeMarkers{m, commit, done})
+}
+
+// settle completes every pending write (with err) and marker round until
+// nothing is pending.
+func (f *fakeStore) settle(now time.Time, err error) {
+	for len(f.writes)+len(f.markers) > 0 {
+		ws, ms := f.writes, f.markers
+		f.writes, f.markers = nil, nil
+		for _, w := range ws {
+			if err == nil {
+				f.log = append(f.log, w.m)
+			}
+			w.done(now, err)
+		}
+		for _, m := range ms {
+			m.done(now)
+		}
+	}
+}
+
+type harness struct {
+	t     *testing.T
+	now   time.Time
+	store *fakeStore
+	set   *txnSet
+	nextP int64
+}
+
+func newHarness(t *testing.T) *harness {
+	st := &fakeStore{}
+	return &harness{t: t, now: time.Unix(1000, 0), store: st, nextP: 100,
+		set: newTxnSet(settings{maxTimeout: time.Minute, idExpiration: time.Hour}, st)}
+}
+
+func (h *harness) init(id string, pid int64, epoch int16) InitResult {
+	h.t.Helper()
+	var got *InitResult
+	h.nextP++
+	h.set.initProducerID(h.now, InitRequest{ID: id, Timeout: 10 * time.Second, ProducerID: pid, ProducerEpoch: epoch,
+		FreshProducerID: h.nextP}, func(r InitResult) { got = &r })
+	h.store.settle(h.now, nil)
+	if got == nil {
+		h.t.Fatal("no InitProducerId answer")
+	}
+	return *got
+}
+
+func (h *harness) add(id string, pid int64, epoch int16, tps ...TopicPartition) error {
+	h.t.Helper()
+	var got error
+	answered := false
+	h.set.addPartitions(h.now, id, pid, epoch, tps, func(err error) { got, answered = err, true })
+	h.store.settle(h.now, nil)
+	if !answered {
+		h.t.Fatal("no AddPartitionsToTxn answer")
+	}
+	return got
+}
+
+func (h *harness) end(id string, pid int64, epoch int16, commit bool) error {
+	h.t.Helper()
+	var got error
+	answered := false
+	h.set.endTxn(h.now, id, pid, epoch, commit, func(err error) { got, answered = err, true })
+	h.store.settle(h.now, nil)
+	if !answered {
+		h.t.Fatal("no EndTxn answer")
+	}
+	return got
+}
+
+func (h *harness) state(id string) State { return h.set.txns[id].meta.State }
+
+func TestStateMachineCommitAndAbort(t *testing.T) {
+	h := newHarness(t)
+	r := h.init("a", -1, -1)
+	if r.Err != nil || r.ProducerID != 101 || r.ProducerEpoch != 0 || h.state("a") != StateEmpty {
+		t.Fatalf("init: %+v state %v", r, h.state("a"))
+	}
+	tp := TopicPartition{"t", 0}
+	if err := h.end("a", 101, 0, true); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("end of an empty transaction: %v", err)
+	}
+	if err := h.add("a", 101, 0, tp); err != nil || h.state("a") != StateOngoing {
+		t.Fatalf("add: %v %v", err, h.state("a"))
+	}
+	writes := len(h.store.log)
+	if err := h.add("a", 101, 0, tp); err != nil || len(h.store.log) != writes {
+		t.Fatalf("adding a partition twice wrote again: %v", err)
+	}
+	if err := h.add("a", 999, 0, tp); !errors.Is(err, ErrInvalidProducerIDMapping) {
+		t.Fatalf("wrong producer id: %v", err)
+	}
+	if err := h.add("a", 101, 3, tp); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("wrong epoch: %v", err)
+	}
+	// EndTxn answers once PrepareCommit is durable; markers, then
+	// CompleteCommit follow.
+	var answered bool
+	h.set.endTxn(h.now, "a", 101, 0, true, func(err error) { answered = err == nil })
+	if answered || h.state("a") != StateOngoing {
+		t.Fatal("answered before the prepare was durable")
+	}
+	h.store.writes[0].done(h.now, nil)
+	h.store.log = append(h.store.log, h.store.writes[0].m)
+	h.store.writes = nil
+	if !answered || h.state("a") != StatePrepareCommit || len(h.store.markers) != 1 || !h.store.markers[0].commit {
+		t.Fatalf("after prepare: answered %v state %v markers %d", answered, h.state("a"), len(h.store.markers))
+	}
+	if err := h.add("a", 101, 0, tp); !errors.Is(err, ErrConcurrentTransactions) {
+		t.Fatalf("add while completing: %v", err)
+	}
+	h.store.settle(h.now, nil)
+	if h.state("a") != StateCompleteCommit || len(h.set.txns["a"].meta.Partitions) != 0 {
+		t.Fatalf("after markers: %v", h.set.txns["a"].meta)
+	}
+	if err := h.end("a", 101, 0, true); err != nil {
+		t.Fatalf("retried commit: %v", err)
+	}
+	if err := h.end("a", 101, 0, false); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("abort after commit: %v", err)
+	}
+	// The next transaction aborts.
+	if err := h.add("a", 101, 0, tp, TopicPartition{"u", 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.end("a", 101, 0, false); err != nil || h.state("a") != StateCompleteAbort {
+		t.Fatalf("abort: %v %v", err, h.state("a"))
+	}
+	// Durable states in order: Empty, Ongoing, PrepareCommit, CompleteCommit, Ongoing, PrepareAbort, CompleteAbort.
+	var states []State
+	for _, m := range h.store.log {
+		states = append(states, m.State)
+	}
+	want := []State{StateEmpty, StateOngoing, StatePrepareCommit, StateCompleteCommit, StateOngoing, StatePrepareAbort, StateCompleteAbort}
+	if len(states) != len(want) {
+		t.Fatalf("states %v, want %v", states, want)
+	}
+	for i := range want {
+		if states[i] != want[i] {
+			t.Fatalf("states %v, want %v", states, want)
+		}
+	}
+}
+
+func TestStateMachineFencingAndTimeouts(t *testing.T) {
+	h := newHarness(t)
+	h.init("a", -1, -1)
+	tp := TopicPartition{"t", 0}
+	if err := h.add("a", 101, 0, tp); err != nil {
+		t.Fatal(err)
+	}
+	// A new producer instance: the open transaction is aborted with a
+	// bumped epoch; the client retries and gets the epoch after it.
+	if r := h.init("a", -1, -1); !errors.Is(r.Err, ErrConcurrentTransactions) {
+		t.Fatalf("init during a transaction: %+v", r)
+	}
+	if h.state("a") != StateCompleteAbort || h.set.txns["a"].meta.ProducerEpoch != 1 {
+		t.Fatalf("after fencing: %+v", h.set.txns["a"].meta)
+	}
+	r := h.init("a", -1, -1)
+	if r.Err != nil || r.ProducerID != 101 || r.ProducerEpoch != 2 {
+		t.Fatalf("init after the abort: %+v", r)
+	}
+	if err := h.end("a", 101, 0, true); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("zombie commit: %v", err)
+	}
+	// Timeout: the coordinator aborts and bumps the epoch.
+	if err := h.add("a", 101, 2, tp); err != nil {
+		t.Fatal(err)
+	}
+	h.now = h.now.Add(9 * time.Second)
+	if aborted, _ := h.set.tick(h.now); aborted != 0 {
+		t.Fatal("aborted before the timeout")
+	}
+	h.now = h.now.Add(2 * time.Second)
+	if aborted, _ := h.set.tick(h.now); aborted != 1 {
+		t.Fatal("not aborted after the timeout")
+	}
+	h.store.settle(h.now, nil)
+	if m := h.set.txns["a"].meta; m.State != StateCompleteAbort || m.ProducerEpoch != 3 {
+		t.Fatalf("after the timeout: %+v", m)
+	}
+	if err := h.end("a", 101, 2, true); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("commit after the timeout: %v", err)
+	}
+	// Expiry of an idle id.
+	h.now = h.now.Add(2 * time.Hour)
+	if _, expired := h.set.tick(h.now); expired != 1 {
+		t.Fatal("idle id not expired")
+	}
+	h.store.settle(h.now, nil)
+	if _, ok := h.set.txns["a"]; ok || h.store.log[len(h.store.log)-1] != nil {
+		t.Fatal("expired id kept or no tombstone written")
+	}
+	// Timeouts are checked against transaction.max.timeout.ms.
+	var got InitResult
+	h.set.initProducerID(h.now, InitRequest{ID: "b", Timeout: 2 * time.Minute, ProducerID: -1, ProducerEpoch: -1}, func(r InitResult) { got = r })
+	if !errors.Is(got.Err, ErrInvalidTransactionTimeout) {
+		t.Fatalf("timeout above the max: %+v", got)
+	}
+}
+
+func TestStateMachineEpochExhaustionAndResume(t *testing.T) {
+	h := newHarness(t)
+	h.init("a", -1, -1)
+	h.set.txns["a"].meta.ProducerEpoch = maxEpoch
+	r := h.init("a", 101, maxEpoch)
+	if r.Err != nil || r.ProducerID == 101 || r.ProducerEpoch != 0 {
+		t.Fatalf("exhausted epoch: %+v", r)
+	}
+	// A loaded PrepareCommit is completed.
+	h.set.txns["b"] = &entry{meta: Metadata{ID: "b", ProducerID: 7, State: StatePrepareCommit, Partitions: []TopicPartition{{"t", 0}}}}
+	if ids := h.set.resume(); len(ids) != 1 || ids[0] != "b" || len(h.store.markers) != 1 || !h.store.markers[0].commit {
+		t.Fatalf("resume: %v, %d marker rounds", ids, len(h.store.markers))
+	}
+	h.store.settle(h.now, nil)
+	if h.state("b") != StateCompleteCommit {
+		t.Fatalf("resumed: %v", h.state("b"))
+	}
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	m := &Metadata{ID: "x", ProducerID: 5, ProducerEpoch: 2, Timeout: time.Minute, State: StateOngoing,
+		Partitions: []TopicPartition{{"a", 1}, {"a", 2}, {"b", 0}}, Start: time.UnixMilli(1000), Update: time.UnixMilli(2000)}
+	id, got, err := decodeRecord(stateKey("x"), stateValue(m))
+	if err != nil || id != "x" || got.ProducerID != 5 || got.ProducerEpoch != 2 || got.State != StateOngoing ||
+		len(got.Partitions) != 3 || got.Partitions[2] != (TopicPartition{"b", 0}) || !got.Start.Equal(m.Start) || got.Timeout != time.Minute {
+		t.Fatalf("round trip: %v %+v %v", id, got, err)
+	}
+	if id, got, err := decodeRecord(stateKey("x"), nil); err != nil || id != "x" || got != nil {
+		t.Fatalf("tombstone: %v %v %v", id, got, err)
+	}
+}
