@@ -25,6 +25,13 @@ type tracker struct {
 	self     int32
 	replicas []int32
 	isr      []int32
+	// pending are followers this leader proposed to add to the ISR whose
+	// change is not committed yet. They count for the high watermark at
+	// once (Kafka's "maximal ISR", KIP-497): the controller may elect a
+	// new ISR member as leader the moment the expansion commits (a
+	// reassignment completes in the same step), so nothing this leader
+	// acknowledges meanwhile may be missing on it.
+	pending []int32
 	// epochStart is the first offset of the current leader epoch: a
 	// follower joins the ISR only once it has everything of this epoch's
 	// start, so a new leader's ISR never takes a replica that could still
@@ -55,6 +62,7 @@ func newTracker(r Role, epochStart int64, now time.Time) *tracker {
 // now, removed ones are forgotten.
 func (t *tracker) setRole(r Role, now time.Time) {
 	t.replicas, t.isr = slices.Clone(r.Replicas), slices.Clone(r.ISR)
+	t.pending = nil // the committed ISR decided the proposal
 	for _, id := range r.Replicas {
 		if _, ok := t.followers[id]; !ok && id != t.self {
 			t.followers[id] = &followerState{leo: -1, lastCaughtUp: now, logStart: -1}
@@ -95,7 +103,7 @@ func (t *tracker) highWatermark(durable int64, minISR int) (hw int64, ok bool) {
 		return 0, false
 	}
 	hw = durable
-	for _, id := range t.isr {
+	for _, id := range append(slices.Clone(t.isr), t.pending...) {
 		if id == t.self {
 			continue
 		}
@@ -111,7 +119,8 @@ func (t *tracker) highWatermark(durable int64, minISR int) (hw int64, ok bool) {
 // proposeISR returns the ISR the leader wants at now with high watermark
 // hw: members not caught up within lagMax leave, followers caught up to hw
 // and the epoch start (and within lagMax) join; the leader always stays.
-// ok is false when nothing should change.
+// ok is false when nothing should change. Followers it adds count for the
+// high watermark from now on, until the next committed role (pending).
 func (t *tracker) proposeISR(now time.Time, hw int64, lagMax time.Duration) (isr []int32, ok bool) {
 	isr = []int32{}
 	changed := false
@@ -130,6 +139,9 @@ func (t *tracker) proposeISR(now time.Time, hw int64, lagMax time.Duration) (isr
 		case f != nil && f.leo >= hw && f.leo >= t.epochStart && now.Sub(f.lastCaughtUp) <= lagMax:
 			isr = append(isr, id) // caught up: expand
 			changed = true
+			if !slices.Contains(t.pending, id) {
+				t.pending = append(t.pending, id)
+			}
 		}
 	}
 	return isr, changed

@@ -181,3 +181,29 @@ func TestTrackerLeaderChange(t *testing.T) {
 		t.Fatal("fetch from a non-replica accepted")
 	}
 }
+
+// A follower the leader proposed to add to the ISR counts for the high
+// watermark at once (KIP-497's maximal ISR): the controller may make it
+// leader the moment the expansion commits (a reassignment completes in the
+// same step), so the old leader must not acknowledge what it lacks. The
+// committed role then decides.
+func TestProposedExpansionBoundsHighWatermark(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	tr := newTracker(Role{Self: 1, Leader: 1, Replicas: []int32{1, 2}, ISR: []int32{1}}, 0, t0)
+	tr.fetched(2, 5, 5, t0.Add(time.Second)) // caught up with the leader's log end 5
+	if hw, ok := tr.highWatermark(10, 1); !ok || hw != 10 {
+		t.Fatalf("before the proposal: hw %d %v, want 10 (ISR [1])", hw, ok)
+	}
+	isr, changed := tr.proposeISR(t0.Add(time.Second), 5, 10*time.Second)
+	if !changed || !slices.Equal(isr, []int32{1, 2}) {
+		t.Fatalf("proposal %v %v, want [1 2]", isr, changed)
+	}
+	if hw, ok := tr.highWatermark(10, 1); !ok || hw != 5 {
+		t.Fatalf("with the expansion pending: hw %d %v, want 5 (follower 2's log end)", hw, ok)
+	}
+	// The controller refused it: the committed ISR is [1] again.
+	tr.setRole(Role{Self: 1, Leader: 1, Replicas: []int32{1, 2}, ISR: []int32{1}}, t0.Add(2*time.Second))
+	if hw, ok := tr.highWatermark(10, 1); !ok || hw != 10 {
+		t.Fatalf("after the committed role: hw %d %v, want 10", hw, ok)
+	}
+}
