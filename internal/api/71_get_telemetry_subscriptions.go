@@ -5,7 +5,10 @@ package api
 // one from the broker. The answer is the instance's subscription (the
 // requested metric prefixes, none by default: a client then pushes
 // nothing), the codecs accepted (zstd, lz4, gzip, snappy), the push
-// interval (5 minutes), telemetry.max.bytes (1 MiB) and delta temporality.
+// interval (5 minutes), telemetry.max.bytes (1 MiB) and cumulative
+// temporality: unlike Kafka (which asks for deltas for its exporter
+// plugins) arus asks for cumulative sums, which it exports to Prometheus
+// as they come and which survive a lost push.
 // Asking again before the push interval passed is
 // THROTTLING_QUOTA_EXCEEDED, as Kafka's ClientMetricsManager does. See
 // telemetry.go.
@@ -30,7 +33,7 @@ func (h *Handlers) getTelemetrySubscriptions(_ context.Context, req *Request) Ou
 	resp.AcceptedCompressionTypes = telemetryCompressionTypes
 	resp.PushIntervalMillis = int32(sub.interval.Milliseconds())
 	resp.TelemetryMaxBytes = telemetryMaxBytes
-	resp.DeltaTemporality = true
+	resp.DeltaTemporality = false
 	resp.RequestedMetrics = sub.metrics
 	if resp.RequestedMetrics == nil {
 		resp.RequestedMetrics = []string{}
@@ -51,6 +54,8 @@ func telemetryCode(r telemetryRefusal) int16 {
 		return kerr.UnsupportedCompressionType.Code
 	case telemetryTooLarge:
 		return kerr.TelemetryTooLarge.Code
+	case telemetryInvalidRecord:
+		return kerr.InvalidRecord.Code
 	}
 	return 0
 }

@@ -9,7 +9,10 @@ package api
 // THROTTLING_QUOTA_EXCEEDED; a stale subscription id is
 // UNKNOWN_SUBSCRIPTION_ID; an unknown codec UNSUPPORTED_COMPRESSION_TYPE;
 // more than telemetry.max.bytes TELEMETRY_TOO_LARGE. Accepted metrics are
-// kept as the instance's last push (Handlers.Telemetry().Snapshot).
+// kept as the instance's last push (Handlers.Telemetry().Snapshot) and
+// decoded into series for /metrics (Handlers.Telemetry().Stats); metrics
+// that do not decompress or parse as OTLP are INVALID_RECORD, as Kafka
+// answers when its exporter fails.
 
 import (
 	"context"
@@ -17,7 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (h *Handlers) pushTelemetry(_ context.Context, req *Request) Outcome {
+func (h *Handlers) pushTelemetry(ctx context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.PushTelemetryRequest)
 	resp := r.ResponseKind().(*kmsg.PushTelemetryResponse)
 	clientID := ""
@@ -25,6 +28,15 @@ func (h *Handlers) pushTelemetry(_ context.Context, req *Request) Outcome {
 		clientID = *req.ClientID
 	}
 	refusal := h.telemetry.push(r.ClientInstanceID, r.SubscriptionID, r.Terminating, r.CompressionType, r.Metrics, clientID, req.ClientHost)
+	if refusal == telemetryOK && len(r.Metrics) > 0 {
+		if err := h.telemetry.ingest(ctx, r.ClientInstanceID, r.CompressionType, r.Metrics, clientID); err != nil {
+			h.deps.Logger.Debug("client telemetry not understood", "client_id", clientID, "host", req.ClientHost, "err", err)
+			refusal = telemetryInvalidRecord
+		}
+	}
+	if refusal == telemetryOK {
+		h.telemetry.pushed()
+	}
 	resp.ErrorCode = telemetryCode(refusal)
 	return respond(resp)
 }

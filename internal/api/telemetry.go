@@ -61,6 +61,11 @@ type Telemetry struct {
 		interval  time.Duration // push interval
 		instances map[[16]byte]*telemetryInstance
 		stored    int // bytes of kept payloads
+		// series counts the decoded series of all instances (at most
+		// telemetryMaxSeries, telemetry_series.go).
+		series        int
+		pushes        uint64 // pushes accepted
+		seriesDropped uint64 // new series refused at telemetryMaxSeries
 	}
 }
 
@@ -73,6 +78,8 @@ type telemetryInstance struct {
 	lastSeen       time.Time
 	terminating    bool
 	last           *ClientTelemetry // nil until a push with metrics
+	clientID       string           // of the last decoded push
+	series         map[seriesKey]seriesValue
 }
 
 func newTelemetry(now func() time.Time) *Telemetry {
@@ -83,7 +90,8 @@ func newTelemetry(now func() time.Time) *Telemetry {
 }
 
 // SetTelemetrySubscription sets the metric name prefixes clients are asked
-// to push ("*" for all, none for no metrics) and the push interval (0
+// to push ("*" or "" for all, sent as KIP-714's [""]; none for no
+// metrics) and the push interval (0
 // keeps Kafka's default of 5 minutes). Instances pick it up at their next
 // GetTelemetrySubscriptions; their pushes under the old subscription get
 // UNKNOWN_SUBSCRIPTION_ID, which makes them ask again.
@@ -91,6 +99,9 @@ func (t *Telemetry) SetTelemetrySubscription(metrics []string, interval time.Dur
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.mu.metrics = slices.Clone(metrics)
+	if slices.Contains(metrics, "*") || slices.Contains(metrics, "") {
+		t.mu.metrics = []string{""}
+	}
 	if interval <= 0 {
 		interval = telemetryDefaultPushInterval
 	}
@@ -134,6 +145,7 @@ const (
 	telemetryUnknownSubscription
 	telemetryUnsupportedCompression
 	telemetryTooLarge
+	telemetryInvalidRecord // metrics that are not compressed OTLP
 )
 
 // get serves GetTelemetrySubscriptions for instance id (zero: a new one).
@@ -266,6 +278,7 @@ func (t *Telemetry) dropLocked(id [16]byte, in *telemetryInstance) {
 	if in.last != nil {
 		t.mu.stored -= len(in.last.Metrics)
 	}
+	t.mu.series -= len(in.series)
 	delete(t.mu.instances, id)
 }
 

@@ -1,9 +1,20 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 type testClock struct {
@@ -100,5 +111,180 @@ func TestTelemetryBounded(t *testing.T) {
 	tel.mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d instances after expiry, want 1", n)
+	}
+}
+
+// otlpMetric builds an OTLP Metric, a gauge (kind 5) or a sum (kind 7)
+// with one double point: field numbers of opentelemetry-proto
+// metrics/v1, written by hand.
+func otlpMetric(name string, kind protowire.Number, delta bool, value float64, attrs map[string]string) []byte {
+	var point []byte
+	point = protowire.AppendTag(point, 3, protowire.Fixed64Type) // time_unix_nano
+	point = protowire.AppendFixed64(point, 1)
+	point = protowire.AppendTag(point, 4, protowire.Fixed64Type) // as_double
+	point = protowire.AppendFixed64(point, math.Float64bits(value))
+	for k, v := range attrs {
+		var anyValue, kv []byte
+		anyValue = protowire.AppendTag(anyValue, 1, protowire.BytesType)
+		anyValue = protowire.AppendString(anyValue, v)
+		kv = protowire.AppendTag(kv, 1, protowire.BytesType)
+		kv = protowire.AppendString(kv, k)
+		kv = protowire.AppendTag(kv, 2, protowire.BytesType)
+		kv = protowire.AppendBytes(kv, anyValue)
+		point = protowire.AppendTag(point, 7, protowire.BytesType)
+		point = protowire.AppendBytes(point, kv)
+	}
+	var data []byte
+	data = protowire.AppendTag(data, 1, protowire.BytesType) // data_points
+	data = protowire.AppendBytes(data, point)
+	if kind == 7 {
+		temporality := uint64(2)
+		if delta {
+			temporality = 1
+		}
+		data = protowire.AppendTag(data, 2, protowire.VarintType)
+		data = protowire.AppendVarint(data, temporality)
+		data = protowire.AppendTag(data, 3, protowire.VarintType)
+		data = protowire.AppendVarint(data, 1)
+	}
+	var m []byte
+	m = protowire.AppendTag(m, 1, protowire.BytesType)
+	m = protowire.AppendString(m, name)
+	m = protowire.AppendTag(m, kind, protowire.BytesType)
+	m = protowire.AppendBytes(m, data)
+	return m
+}
+
+// otlpMetricsData wraps metrics into MetricsData{ResourceMetrics{ScopeMetrics}}.
+func otlpMetricsData(metrics ...[]byte) []byte {
+	var scope []byte
+	for _, m := range metrics {
+		scope = protowire.AppendTag(scope, 2, protowire.BytesType)
+		scope = protowire.AppendBytes(scope, m)
+	}
+	var rm []byte
+	rm = protowire.AppendTag(rm, 2, protowire.BytesType)
+	rm = protowire.AppendBytes(rm, scope)
+	var md []byte
+	md = protowire.AppendTag(md, 1, protowire.BytesType)
+	return protowire.AppendBytes(md, rm)
+}
+
+func seriesValues(s TelemetryStats) map[string]float64 {
+	out := map[string]float64{}
+	for _, x := range s.Series {
+		out[x.ClientID+"|"+x.Name+"|"+x.Attributes] = x.Value
+	}
+	return out
+}
+
+// Pushes compressed with every codec a client may use (franz-go's
+// compressors) are decoded into series: gauges replaced by each push,
+// cumulative sums by their latest value, delta sums added up.
+func TestTelemetryDecodesPushes(t *testing.T) {
+	codecs := map[int8]kgo.CompressionCodec{
+		1: kgo.GzipCompression(), 2: kgo.SnappyCompression(), 3: kgo.Lz4Compression(), 4: kgo.ZstdCompression(),
+	}
+	for codec := int8(0); codec <= 4; codec++ {
+		clock := &testClock{now: time.UnixMilli(1_700_000_000_000)}
+		tel := newTelemetry(clock.Now)
+		tel.SetTelemetrySubscription([]string{"*"}, time.Minute)
+		sub, _ := tel.get([16]byte{})
+		if len(sub.metrics) != 1 || sub.metrics[0] != "" {
+			t.Fatalf("\"*\" subscribes as %q, want KIP-714's [\"\"]", sub.metrics)
+		}
+		compress := func(b []byte) []byte {
+			if codec == 0 {
+				return b
+			}
+			c, err := kgo.DefaultCompressor(codecs[codec])
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, used := c.Compress(new(bytes.Buffer), b)
+			if int8(used) != codec {
+				t.Fatalf("compressed with %d, want %d", used, codec)
+			}
+			return bytes.Clone(out)
+		}
+		push := func(payload []byte) {
+			t.Helper()
+			payload = compress(payload)
+			if r := tel.push(sub.instanceID, sub.subscriptionID, false, codec, payload, "c1", "h"); r != telemetryOK {
+				t.Fatalf("codec %d: push refused: %v", codec, r)
+			}
+			if err := tel.ingest(context.Background(), sub.instanceID, codec, payload, "c1"); err != nil {
+				t.Fatalf("codec %d: %v", codec, err)
+			}
+			tel.pushed() // as pushTelemetry does
+		}
+		push(otlpMetricsData(
+			otlpMetric("p.latency.avg", 5, false, 12.5, map[string]string{"node_id": "1", "a": "x"}),
+			otlpMetric("p.rate", 5, false, 0.25, nil),
+			otlpMetric("p.total", 7, false, 3, nil),
+			otlpMetric("p.delta", 7, true, 2, nil),
+		))
+		want := map[string]float64{
+			"c1|p.latency.avg|a=x,node_id=1": 12.5, "c1|p.rate|": 0.25, "c1|p.total|": 3, "c1|p.delta|": 2,
+		}
+		st := tel.Stats()
+		if got := seriesValues(st); !maps.Equal(got, want) || st.Instances != 1 || st.Pushes != 1 {
+			t.Fatalf("codec %d: stats %+v, series %v, want %v", codec, st, got, want)
+		}
+		if id := st.Series[0].InstanceID; id != base64.RawURLEncoding.EncodeToString(sub.instanceID[:]) {
+			t.Fatalf("instance id label %q", id)
+		}
+		clock.Advance(time.Minute)
+		push(otlpMetricsData(otlpMetric("p.rate", 5, false, 0.5, nil), otlpMetric("p.delta", 7, true, 5, nil)))
+		want = map[string]float64{"c1|p.rate|": 0.5, "c1|p.total|": 3, "c1|p.delta|": 7}
+		if got := seriesValues(tel.Stats()); !maps.Equal(got, want) {
+			t.Fatalf("codec %d: after the second push %v, want %v", codec, got, want)
+		}
+		// Silent for three intervals: the instance and its series go.
+		clock.Advance(3*time.Minute + time.Second)
+		if st := tel.Stats(); st.Instances != 0 || len(st.Series) != 0 {
+			t.Fatalf("codec %d: expired instance still exported: %+v", codec, st)
+		}
+	}
+}
+
+// Bad payloads are refused with INVALID_RECORD by the handler; the series
+// kept across instances are capped, new ones dropped and counted.
+func TestTelemetryBadPayloadAndSeriesCap(t *testing.T) {
+	clock := &testClock{now: time.UnixMilli(1_700_000_000_000)}
+	tel := newTelemetry(clock.Now)
+	tel.SetTelemetrySubscription([]string{"p."}, time.Minute)
+	sub, _ := tel.get([16]byte{})
+	for _, c := range []struct {
+		codec   int8
+		payload []byte
+	}{
+		{0, []byte{0x0a, 0xff, 0x01}}, // length past the end
+		{4, []byte("not zstd")},
+		{1, []byte("not gzip")},
+	} {
+		if err := tel.ingest(context.Background(), sub.instanceID, c.codec, c.payload, "c1"); !errors.Is(err, errTelemetryDecode) {
+			t.Errorf("ingest(%d, %q) = %v, want errTelemetryDecode", c.codec, c.payload, err)
+		}
+	}
+	if telemetryCode(telemetryInvalidRecord) != kerr.InvalidRecord.Code {
+		t.Fatal("a payload that does not decode must be INVALID_RECORD")
+	}
+
+	var metrics [][]byte
+	for i := range telemetryLimits.Points {
+		metrics = append(metrics, otlpMetric(fmt.Sprintf("p.m%d", i), 5, false, 1, nil))
+	}
+	payload := otlpMetricsData(metrics...)
+	instances := telemetryMaxSeries/telemetryLimits.Points + 2
+	for range instances {
+		s, _ := tel.get([16]byte{})
+		if err := tel.ingest(context.Background(), s.instanceID, 0, payload, "c"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := tel.Stats()
+	if len(st.Series) != telemetryMaxSeries || st.SeriesDropped != uint64(instances*telemetryLimits.Points-telemetryMaxSeries) {
+		t.Fatalf("%d series (max %d), %d dropped", len(st.Series), telemetryMaxSeries, st.SeriesDropped)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/arustest"
+	"github.com/arus-io/arus/internal/config"
 )
 
 // produceN writes n records to partition 0 of topic, one batch each.
@@ -441,8 +442,10 @@ func TestListConfigResources(t *testing.T) {
 	}
 }
 
-// KIP-714: a client gets an instance id and an empty subscription, may
-// push for it once per interval, and a stale subscription is refused;
+// KIP-714: a client gets an instance id and the default subscription
+// (arus.client.telemetry.metrics, cumulative sums), may push for it once
+// per interval, a stale subscription is refused, metrics that are not
+// OTLP are INVALID_RECORD;
 // franz-go clients (which ask for subscriptions when a broker advertises
 // the keys) keep working.
 func TestClientTelemetry(t *testing.T) {
@@ -457,14 +460,15 @@ func TestClientTelemetry(t *testing.T) {
 	if err != nil || sub.ErrorCode != 0 {
 		t.Fatal(err, sub.ErrorCode)
 	}
-	if sub.ClientInstanceID == ([16]byte{}) || len(sub.RequestedMetrics) != 0 || sub.PushIntervalMillis != 300000 ||
+	if sub.ClientInstanceID == ([16]byte{}) || strings.Join(sub.RequestedMetrics, ",") != config.DefaultClientTelemetryMetrics ||
+		sub.PushIntervalMillis != 300000 || sub.DeltaTemporality ||
 		sub.TelemetryMaxBytes != 1<<20 || len(sub.AcceptedCompressionTypes) != 4 {
 		t.Fatalf("subscription %+v", sub)
 	}
 	push := func(subID int32, terminating bool) int16 {
 		req := kmsg.NewPtrPushTelemetryRequest()
 		req.ClientInstanceID, req.SubscriptionID, req.Terminating = sub.ClientInstanceID, subID, terminating
-		req.Metrics = []byte("otlp")
+		req.Metrics = []byte{0x0a, 0x00} // OTLP MetricsData with one empty ResourceMetrics
 		resp, err := req.RequestWith(ctx, cl)
 		if err != nil {
 			t.Fatal(err)
@@ -486,6 +490,11 @@ func TestClientTelemetry(t *testing.T) {
 	again, err := get.RequestWith(ctx, cl)
 	if err != nil || again.ErrorCode != 0 || again.ClientInstanceID == sub.ClientInstanceID {
 		t.Fatalf("a second zero-id request gets a new instance: %v %+v", err, again)
+	}
+	garbage := kmsg.NewPtrPushTelemetryRequest()
+	garbage.ClientInstanceID, garbage.SubscriptionID, garbage.Metrics = again.ClientInstanceID, again.SubscriptionID, []byte("otlp")
+	if resp, err := garbage.RequestWith(ctx, cl); err != nil || resp.ErrorCode != kerr.InvalidRecord.Code {
+		t.Fatalf("metrics that are not OTLP: %v %+v", err, resp)
 	}
 	got := consumeFranz(t, ctx, b.Addr(), "tel", 0, 0, 2)
 	if len(got) != 2 {

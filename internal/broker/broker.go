@@ -205,6 +205,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	deps.MetadataChanged = b.kickMetadata
 	handlers := api.New(deps, func() (string, int32) { return b.advertised.host, b.advertised.port })
 	b.handlers = handlers
+	handlers.Telemetry().SetTelemetrySubscription(cfg.ClientTelemetryPrefixes(), cfg.ClientTelemetryPushInterval)
 	raftConns := newConnListener()
 	overrides, _ := config.ParseConnectionOverrides(cfg.MaxConnectionsPerIPOverrides) // validated by cfg.Validate
 	clientBase := server.Config{

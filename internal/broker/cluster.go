@@ -94,6 +94,7 @@ func (b *Broker) CheckISR() {
 			continue
 		}
 		if err := b.alterPartition(tp.topic, tp.index, c.LeaderEpoch, c.PartitionEpoch, c.ISR); err != nil {
+			p.ISRChangeFailed()
 			b.logger.Info("ISR change refused", "topic", tp.topic, "partition", tp.index, "isr", c.ISR, "err", err)
 		} else {
 			b.logger.Info("ISR changed", "topic", tp.topic, "partition", tp.index, "isr", c.ISR)

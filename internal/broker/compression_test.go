@@ -15,6 +15,7 @@ import (
 	"hash/crc32"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -392,12 +393,30 @@ func TestRecompressedBatchTooLarge(t *testing.T) {
 	ctx := testContext(t)
 	none, maxBytes := "uncompressed", "20000"
 	createTopic(t, ctx, b.Addr(), "too-large", 1, map[string]*string{"compression.type": &none, "max.message.bytes": &maxBytes})
-	cl := newFranz(t, b.Addr(), kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.ProducerLinger(0))
-	var krs []*kgo.Record
+	// Manual flushing puts all 50 records into one batch (with linger 0
+	// the client may send the first records alone, in small batches that
+	// are rightly stored).
+	cl := newFranz(t, b.Addr(), kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.ManualFlushing())
+	var (
+		errMu    sync.Mutex
+		firstErr error
+	)
 	for i := range 50 {
-		krs = append(krs, &kgo.Record{Topic: "too-large", Partition: 0, Value: []byte(fmt.Sprintf("%d%s", i, strings.Repeat("z", 1000)))})
+		cl.Produce(ctx, &kgo.Record{Topic: "too-large", Partition: 0, Value: []byte(fmt.Sprintf("%d%s", i, strings.Repeat("z", 1000)))},
+			func(_ *kgo.Record, err error) {
+				errMu.Lock()
+				defer errMu.Unlock()
+				if firstErr == nil {
+					firstErr = err
+				}
+			})
 	}
-	err := cl.ProduceSync(ctx, krs...).FirstErr()
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	errMu.Lock()
+	err := firstErr
+	errMu.Unlock()
 	if !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("got %v, want MESSAGE_TOO_LARGE", err)
 	}

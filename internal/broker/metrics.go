@@ -98,6 +98,15 @@ func (b *Broker) Snapshot(ctx context.Context) metrics.Snapshot {
 		s.FileCache = metrics.FileCache{Capacity: fc.Capacity, Open: fc.Open, Opens: fc.Opens, Evictions: fc.Evictions, Overcommits: fc.Overcommits}
 	}
 
+	if b.handlers != nil {
+		ts := b.handlers.Telemetry().Stats()
+		s.ClientTelemetry = metrics.ClientTelemetry{Instances: ts.Instances, Pushes: ts.Pushes, SeriesDropped: ts.SeriesDropped,
+			Series: make([]metrics.ClientSeries, len(ts.Series))}
+		for i, x := range ts.Series {
+			s.ClientTelemetry.Series[i] = metrics.ClientSeries{InstanceID: x.InstanceID, ClientID: x.ClientID, Name: x.Name, Attributes: x.Attributes, Value: x.Value}
+		}
+	}
+
 	hosted := map[topicPartition]*partition.Partition{}
 	minISR := map[string]int{}
 	for _, p := range b.partitionList() {

@@ -127,6 +127,14 @@ type Broker struct {
 	// group and partition). Off, only per-topic sums remain, which bounds
 	// the series count on brokers with many partitions.
 	MetricsPerPartition *bool
+	// ClientTelemetryMetrics is arus.client.telemetry.metrics: the
+	// comma-separated metric name prefixes clients are asked to push with
+	// KIP-714 (Kafka's client-metrics "metrics"; "*" for all, "" for
+	// none). Validate defaults nil to DefaultClientTelemetryMetrics.
+	ClientTelemetryMetrics *string
+	// ClientTelemetryPushInterval is arus.client.telemetry.push.interval.ms
+	// (default 5 minutes, Kafka's client-metrics interval.ms default).
+	ClientTelemetryPushInterval time.Duration
 
 	// TopicDefaults overrides topic config defaults broker-wide, keyed by
 	// the topic config name (retention.ms, segment.bytes, ...).
@@ -217,6 +225,26 @@ func (g *Groups) validate() error {
 		return fmt.Errorf("group and offsets settings must be positive")
 	}
 	return nil
+}
+
+// ClientTelemetryPrefixes splits arus.client.telemetry.metrics into the
+// prefixes to subscribe clients to: none for "", [""] (all, as KIP-714
+// encodes it) for "*".
+func (b *Broker) ClientTelemetryPrefixes() []string {
+	if b.ClientTelemetryMetrics == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(*b.ClientTelemetryMetrics, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "":
+		case "*":
+			return []string{""}
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Validate fills defaults and rejects nonsense.
@@ -315,6 +343,17 @@ func (b *Broker) Validate() error {
 		on := true
 		b.MetricsPerPartition = &on
 	}
+	if b.ClientTelemetryMetrics == nil {
+		m := DefaultClientTelemetryMetrics
+		b.ClientTelemetryMetrics = &m
+	}
+	switch {
+	case b.ClientTelemetryPushInterval == 0:
+		b.ClientTelemetryPushInterval = 5 * time.Minute
+	case b.ClientTelemetryPushInterval < 100*time.Millisecond || b.ClientTelemetryPushInterval > time.Hour:
+		// Kafka's client-metrics interval.ms range.
+		return fmt.Errorf("arus.client.telemetry.push.interval.ms must be between 100 and 3600000, got %d", b.ClientTelemetryPushInterval.Milliseconds())
+	}
 	switch {
 	case b.RecoveryPointCheckpointInterval == 0:
 		b.RecoveryPointCheckpointInterval = time.Minute
@@ -354,6 +393,9 @@ const (
 	DefaultMaxConnectionsPerIP       = 1000
 	DefaultMaxConnectionCreationRate = 1000
 	DefaultShutdownTimeout           = 30 * time.Second
+	// DefaultClientTelemetryMetrics is arus.client.telemetry.metrics'
+	// default: the standard producer and consumer metrics of KIP-714.
+	DefaultClientTelemetryMetrics = "org.apache.kafka.producer.,org.apache.kafka.consumer."
 	// DefaultHTTPListener is the command line's http.listener: the web
 	// console on the local machine only.
 	DefaultHTTPListener = "localhost:8080"

@@ -81,6 +81,8 @@ var brokerOwnDefs = []BrokerDef{
 	{Name: "arus.max.partitions.per.broker", Type: TypeInt, Default: "0", HasDefault: true, Doc: "arus: partition replicas this broker hosts at most; 0 derives it from the file descriptor budget, -1 is no limit. Creates and reassignments beyond it are refused up front."},
 	{Name: "arus.fd.reserve", Type: TypeInt, Default: "1024", HasDefault: true, Doc: "arus: file descriptors kept out of the segment file cache for connections, the metadata log and the rest."},
 	{Name: "http.listener", Type: TypeString, Default: "", HasDefault: true, Doc: "arus: host:port of the web console and /metrics (the command line defaults it to localhost:8080; off disables)."},
+	{Name: "arus.client.telemetry.metrics", Type: TypeList, Default: "org.apache.kafka.producer.,org.apache.kafka.consumer.", HasDefault: true, Doc: "arus: metric name prefixes clients are asked to push (KIP-714), exported on /metrics; * for all, empty for none."},
+	{Name: "arus.client.telemetry.push.interval.ms", Type: TypeInt, Default: "300000", HasDefault: true, Doc: "arus: how often clients push their metrics (KIP-714)."},
 	{Name: "arus.metrics.per.partition.enabled", Type: TypeBoolean, Default: "true", HasDefault: true, Doc: "arus: export metrics labelled by partition (log sizes and offsets, consumer lag per partition); off keeps only per-topic sums."},
 	{Name: "decompression.buffer.max.bytes", Type: TypeLong, Default: "67108864", HasDefault: true, Doc: "arus: memory all decompression on the node (produce validation, compaction, readers) may hold at once; work beyond it waits."},
 	{Name: "max.connection.creation.rate", Type: TypeInt, Default: "2147483647", HasDefault: true, Doc: "New connections per second the broker accepts (arus defaults to 1000)."},
@@ -412,6 +414,12 @@ func (b *Broker) StaticConfigs() map[string]string {
 	m["http.listener"] = b.HTTPListener
 	if b.MetricsPerPartition != nil {
 		m["arus.metrics.per.partition.enabled"] = strconv.FormatBool(*b.MetricsPerPartition)
+	}
+	if b.ClientTelemetryMetrics != nil {
+		m["arus.client.telemetry.metrics"] = *b.ClientTelemetryMetrics
+	}
+	if b.ClientTelemetryPushInterval > 0 {
+		m["arus.client.telemetry.push.interval.ms"] = strconv.FormatInt(b.ClientTelemetryPushInterval.Milliseconds(), 10)
 	}
 	if b.AutoCreateTopics != nil {
 		m["auto.create.topics.enable"] = strconv.FormatBool(*b.AutoCreateTopics)

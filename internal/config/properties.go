@@ -243,6 +243,14 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 			b.MaxConnectionsPerIPOverrides = v
 		case "arus.http.listener": // the name the metrics work first used
 			b.HTTPListener = v
+		case "arus.client.telemetry.metrics":
+			b.ClientTelemetryMetrics = &v
+		case "arus.client.telemetry.push.interval.ms":
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil || n <= 0 {
+				return bad(fmt.Errorf("want a positive number of milliseconds"))
+			}
+			b.ClientTelemetryPushInterval = time.Duration(n) * time.Millisecond
 		case "arus.metrics.per.partition.enabled":
 			on, err := strconv.ParseBool(v)
 			if err != nil {

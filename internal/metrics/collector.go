@@ -46,6 +46,24 @@ type Snapshot struct {
 	DecompressionInUse, DecompressionSize int64
 	// FileCache is the segment file cache's counters.
 	FileCache FileCache
+	// ClientTelemetry is what clients pushed with KIP-714 PushTelemetry.
+	ClientTelemetry ClientTelemetry
+}
+
+// ClientTelemetry is the client metrics (KIP-714) this broker received.
+type ClientTelemetry struct {
+	Instances     int    // client instances subscribed
+	Pushes        uint64 // pushes accepted
+	SeriesDropped uint64 // series not kept for the series cap
+	// Series are the latest value of each client metric; the broker
+	// bounds their number.
+	Series []ClientSeries
+}
+
+// ClientSeries is one client metric: an OTLP gauge or sum data point.
+type ClientSeries struct {
+	InstanceID, ClientID, Name, Attributes string
+	Value                                  float64
 }
 
 // Partition is one hosted replica.
@@ -115,6 +133,7 @@ type collector struct {
 	partitionUnderReplicated                                               *prometheus.Desc
 	decompressionInUse, decompressionSize                                  *prometheus.Desc
 	cacheCapacity, cacheOpen, cacheOpens, cacheEvictions, cacheOvercommits *prometheus.Desc
+	clientValue, clientPushes, clientInstances, clientDropped              *prometheus.Desc
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -166,6 +185,13 @@ func newCollector(opts Options) *collector {
 		cacheOpens:         desc("segment_file_cache_opens_total", "Segment files opened (cache misses and transient opens)."),
 		cacheEvictions:     desc("segment_file_cache_evictions_total", "Idle segment files closed to make room in the cache."),
 		cacheOvercommits:   desc("segment_file_cache_overcommits_total", "Opens beyond the cache's capacity because every open file was in use."),
+		clientValue: desc("client_telemetry_value",
+			"Latest value of a metric a client pushed (KIP-714): an OTLP gauge, or a sum's running total; attributes are the data point's, key=value comma-joined.",
+			"client_instance_id", "client_id", "name", "attributes"),
+		clientPushes:    desc("client_telemetry_pushes_total", "PushTelemetry requests accepted (KIP-714)."),
+		clientInstances: desc("client_telemetry_instances", "Client instances subscribed to telemetry (KIP-714) and heard from within three push intervals."),
+		clientDropped: desc("client_telemetry_series_dropped_total",
+			"Client metric series not kept because the broker already keeps the most it exports (10,000)."),
 	}
 }
 
@@ -187,6 +213,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.logSize, c.logSegments, c.logStart, c.logEnd, c.highWater, c.topicLogSize, c.partitionUnderReplicated,
 		c.decompressionInUse, c.decompressionSize,
 		c.cacheCapacity, c.cacheOpen, c.cacheOpens, c.cacheEvictions, c.cacheOvercommits,
+		c.clientValue, c.clientPushes, c.clientInstances, c.clientDropped,
 	} {
 		ch <- d
 	}
@@ -307,6 +334,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.cacheOpens, float64(fc.Opens))
 	counter(c.cacheEvictions, float64(fc.Evictions))
 	counter(c.cacheOvercommits, float64(fc.Overcommits))
+
+	ct := s.ClientTelemetry
+	gauge(c.clientInstances, float64(ct.Instances))
+	counter(c.clientPushes, float64(ct.Pushes))
+	counter(c.clientDropped, float64(ct.SeriesDropped))
+	for _, x := range ct.Series {
+		// Label values come from clients: a value that is not valid UTF-8
+		// fails NewConstMetric, and is skipped rather than panicking.
+		if m, err := prometheus.NewConstMetric(c.clientValue, prometheus.GaugeValue, x.Value,
+			x.InstanceID, x.ClientID, x.Name, x.Attributes); err == nil {
+			ch <- m
+		}
+	}
 }
 
 // FileCache is the segment file cache's counters (commitlog.FileCacheStats).

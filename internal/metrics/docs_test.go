@@ -30,6 +30,7 @@ func TestEveryMetricDocumented(t *testing.T) {
 		Listeners:             []Listener{{Name: "client"}},
 		Groups:                []Group{{Group: "g", State: "Stable"}},
 		Lags:                  []Lag{{Group: "g", Topic: "t", Committed: 0, End: 1}},
+		ClientTelemetry:       ClientTelemetry{Series: []ClientSeries{{InstanceID: "i", ClientID: "c", Name: "n", Value: 1}}},
 	}))
 	now := time.Now()
 	m.ObserveRequest(0, 9, produceResponse(kerr.NotLeaderForPartition.Code), RequestTimes{now, now, now, now, now})

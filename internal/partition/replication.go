@@ -95,6 +95,19 @@ func (p *Partition) ProposeISR() (ISRChange, bool) {
 	return ISRChange{LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch, ISR: isr}, true
 }
 
+// ISRChangeFailed tells the leader its last proposal was not committed
+// (AlterPartition failed): followers it proposed to add stop counting for
+// the high watermark, which follows the committed ISR again.
+func (p *Partition) ISRChangeFailed() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.tracker == nil {
+		return
+	}
+	p.mu.tracker.pending = nil
+	p.maybeAdvanceHWLocked()
+}
+
 // FetchPosition is where a follower fetches next.
 type FetchPosition struct {
 	Offset           int64

@@ -346,10 +346,22 @@ func Decompress(codec int, src []byte) ([]byte, error) {
 
 // DecompressContext is Decompress with a context for the budget wait.
 func DecompressContext(ctx context.Context, codec int, src []byte) ([]byte, error) {
+	return DecompressLimit(ctx, codec, src, maxDecompressed)
+}
+
+// DecompressLimit is DecompressContext for data that must decompress to
+// at most limit bytes (capped at the batch maximum); more is ErrCorrupt.
+// Client telemetry uses it: a small payload must not inflate to the
+// batch maximum.
+func DecompressLimit(ctx context.Context, codec int, src []byte, limit int64) ([]byte, error) {
 	if codec == CodecNone {
+		if int64(len(src)) > limit {
+			return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrCorrupt, len(src), limit)
+		}
 		return src, nil
 	}
-	sec, err := openSection(ctx, codec, src, maxDecompressed, 0)
+	limit = min(max(limit, 1), maxDecompressed)
+	sec, err := openSection(ctx, codec, src, limit, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -382,14 +394,14 @@ func DecompressContext(ctx context.Context, codec int, src []byte) ([]byte, erro
 	out := []byte(nil)
 	for {
 		if len(out) == cap(out) {
-			if int64(len(out)) >= maxDecompressed {
+			if int64(len(out)) >= limit {
 				var one [1]byte
 				if n, _ := io.ReadFull(sec.r, one[:]); n > 0 {
-					return nil, fmt.Errorf("%w: batch decompresses to more than %d bytes", ErrCorrupt, maxDecompressed)
+					return nil, fmt.Errorf("%w: batch decompresses to more than %d bytes", ErrCorrupt, limit)
 				}
 				return out, nil
 			}
-			next := min(max(2*cap(out), 4*len(src), chunkSize), maxDecompressed)
+			next := min(max(2*cap(out), 4*len(src), chunkSize), int(limit))
 			if err := want(int64(next)); err != nil {
 				return nil, err
 			}
