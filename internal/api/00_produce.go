@@ -49,7 +49,7 @@ type pendingAppend struct {
 func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.ProduceRequest)
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 
 	fail := func(code int16) {
 		for _, t := range r.Topics {

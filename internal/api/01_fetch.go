@@ -36,6 +36,9 @@ func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
 	if fetchReplicaID(r) >= 0 && req.Listener != ListenerInterBroker {
 		return respond(refuseFollowerFetch(r))
 	}
+	if req.Listener == ListenerInterBroker && isMetadataFetch(r) {
+		return h.fetchMetadataLog(r)
+	}
 	var deadline time.Time
 	if r.MaxWaitMillis > 0 {
 		deadline = h.deps.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
@@ -116,7 +119,7 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, timeout time.Duration
 func (h *Handlers) fetchOnce(req *Request, r *kmsg.FetchRequest) *fetchResult {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	res := &fetchResult{resp: resp}
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	maxBytes := int(r.MaxBytes)
 	if r.Version < 3 || maxBytes <= 0 {
 		maxBytes = int(^uint32(0) >> 1)

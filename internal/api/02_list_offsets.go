@@ -33,7 +33,7 @@ const (
 func (h *Handlers) listOffsets(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.ListOffsetsRequest)
 	resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	type tp struct {
 		topic     string
 		partition int32

@@ -23,7 +23,7 @@ import (
 func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.MetadataRequest)
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 
 	allowAuto := *h.deps.Broker.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
 	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)

@@ -30,7 +30,7 @@ import (
 func (h *Handlers) offsetCommit(ctx context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.OffsetCommitRequest)
 	resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	cr := group.CommitRequest{
 		Group: r.Group, Generation: r.Generation, MemberID: r.MemberID, MissingGroupNotFound: r.Version >= 9,
 	}

@@ -27,7 +27,7 @@ import (
 func (h *Handlers) offsetFetch(ctx context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.OffsetFetchRequest)
 	resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	if r.Version >= 8 {
 		for _, g := range r.Groups {
 			resp.Groups = append(resp.Groups, h.offsetFetchGroup(ctx, req, im, r.Version, g, r.RequireStable))

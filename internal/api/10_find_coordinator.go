@@ -44,7 +44,7 @@ func (h *Handlers) findCoordinator(ctx context.Context, req *Request) Outcome {
 		case r.CoordinatorType == 0:
 			var node int32
 			if node, err = h.deps.Groups.FindCoordinator(ctx, key); err == nil {
-				host, port, ok := h.brokerAddress(h.deps.Controller.Image(), node, req.ListenerName)
+				host, port, ok := h.brokerAddress(h.deps.Metadata.Image(), node, req.ListenerName)
 				if !ok {
 					err = group.ErrCoordinatorNotAvailable
 				} else {

@@ -53,7 +53,7 @@ func (h *Handlers) createTopics(_ context.Context, req *Request) Outcome {
 		specs = append(specs, s)
 	}
 	results := h.deps.Controller.CreateTopics(specs, r.ValidateOnly)
-	layers := h.deps.Broker.Layers(h.deps.Controller.Image().BrokerConfigs)
+	layers := h.deps.Broker.Layers(h.deps.Metadata.Image().BrokerConfigs)
 	for _, res := range results {
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic = res.Name

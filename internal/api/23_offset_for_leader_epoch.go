@@ -18,7 +18,7 @@ import (
 func (h *Handlers) offsetForLeaderEpoch(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := r.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	for _, t := range r.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic

@@ -40,7 +40,7 @@ func (h *Handlers) describeACLs(_ context.Context, req *Request) Outcome {
 		pt   auth.PatternType
 	}
 	byResource := map[key][]kmsg.DescribeACLsResponseResourceACL{}
-	for _, a := range h.deps.Controller.Image().ACLs {
+	for _, a := range h.deps.Metadata.Image().ACLs {
 		b := bindingOf(a)
 		if !f.Matches(b) {
 			continue

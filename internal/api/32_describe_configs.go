@@ -29,7 +29,7 @@ import (
 func (h *Handlers) describeConfigs(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.DescribeConfigsRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeConfigsResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	layers := h.deps.Broker.Layers(im.BrokerConfigs)
 	for _, res := range r.Resources {
 		rr := kmsg.NewDescribeConfigsResponseResource()

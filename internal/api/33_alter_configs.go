@@ -230,6 +230,6 @@ func (h *Handlers) isRegisteredBroker(name string) bool {
 	if err != nil {
 		return false
 	}
-	_, ok := h.deps.Controller.Image().Brokers[id]
+	_, ok := h.deps.Metadata.Image().Brokers[id]
 	return ok
 }

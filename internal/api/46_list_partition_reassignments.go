@@ -17,7 +17,7 @@ import (
 func (h *Handlers) listPartitionReassignments(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.ListPartitionReassignmentsRequest)
 	resp := r.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	add := func(t *metadata.Topic, parts []metadata.Partition) {
 		rt := kmsg.NewListPartitionReassignmentsResponseTopic()
 		rt.Topic = t.Name

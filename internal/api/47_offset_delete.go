@@ -20,7 +20,7 @@ import (
 func (h *Handlers) offsetDelete(ctx context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.OffsetDeleteRequest)
 	resp := r.ResponseKind().(*kmsg.OffsetDeleteResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	var partitions []group.TopicPartition
 	var where []*kmsg.OffsetDeleteResponseTopicPartition
 	resp.Topics = make([]kmsg.OffsetDeleteResponseTopic, len(r.Topics))

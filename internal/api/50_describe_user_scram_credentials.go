@@ -24,7 +24,7 @@ func (h *Handlers) describeUserScramCredentials(_ context.Context, req *Request)
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return respond(resp)
 	}
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	infos := map[string][]kmsg.DescribeUserSCRAMCredentialsResponseResultCredentialInfo{}
 	for k, c := range im.ScramCredentials {
 		info := kmsg.NewDescribeUserSCRAMCredentialsResponseResultCredentialInfo()

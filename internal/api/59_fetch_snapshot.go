@@ -2,15 +2,14 @@ package api
 
 // FetchSnapshot (key 59), versions 0-1, used between arus nodes only.
 //
-// Broker-only nodes (observers, not voters of the metadata quorum) keep
-// their metadata image current by polling a voter with FetchSnapshot for
-// topic __cluster_metadata, partition 0, naming the snapshot they hold by
-// SnapshotID.EndOffset (the metadata offset after their image). The answer
-// is empty when they are current, else the whole image as records
-// (metadata.EncodeSnapshot) in Bytes with its EndOffset, plus the active
-// controller in CurrentLeader. KRaft observers fetch the metadata log
-// itself; sending the image keeps this simple at the cost of size per
-// change (fine for clusters with thousands, not millions, of partitions).
+// Broker-only nodes (observers, not voters of the metadata quorum) follow
+// the committed metadata log with Fetch (metadata_fetch.go); only when
+// they are behind what a voter retains do they ask for a snapshot here:
+// FetchSnapshot for topic __cluster_metadata, partition 0, naming the
+// snapshot they hold by SnapshotID.EndOffset (the metadata offset after
+// their image). The answer is empty when they are current, else the whole
+// image as records (metadata.EncodeSnapshot) in Bytes with its EndOffset,
+// plus the active controller in CurrentLeader.
 
 import (
 	"context"

@@ -26,7 +26,7 @@ func (h *Handlers) describeCluster(_ context.Context, req *Request) Outcome {
 		resp.ErrorMessage = errorMessage(fmt.Errorf("endpoint type %d is not served by brokers; ask for brokers (1)", r.EndpointType))
 		return respond(resp)
 	}
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	resp.ClusterID = im.ClusterID
 	resp.ControllerID = h.deps.Controller.ActiveID(h.deps.Broker.NodeID)
 	resp.ClusterAuthorizedOperations = -2147483648

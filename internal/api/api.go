@@ -11,6 +11,7 @@ import (
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/group"
+	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/metrics"
 	"github.com/arus-io/arus/internal/partition"
 	"github.com/arus-io/arus/internal/quota"
@@ -23,10 +24,26 @@ type Partitions interface {
 	Partition(topic string, index int32) *partition.Partition
 }
 
+// Metadata is this broker's published view of the cluster metadata: an
+// image the broker's replica manager and coordinators have already
+// applied (a partition it names as hosted here is open). Implemented by
+// the broker's metadata publisher; safe for concurrent use.
+type Metadata interface {
+	// Image returns the newest published image; never nil.
+	Image() *metadata.Image
+	// WaitApplied blocks until an image at offset or later is published,
+	// or ctx ends (returning its error).
+	WaitApplied(ctx context.Context, offset int64) error
+}
+
 // Deps are what handlers call into. All fields are required.
 type Deps struct {
-	Broker     *config.Broker
+	Broker *config.Broker
+	// Controller is this node's controller: proposals (served here on
+	// the active controller, forwarded otherwise) and the controller-side
+	// RPCs read its image. Client requests read Metadata instead.
 	Controller *controller.Controller
+	Metadata   Metadata
 	Partitions Partitions
 	Groups     *group.Coordinator
 	// Txns is the transaction coordinator (nil: transactions are refused
@@ -79,7 +96,10 @@ func New(deps Deps, advertised func() (string, int32)) *Handlers {
 	}
 	h.quotas = newQuotas(deps)
 	h.autoCreate = newAutoCreator(h)
-	h.images = newImageWatch(deps.Controller)
+	if h.deps.Metadata == nil && deps.Controller != nil {
+		h.deps.Metadata = newControllerMetadata(deps.Controller)
+	}
+	h.images = &imageWatch{meta: h.deps.Metadata}
 	return h
 }
 
@@ -170,6 +190,9 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 	out, done := h.maybeForward(ctx, req)
 	if !done {
 		out = e.handle(h, ctx, req)
+		if proposes[req.Body.Key()] {
+			h.awaitApplied(ctx)
+		}
 		if req.Body.Key() == 0 {
 			out = h.throttleProduce(req, out)
 		}

@@ -234,6 +234,7 @@ func (h *Handlers) createOnController(ctx context.Context, names []string) []int
 			notController = notController || errors.Is(res.Err, controller.ErrNotController)
 		}
 		if !notController || h.deps.Forward == nil {
+			h.awaitApplied(ctx)
 			return codes
 		}
 		// Leadership moved while we tried: ask the new active controller.

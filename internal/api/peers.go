@@ -39,9 +39,13 @@ func (h *Handlers) admitPeer(req *Request) error {
 	if id, ok := requestNodeID(req.Body); ok && id != p.NodeID {
 		return fmt.Errorf("%w: request names node %d on a connection of node %d", errPeerRefused, id, p.NodeID)
 	}
-	switch req.Body.(type) {
+	switch r := req.Body.(type) {
 	case *kmsg.ApiVersionsRequest, *kmsg.FetchSnapshotRequest, *kmsg.BrokerRegistrationRequest:
 		return nil
+	case *kmsg.FetchRequest:
+		if isMetadataFetch(r) {
+			return nil // a new broker-only node reads the metadata before it registers
+		}
 	}
 	if _, ok := im.Brokers[p.NodeID]; !ok {
 		return fmt.Errorf("%w: node %d is not a registered broker of this cluster", errPeerRefused, p.NodeID)

@@ -97,10 +97,18 @@ type Broker struct {
 
 	mu struct {
 		sync.RWMutex
-		partitions   map[topicPartition]*partition.Partition
-		closed       bool
-		strayChecked bool // removeStrayDirsLocked ran
+		partitions map[topicPartition]*partition.Partition
+		closed     bool
 	}
+	// publisher applies committed metadata to this node (replica manager,
+	// coordinators) off the controller's apply path and publishes the
+	// image request handlers read; replicaState is its replica manager's.
+	publisher    *publisher
+	replicaState replicaState
+	// metadataBytes and metadataSnapshots count what a broker-only node
+	// received from the voters (observer.go).
+	metadataBytes, metadataSnapshots atomic.Int64
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 	controlled   bool // set by Shutdown, not by Crash
@@ -163,9 +171,12 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		})
 	}
 
+	// The publisher applies committed metadata in a fixed order: replica
+	// manager, then coordinators, then the image for handlers.
+	b.publisher = newPublisher(metadata.Empty(), b.applyPartitions, b.applyCoordinators)
 	quorumVoters, _ := config.ParseVoters(cfg.ControllerQuorumVoters) // validated by cfg.Validate
 	b.groups = group.New(group.Config{
-		NodeID: cfg.NodeID, Groups: cfg.Groups, Metadata: b.controller, CreateTopic: b.createInternalTopic,
+		NodeID: cfg.NodeID, Groups: cfg.Groups, Metadata: b.publisher, CreateTopic: b.createInternalTopic,
 		ExpectedBrokers: len(quorumVoters), Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
@@ -181,7 +192,11 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if err != nil {
 		return b, err
 	}
-	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Partitions: b, Groups: b.groups, Logger: logger,
+	var meta api.Metadata = b.publisher
+	if b.opts.controller != nil {
+		meta = sharedMetadata{b.publisher, b.controller}
+	}
+	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Metadata: meta, Partitions: b, Groups: b.groups, Logger: logger,
 		Authorizer: authorizer, AdvertisedFor: b.advertisedFor, Metrics: b.metrics, Txns: b.txns}
 	if b.opts.controller == nil {
 		deps.Forward = b.remote.forward
@@ -265,13 +280,11 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		b.goFunc(b.metadataLoop)
 	}
 
-	// Follow every new image, then catch up with the current one.
-	b.controller.Subscribe(b.reconcile)
-	b.controller.Subscribe(b.groups.OnImage)
-	b.controller.Subscribe(b.txns.OnImage)
-	b.reconcile(b.controller.Image())
-	b.groups.OnImage(b.controller.Image())
-	b.txns.OnImage(b.controller.Image())
+	// Follow every new image, then catch up with the current one and
+	// wait until it is applied: partitions are open before registering.
+	if err := b.startPublisher(); err != nil {
+		return b, err
+	}
 	if err := b.register(); err != nil {
 		return b, err
 	}
@@ -406,75 +419,14 @@ func (b *Broker) topicConfig(im *metadata.Image, topic string) config.Topic {
 	return config.ResolveTopic(im.TopicConfigs[topic], b.cfg.Layers(im.BrokerConfigs).TopicDefaults())
 }
 
-// reconcile makes the open partitions match the image: it opens the
-// partitions hosted here, applies config changes and deletes the data of
-// removed topics. It runs on the controller's commit path, in order.
-func (b *Broker) reconcile(im *metadata.Image) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.mu.closed {
-		return
-	}
-	want := map[topicPartition]bool{}
-	var followed []replica.Followed
-	opened := b.openNewPartitionsLocked(im)
-	for name, t := range im.Topics {
-		tc := b.topicConfig(im, name)
-		for _, p := range t.Partitions {
-			if !containsID(p.Replicas, b.cfg.NodeID) {
-				continue
-			}
-			tp := topicPartition{name, p.Index}
-			want[tp] = true
-			role := partition.Role{
-				Self: b.cfg.NodeID, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
-				Replicas: p.Replicas, ISR: p.ISR,
-			}
-			part, ok := b.mu.partitions[tp]
-			if ok {
-				part.SetTopicConfig(tc)
-				part.SetRole(role)
-			} else {
-				if part = opened[tp]; part == nil {
-					continue // openNewPartitionsLocked logged why
-				}
-				b.mu.partitions[tp] = part
-			}
-			if p.Leader != b.cfg.NodeID && p.Leader >= 0 {
-				// Replicas fetch on the leader's inter-broker listener.
-				followed = append(followed, replica.Followed{Topic: name, TopicID: t.ID, Partition: part, Leader: p.Leader,
-					LeaderAddr: im.Brokers[p.Leader].InterBrokerAddr()})
-			}
-		}
-	}
-	b.replicas.SetFollowed(followed)
-	for tp, part := range b.mu.partitions {
-		if want[tp] {
-			continue
-		}
-		delete(b.mu.partitions, tp)
-		if _, exists := im.Topics[tp.topic]; !exists {
-			b.metrics.ForgetTopic(tp.topic)
-		}
-		if err := part.Close(); err != nil {
-			b.logger.Warn("close removed partition", "topic", tp.topic, "partition", tp.index, "err", err)
-		}
-		b.removeDirLocked(fmt.Sprintf("%s-%d", tp.topic, tp.index))
-	}
-	if !b.mu.strayChecked {
-		b.mu.strayChecked = true
-		b.removeStrayDirsLocked(im)
-	}
-}
-
 // deletedSuffix marks a partition directory being removed, as Kafka's
 // "-delete" directories do; leftovers are removed at the next start.
 const deletedSuffix = "-delete"
 
-// removeDirLocked renames a partition directory out of the way at once and
-// deletes it in the background: this runs on the metadata apply path, and
+// removeDir renames a partition directory out of the way at once and
+// deletes it in the background: this runs on the metadata publisher, and
 // removing a large log must not hold it up.
-func (b *Broker) removeDirLocked(name string) {
+func (b *Broker) removeDir(name string) {
 	src := filepath.Join(b.cfg.DataDir, name)
 	dst := fmt.Sprintf("%s.%d%s", src, time.Now().UnixNano(), deletedSuffix)
 	if err := os.Rename(src, dst); err != nil {
@@ -491,11 +443,11 @@ func (b *Broker) removeDirLocked(name string) {
 	})
 }
 
-// removeStrayDirsLocked removes, once after start, the partition
+// removeStrayDirs removes, once after start, the partition
 // directories of partitions no longer hosted here (deleted or moved away
 // while this node was down) and leftovers of interrupted removals. A
 // partition assigned here is kept even if it failed to open.
-func (b *Broker) removeStrayDirsLocked(im *metadata.Image) {
+func (b *Broker) removeStrayDirs(im *metadata.Image) {
 	entries, err := os.ReadDir(b.cfg.DataDir)
 	if err != nil {
 		return
@@ -517,7 +469,7 @@ func (b *Broker) removeStrayDirsLocked(im *metadata.Image) {
 			containsID(t.Partitions[index].Replicas, b.cfg.NodeID) {
 			continue
 		}
-		b.removeDirLocked(e.Name())
+		b.removeDir(e.Name())
 	}
 }
 

@@ -86,7 +86,7 @@ func (b *Broker) CheckISR() {
 		parts[tp] = p
 	}
 	b.mu.RUnlock()
-	// Without the lock: the controller's commit calls back into reconcile.
+	// Without the lock: alterPartition waits for a commit.
 	for tp, p := range parts {
 		old := p.Role().ISR
 		c, ok := p.ProposeISR()

@@ -16,6 +16,11 @@ import (
 // in this node's image once the metadata arrives.
 func (b *Broker) createInternalTopic(ctx context.Context, spec controller.TopicSpec) error {
 	res := b.controller.CreateTopics([]controller.TopicSpec{spec}, false)[0]
+	if res.Err == nil {
+		// The coordinator reads the published image: wait until this
+		// broker applied the topic (its partitions open here).
+		_ = b.publisher.WaitApplied(ctx, b.controller.Image().Offset)
+	}
 	if !errors.Is(res.Err, controller.ErrNotController) || b.remote == nil {
 		return res.Err
 	}

@@ -8,10 +8,19 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/api"
+	"github.com/arus-io/arus/internal/record"
 )
+
+// MetadataReceived reports how many bytes of metadata (records and
+// snapshots) this broker-only node received from the voters, and how many
+// snapshots among them (0 on voters).
+func (b *Broker) MetadataReceived() (bytes, snapshots int64) {
+	return b.metadataBytes.Load(), b.metadataSnapshots.Load()
+}
 
 // metadataPollInterval is how often a broker-only node asks a voter
 // whether the metadata changed.
@@ -63,7 +72,9 @@ func (b *Broker) waitForMetadata() error {
 	return fmt.Errorf("fetch metadata from the voters %v: %w", b.voters, err)
 }
 
-// pullMetadata asks voter number i (in id order) for the image.
+// pullMetadata brings the image up to date from voter number i (in id
+// order): the committed batches after the image (Fetch of the metadata
+// log), or, when the voter no longer retains them, a snapshot first.
 func (b *Broker) pullMetadata(i int) error {
 	ids := make([]int, 0, len(b.voters))
 	for id := range b.voters {
@@ -75,6 +86,88 @@ func (b *Broker) pullMetadata(i int) error {
 	if err != nil {
 		return err
 	}
+	for range maxMetadataFetches {
+		more, err := b.fetchMetadataRecords(cl)
+		if errors.Is(err, kerr.OffsetOutOfRange) {
+			if err := b.fetchMetadataSnapshot(cl); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxMetadataFetches bounds the fetches of one pullMetadata (each brings
+// about metadataFetchBytes); the next poll continues.
+const (
+	maxMetadataFetches = 64
+	metadataFetchBytes = 1 << 20
+)
+
+// fetchMetadataRecords fetches and applies the committed batches after
+// the image; more reports that the voter has more.
+func (b *Broker) fetchMetadataRecords(cl *kgo.Client) (more bool, err error) {
+	next := b.controller.Image().Offset + 1
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = b.cfg.NodeID
+	req.ReplicaState.ID = b.cfg.NodeID
+	req.MaxBytes = metadataFetchBytes
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = api.MetadataTopic, api.MetadataTopicID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LastFetchedEpoch = next, metadataFetchBytes, -1, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := cl.SeedBrokers()[0].Request(ctx, req)
+	if err != nil {
+		return false, err
+	}
+	fr := resp.(*kmsg.FetchResponse)
+	if err := kerr.ErrorForCode(fr.ErrorCode); err != nil {
+		return false, err
+	}
+	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
+		return false, errors.New("malformed metadata Fetch response")
+	}
+	p := fr.Topics[0].Partitions[0]
+	if p.CurrentLeader.LeaderID > 0 {
+		b.observer.SetLeader(p.CurrentLeader.LeaderID)
+	}
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		return false, err
+	}
+	b.metadataBytes.Add(int64(len(p.RecordBatches)))
+	for rest := p.RecordBatches; len(rest) > 0; {
+		h, err := record.ParseHeader(rest)
+		if err != nil || h.Size() > len(rest) {
+			return false, fmt.Errorf("metadata batch: %w", errors.Join(err, record.ErrCorrupt))
+		}
+		recs, err := record.Records(rest[:h.Size()])
+		if err != nil {
+			return false, fmt.Errorf("metadata batch: %w", err)
+		}
+		rest = rest[h.Size():]
+		if h.BaseOffset != b.controller.Image().Offset+1 {
+			return false, fmt.Errorf("metadata batch at offset %d, expected %d", h.BaseOffset, b.controller.Image().Offset+1)
+		}
+		raw := make([][]byte, len(recs))
+		for i, r := range recs {
+			raw[i] = r.Value
+		}
+		// One proposal at a time, as the voters applied it.
+		b.controller.ApplyBatch(h.BaseOffset, raw)
+	}
+	return b.controller.Image().Offset+1 < p.HighWatermark, nil
+}
+
+// fetchMetadataSnapshot replaces the image with the voter's (FetchSnapshot).
+func (b *Broker) fetchMetadataSnapshot(cl *kgo.Client) error {
 	req := kmsg.NewPtrFetchSnapshotRequest()
 	req.ReplicaID = b.cfg.NodeID
 	if cid := b.controller.Image().ClusterID; cid != "" {
@@ -106,5 +199,7 @@ func (b *Broker) pullMetadata(i int) error {
 	if len(p.Bytes) == 0 {
 		return nil
 	}
+	b.metadataBytes.Add(int64(len(p.Bytes)))
+	b.metadataSnapshots.Add(1)
 	return b.controller.Restore(p.Bytes, p.SnapshotID.EndOffset)
 }

@@ -2,10 +2,8 @@ package broker
 
 import (
 	"fmt"
-	"path/filepath"
 	"sync"
 
-	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/partition"
 )
 
@@ -51,33 +49,11 @@ func closePartitions(parts map[topicPartition]*partition.Partition) []error {
 // file creation and fsyncs of new directories.
 const openWorkers = 8
 
-// openNewPartitionsLocked opens, in parallel, the partitions of im hosted
-// here that are not open yet: a CreateTopics of thousands of partitions
-// must be served within the metadata append timeout, since this runs on
-// the apply path. Partitions that fail to open are logged and left out.
-func (b *Broker) openNewPartitionsLocked(im *metadata.Image) map[topicPartition]*partition.Partition {
-	var cfgs []partition.Config
-	for name, t := range im.Topics {
-		tc := b.topicConfig(im, name)
-		for _, p := range t.Partitions {
-			if !containsID(p.Replicas, b.cfg.NodeID) {
-				continue
-			}
-			if _, ok := b.mu.partitions[topicPartition{name, p.Index}]; ok {
-				continue
-			}
-			cfgs = append(cfgs, partition.Config{
-				Topic: name, Index: p.Index,
-				Dir:       filepath.Join(b.cfg.DataDir, fmt.Sprintf("%s-%d", name, p.Index)),
-				TopicConf: tc, Logger: b.logger, ReplicaLagMax: b.opts.timing.ReplicaLagMax,
-				Files: b.files, Flushes: b.flushObserver(), RecoveryPointInterval: b.cfg.RecoveryPointCheckpointInterval,
-				Role: partition.Role{
-					Self: b.cfg.NodeID, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
-					Replicas: p.Replicas, ISR: p.ISR,
-				},
-			})
-		}
-	}
+// openPartitions opens the partitions of cfgs in parallel, without the
+// broker's lock: a CreateTopics of thousands of partitions takes a while
+// and produce and fetch must not wait for it. Partitions that fail to open
+// are logged and left out.
+func (b *Broker) openPartitions(cfgs []partition.Config) map[topicPartition]*partition.Partition {
 	opened := make(map[topicPartition]*partition.Partition, len(cfgs))
 	if len(cfgs) == 0 {
 		return opened

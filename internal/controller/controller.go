@@ -62,9 +62,11 @@ type Controller struct {
 	defaults Defaults
 	logger   *slog.Logger
 	image    atomic.Pointer[metadata.Image]
+	// tail is the newest committed batches, for observers.
+	tail recordTail
 
 	listenersMu sync.Mutex
-	listeners   []func(*metadata.Image)
+	listeners   []func(*metadata.Image, *metadata.Delta)
 
 	// elections and uncleanElections count leader changes this node
 	// committed (metrics).
@@ -99,11 +101,19 @@ func (c *Controller) SetLog(log Log) {
 // records; used with logs that do not call Apply themselves (MemLog does).
 func New(log Log, committed [][]byte, defaults Defaults, logger *slog.Logger) (*Controller, error) {
 	c := NewStateMachine(defaults, logger)
+	b := metadata.NewBuilder(c.image.Load())
 	for i, raw := range committed {
-		if err := c.apply(int64(i), raw); err != nil {
-			return nil, err
+		r, err := metadata.DecodeRecord(raw)
+		if err == nil {
+			err = b.Apply(int64(i), r)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("metadata record %d: %w", i, err)
 		}
 	}
+	im, _ := b.Build()
+	c.image.Store(im)
+	c.tail.reset(int64(len(committed)))
 	c.logBox.Store(&logBox{log})
 	return c, nil
 }
@@ -112,8 +122,18 @@ func New(log Log, committed [][]byte, defaults Defaults, logger *slog.Logger) (*
 func (c *Controller) Image() *metadata.Image { return c.image.Load() }
 
 // Subscribe registers fn to be called with every new image, in commit
-// order, from the goroutine that applies committed records.
+// order, from the goroutine that applies committed records. fn must not
+// block or do I/O: it runs on the Raft apply path.
 func (c *Controller) Subscribe(fn func(*metadata.Image)) {
+	c.SubscribeDelta(func(im *metadata.Image, _ *metadata.Delta) { fn(im) })
+}
+
+// SubscribeDelta registers fn to be called with every new image and what
+// changed since the previous one (one call per committed batch, in commit
+// order; a full delta after a snapshot restore), from the goroutine that
+// applies committed records. fn must not block or do I/O: it runs on the
+// Raft apply path (a broker's publisher only stores the newest pair).
+func (c *Controller) SubscribeDelta(fn func(*metadata.Image, *metadata.Delta)) {
 	c.listenersMu.Lock()
 	defer c.listenersMu.Unlock()
 	c.listeners = append(c.listeners, fn)
@@ -126,48 +146,37 @@ func (c *Controller) Apply(offset int64, raw []byte) {
 
 // ApplyBatch applies the records of one proposal and publishes the image
 // once, so no reader or listener ever sees half a proposal (a topic with
-// some of its partitions). A record that does not fit the image is logged
-// and skipped: every node skips it alike.
+// some of its partitions). The image is built copy-on-write (a
+// metadata.Builder), so a batch costs what it changes, not the size of
+// the image. A record that does not fit the image is logged and skipped:
+// every node skips it alike. No broker I/O happens here.
 func (c *Controller) ApplyBatch(first int64, records [][]byte) {
-	im := c.image.Load()
+	b := metadata.NewBuilder(c.image.Load())
 	for i, raw := range records {
-		next, err := applyRecord(im, first+int64(i), raw)
-		if err != nil {
-			c.logger.Error("skipping metadata record", "offset", first+int64(i), "err", err)
-			skipped := *im
-			skipped.Offset = first + int64(i)
-			next = &skipped
+		offset := first + int64(i)
+		r, err := metadata.DecodeRecord(raw)
+		if err == nil {
+			err = b.Apply(offset, r)
 		}
-		im = next
+		if err != nil {
+			c.logger.Error("skipping metadata record", "offset", offset, "err", err)
+			b.Skip(offset)
+		}
 	}
+	im, delta := b.Build()
+	c.tail.add(first, records)
+	c.publish(im, delta)
+}
+
+// publish stores im and hands it to the listeners.
+func (c *Controller) publish(im *metadata.Image, delta *metadata.Delta) {
 	c.image.Store(im)
 	c.listenersMu.Lock()
 	listeners := c.listeners
 	c.listenersMu.Unlock()
 	for _, fn := range listeners {
-		fn(im)
+		fn(im, delta)
 	}
-}
-
-func (c *Controller) apply(offset int64, raw []byte) error {
-	next, err := applyRecord(c.image.Load(), offset, raw)
-	if err != nil {
-		return err
-	}
-	c.image.Store(next)
-	return nil
-}
-
-func applyRecord(im *metadata.Image, offset int64, raw []byte) (*metadata.Image, error) {
-	r, err := metadata.DecodeRecord(raw)
-	if err != nil {
-		return nil, fmt.Errorf("metadata record %d: %w", offset, err)
-	}
-	next, err := im.Apply(offset, r)
-	if err != nil {
-		return nil, fmt.Errorf("metadata record %d: %w", offset, err)
-	}
-	return next, nil
 }
 
 // Snapshot returns the image as records that rebuild it (quorum.StateMachine).
@@ -181,13 +190,8 @@ func (c *Controller) Restore(snapshot []byte, nextOffset int64) error {
 	if err != nil {
 		return err
 	}
-	c.image.Store(im)
-	c.listenersMu.Lock()
-	listeners := c.listeners
-	c.listenersMu.Unlock()
-	for _, fn := range listeners {
-		fn(im)
-	}
+	c.tail.reset(nextOffset)
+	c.publish(im, metadata.FullDelta())
 	return nil
 }
 

@@ -154,3 +154,63 @@ func TestRackAwareAssignment(t *testing.T) {
 		}
 	}
 }
+
+// TestListenersSeeWholeProposals: every image a listener is handed has
+// each topic with all of its partitions, and its delta names exactly the
+// partitions of that proposal.
+func TestListenersSeeWholeProposals(t *testing.T) {
+	c, _ := newTestController(t, 1)
+	var seen []int
+	c.SubscribeDelta(func(im *metadata.Image, d *metadata.Delta) {
+		for name, tp := range im.Topics {
+			if len(tp.Partitions) != 50 {
+				t.Errorf("topic %s published with %d of 50 partitions", name, len(tp.Partitions))
+			}
+		}
+		seen = append(seen, d.PartitionCount())
+	})
+	for _, name := range []string{"a", "b"} {
+		if res := c.CreateTopics([]TopicSpec{{Name: name, NumPartitions: 50, ReplicationFactor: 1}}, false); res[0].Err != nil {
+			t.Fatal(res[0].Err)
+		}
+	}
+	if len(seen) != 2 || seen[0] != 50 || seen[1] != 50 {
+		t.Fatalf("deltas named %v partitions, want one of 50 per proposal", seen)
+	}
+}
+
+// TestMetadataBatches: observers get whole proposals from their offset;
+// an offset before the retained tail (after a snapshot restore) needs a
+// snapshot.
+func TestMetadataBatches(t *testing.T) {
+	c, _ := newTestController(t, 1)
+	if res := c.CreateTopics([]TopicSpec{{Name: "a", NumPartitions: 4, ReplicationFactor: 1}}, false); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	im := c.Image()
+	first := im.Offset - 4 // the topic record, then four partitions
+	batches, err := c.MetadataBatches(first, 1)
+	if err != nil || len(batches) != 1 || batches[0].First != first || len(batches[0].Records) != 5 {
+		t.Fatalf("batches from %d: %+v, %v", first, batches, err)
+	}
+	if batches, err := c.MetadataBatches(im.Offset+1, 1<<20); err != nil || len(batches) != 0 {
+		t.Fatalf("batches past the end: %+v, %v", batches, err)
+	}
+	if _, err := c.MetadataBatches(first+1, 1<<20); !errors.Is(err, ErrOffsetTooOld) {
+		t.Fatalf("offset inside a proposal: %v, want ErrOffsetTooOld", err)
+	}
+	snap, err := c.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	observer := NewStateMachine(Defaults{}, slog.Default())
+	if err := observer.Restore(snap, im.Offset+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := observer.MetadataBatches(0, 1<<20); !errors.Is(err, ErrOffsetTooOld) {
+		t.Fatalf("offset before a restored snapshot: %v, want ErrOffsetTooOld", err)
+	}
+	if observer.Image().Topics["a"] == nil || observer.Image().Offset != im.Offset {
+		t.Fatal("restored image differs")
+	}
+}

@@ -22,11 +22,18 @@ import (
 // NewMemberJoinTimeoutMs).
 const newMemberJoinTimeout = 5 * time.Minute
 
-// Metadata is what the coordinator needs of the controller: the current
-// image (who leads which offsets partition) and topic creation for
-// __consumer_offsets. *controller.Controller implements it.
+// Metadata is the broker's published metadata: who leads which offsets
+// partition. In a broker it is the metadata publisher, whose image only
+// names partitions the replica manager already opened (a coordinator never
+// sees a partition before it is open). *controller.Controller also
+// implements it (tests without a broker).
 type Metadata interface {
 	Image() *metadata.Image
+}
+
+// topicCreator is implemented by a Metadata that can create topics (the
+// controller); used when Config.CreateTopic is nil.
+type topicCreator interface {
 	CreateTopics(specs []controller.TopicSpec, validateOnly bool) []controller.TopicResult
 }
 
@@ -42,7 +49,8 @@ type Config struct {
 	Groups   config.Groups // validated by config.Broker.Validate
 	Metadata Metadata
 	// CreateTopic creates __consumer_offsets on the active controller,
-	// wherever it runs; nil uses Metadata.CreateTopics (one node).
+	// wherever it runs; nil uses Metadata's CreateTopics when it has one
+	// (a controller, in tests).
 	CreateTopic func(ctx context.Context, spec controller.TopicSpec) error
 	// ExpectedBrokers is how many brokers the cluster has by its own
 	// configuration (the metadata quorum's voters, each also a broker);
@@ -99,8 +107,8 @@ func New(cfg Config) *Coordinator {
 }
 
 // OnImage starts a shard for every offsets partition this broker leads
-// and has open, and stops the others. It does not block: the controller
-// calls it on its commit path.
+// and has open, and stops the others. The broker's metadata publisher
+// calls it after its replica manager applied im. It does not block.
 func (c *Coordinator) OnImage(im *metadata.Image) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -196,8 +204,10 @@ func (c *Coordinator) EnsureOffsetsTopic(ctx context.Context) error {
 	var err error
 	if c.cfg.CreateTopic != nil {
 		err = c.cfg.CreateTopic(ctx, spec)
+	} else if tc, ok := c.cfg.Metadata.(topicCreator); ok {
+		err = tc.CreateTopics([]controller.TopicSpec{spec}, false)[0].Err
 	} else {
-		err = c.cfg.Metadata.CreateTopics([]controller.TopicSpec{spec}, false)[0].Err
+		err = errors.New("no way to create topics configured")
 	}
 	if err != nil && !errors.Is(err, controller.ErrTopicExists) {
 		// Retriable for the client (fewer live brokers than replicas

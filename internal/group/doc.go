@@ -45,5 +45,6 @@
 // assignment, a committed offset) changes only when the write is durable.
 //
 // Coordinator.mu guards the shard map only; it is never held while
-// calling the controller (which calls OnImage on its commit path).
+// calling the controller or waiting on the broker's metadata publisher
+// (which calls OnImage).
 package group

@@ -2,8 +2,6 @@ package metadata
 
 import (
 	"errors"
-	"fmt"
-	"maps"
 	"net"
 	"sort"
 	"strconv"
@@ -125,130 +123,15 @@ func Empty() *Image {
 var ErrInconsistent = errors.New("metadata: record inconsistent with image")
 
 // Apply returns a new image with r applied as the record at offset. The
-// receiver is not modified.
+// receiver is not modified. Applying many records one by one copies the
+// changed maps once per record; a Builder copies them once per batch.
 func (im *Image) Apply(offset int64, r Record) (*Image, error) {
-	next := *im
-	next.Offset = offset
-	switch {
-	case r.ClusterID != nil:
-		next.ClusterID = r.ClusterID.ClusterID
-	case r.RegisterBroker != nil:
-		b := r.RegisterBroker
-		next.Brokers = maps.Clone(im.Brokers)
-		// Re-registration keeps the fence: a returning broker is unfenced
-		// by its heartbeat, which also re-elects partitions waiting for it.
-		next.Brokers[b.BrokerID] = Broker{ID: b.BrokerID, Host: b.Host, Port: b.Port, Rack: b.Rack, Fenced: im.Brokers[b.BrokerID].Fenced,
-			InterBrokerHost: b.InterBrokerHost, InterBrokerPort: b.InterBrokerPort,
-			MaxPartitions: b.MaxPartitions, Listeners: b.Listeners}
-	case r.Topic != nil:
-		if _, ok := im.Topics[r.Topic.Name]; ok {
-			return nil, fmt.Errorf("%w: topic %q exists", ErrInconsistent, r.Topic.Name)
-		}
-		next.Topics = maps.Clone(im.Topics)
-		next.TopicIDs = maps.Clone(im.TopicIDs)
-		next.Topics[r.Topic.Name] = &Topic{Name: r.Topic.Name, ID: r.Topic.ID}
-		next.TopicIDs[r.Topic.ID] = r.Topic.Name
-	case r.Partition != nil:
-		p := r.Partition
-		name, ok := im.TopicIDs[p.TopicID]
-		if !ok {
-			return nil, fmt.Errorf("%w: partition of unknown topic id %x", ErrInconsistent, p.TopicID)
-		}
-		old := im.Topics[name]
-		if p.Partition < 0 || int(p.Partition) > len(old.Partitions) {
-			return nil, fmt.Errorf("%w: partition %d of %q out of order", ErrInconsistent, p.Partition, name)
-		}
-		t := *old
-		t.Partitions = append([]Partition(nil), old.Partitions...)
-		part := Partition{Index: p.Partition, Replicas: p.Replicas, ISR: p.ISR, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
-			AddingReplicas: p.AddingReplicas, RemovingReplicas: p.RemovingReplicas}
-		if int(p.Partition) == len(t.Partitions) {
-			t.Partitions = append(t.Partitions, part)
-		} else {
-			t.Partitions[p.Partition] = part
-		}
-		next.Topics = maps.Clone(im.Topics)
-		next.Topics[name] = &t
-	case r.RemoveTopic != nil:
-		name, ok := im.TopicIDs[r.RemoveTopic.ID]
-		if !ok {
-			return nil, fmt.Errorf("%w: remove of unknown topic id %x", ErrInconsistent, r.RemoveTopic.ID)
-		}
-		next.Topics = maps.Clone(im.Topics)
-		next.TopicIDs = maps.Clone(im.TopicIDs)
-		next.TopicConfigs = maps.Clone(im.TopicConfigs)
-		delete(next.Topics, name)
-		delete(next.TopicIDs, r.RemoveTopic.ID)
-		delete(next.TopicConfigs, name)
-	case r.Config != nil:
-		c := r.Config
-		var src *map[string]map[string]string
-		switch c.ResourceType {
-		case ResourceTopic:
-			src = &next.TopicConfigs
-		case ResourceBroker:
-			src = &next.BrokerConfigs
-		default:
-			return nil, fmt.Errorf("%w: config resource type %d", ErrInconsistent, c.ResourceType)
-		}
-		*src = maps.Clone(*src)
-		m := maps.Clone((*src)[c.ResourceName])
-		if m == nil {
-			m = map[string]string{}
-		}
-		if c.Value == nil {
-			delete(m, c.Name)
-		} else {
-			m[c.Name] = *c.Value
-		}
-		(*src)[c.ResourceName] = m
-	case r.FenceBroker != nil, r.UnfenceBroker != nil:
-		id, fenced := int32(0), r.FenceBroker != nil
-		if fenced {
-			id = r.FenceBroker.BrokerID
-		} else {
-			id = r.UnfenceBroker.BrokerID
-		}
-		b, ok := im.Brokers[id]
-		if !ok {
-			return nil, fmt.Errorf("%w: fence state of unknown broker %d", ErrInconsistent, id)
-		}
-		b.Fenced = fenced
-		next.Brokers = maps.Clone(im.Brokers)
-		next.Brokers[id] = b
-	case r.ProducerIDs != nil:
-		if r.ProducerIDs.NextProducerID <= im.NextProducerID {
-			return nil, fmt.Errorf("%w: producer id block moves back", ErrInconsistent)
-		}
-		next.NextProducerID = r.ProducerIDs.NextProducerID
-	case r.AccessControlEntry != nil:
-		next.ACLs = maps.Clone(im.ACLs)
-		next.ACLs[r.AccessControlEntry.ID] = *r.AccessControlEntry
-	case r.RemoveAccessControlEntry != nil:
-		if _, ok := im.ACLs[r.RemoveAccessControlEntry.ID]; !ok {
-			return nil, fmt.Errorf("%w: remove of unknown ACL %x", ErrInconsistent, r.RemoveAccessControlEntry.ID)
-		}
-		next.ACLs = maps.Clone(im.ACLs)
-		delete(next.ACLs, r.RemoveAccessControlEntry.ID)
-	case r.UserScramCredential != nil:
-		c := r.UserScramCredential
-		next.ScramCredentials = maps.Clone(im.ScramCredentials)
-		next.ScramCredentials[ScramKey{c.Name, c.Mechanism}] = *c
-	case r.RemoveUserScramCredential != nil:
-		k := ScramKey{r.RemoveUserScramCredential.Name, r.RemoveUserScramCredential.Mechanism}
-		if _, ok := im.ScramCredentials[k]; !ok {
-			return nil, fmt.Errorf("%w: remove of unknown SCRAM credential %v", ErrInconsistent, k)
-		}
-		next.ScramCredentials = maps.Clone(im.ScramCredentials)
-		delete(next.ScramCredentials, k)
-	case r.ClientQuota != nil:
-		if err := im.applyClientQuota(r.ClientQuota, &next); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("%w: empty record", ErrInconsistent)
+	b := NewBuilder(im)
+	if err := b.Apply(offset, r); err != nil {
+		return nil, err
 	}
-	return &next, nil
+	next, _ := b.Build()
+	return next, nil
 }
 
 // TopicNames returns the topic names in order.

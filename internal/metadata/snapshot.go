@@ -98,14 +98,13 @@ func DecodeSnapshot(b []byte, offset int64) (*Image, error) {
 	if s.Version != 1 {
 		return nil, fmt.Errorf("metadata: snapshot version %d not supported", s.Version)
 	}
-	im := Empty()
+	bld := NewBuilder(Empty())
 	for i, r := range s.Records {
-		next, err := im.Apply(offset, r)
-		if err != nil {
+		if err := bld.Apply(offset, r); err != nil {
 			return nil, fmt.Errorf("metadata: snapshot record %d: %w", i, err)
 		}
-		im = next
 	}
-	im.Offset = offset
+	bld.Skip(offset)
+	im, _ := bld.Build()
 	return im, nil
 }
