@@ -43,11 +43,17 @@ func checkFrameSize(size, max int32) error {
 	return nil
 }
 
+// growFactor is how much a frame's buffer grows each time it fills: 4
+// keeps the copies of a large request near a third of its size (doubling
+// copied about all of it again) while a stalled claim still holds only
+// what arrived, rounded up.
+const growFactor = 4
+
 // firstCost is what the first buffer of a frame of size bytes holds.
 func firstCost(size int32) int64 { return 1 << bufShift(min(int(size), firstChunk)) }
 
 // readFrameBody reads a frame of size bytes into a pooled buffer that
-// starts at min(size, firstChunk) and doubles as bytes arrive; grow (if
+// starts at min(size, firstChunk) and grows (growFactor) as bytes arrive; grow (if
 // not nil) is called with the extra capacity before each doubling and may
 // wait for it (queued.max.request.bytes). The caller returns the buffer
 // with putBuf once the request is handled.
@@ -57,7 +63,7 @@ func readFrameBody(r io.Reader, size int32, grow func(extra int64) error) (*[]by
 	got := 0
 	for got < n {
 		if got == cap(*buf) {
-			next := 1 << bufShift(min(2*cap(*buf), n))
+			next := 1 << bufShift(min(growFactor*cap(*buf), n))
 			if grow != nil {
 				if err := grow(int64(next - cap(*buf))); err != nil {
 					putBuf(buf)
