@@ -164,14 +164,43 @@ func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch
 	return Outcome{}, false, nil
 }
 
+// withoutDenied is the shape of every filter below: the items of a
+// request the principal may not touch are taken out of it (set keeps the
+// rest) and answered with deny's entry, appended to the handler's response
+// by the returned patch (resp points at the response's list). nil when
+// nothing was denied.
+func withoutDenied[T, D any, R kmsg.Response](items []T, allowed func(T) bool, deny func(T) D, set func([]T), resp func(R) *[]D) func(Outcome) Outcome {
+	var denied []D
+	kept := items[:0:0]
+	for _, it := range items {
+		if allowed(it) {
+			kept = append(kept, it)
+		} else {
+			denied = append(denied, deny(it))
+		}
+	}
+	if denied == nil {
+		return nil
+	}
+	set(kept)
+	return func(out Outcome) Outcome {
+		if r, ok := out.Response.(R); ok {
+			list := resp(r)
+			*list = append(*list, denied...)
+		}
+		return out
+	}
+}
+
 // filterDeleteRecords takes out the topics the principal may not DELETE
 // (KafkaApis.handleDeleteRecordsRequest: TOPIC_AUTHORIZATION_FAILED per
 // partition).
 func (h *Handlers) filterDeleteRecords(req *Request, r *kmsg.DeleteRecordsRequest) func(Outcome) Outcome {
-	var denied []kmsg.DeleteRecordsResponseTopic
-	kept := r.Topics[:0:0]
-	for _, t := range r.Topics {
-		if !h.authorized(req, auth.OpDelete, auth.ResourceTopic, t.Topic) {
+	return withoutDenied(r.Topics,
+		func(t kmsg.DeleteRecordsRequestTopic) bool {
+			return h.authorized(req, auth.OpDelete, auth.ResourceTopic, t.Topic)
+		},
+		func(t kmsg.DeleteRecordsRequestTopic) kmsg.DeleteRecordsResponseTopic {
 			d := kmsg.NewDeleteRecordsResponseTopic()
 			d.Topic = t.Topic
 			for _, p := range t.Partitions {
@@ -179,21 +208,10 @@ func (h *Handlers) filterDeleteRecords(req *Request, r *kmsg.DeleteRecordsReques
 				dp.Partition, dp.ErrorCode, dp.LowWatermark = p.Partition, kerr.TopicAuthorizationFailed.Code, -1
 				d.Partitions = append(d.Partitions, dp)
 			}
-			denied = append(denied, d)
-			continue
-		}
-		kept = append(kept, t)
-	}
-	if denied == nil {
-		return nil
-	}
-	r.Topics = kept
-	return func(out Outcome) Outcome {
-		if resp, ok := out.Response.(*kmsg.DeleteRecordsResponse); ok {
-			resp.Topics = append(resp.Topics, denied...)
-		}
-		return out
-	}
+			return d
+		},
+		func(kept []kmsg.DeleteRecordsRequestTopic) { r.Topics = kept },
+		func(resp *kmsg.DeleteRecordsResponse) *[]kmsg.DeleteRecordsResponseTopic { return &resp.Topics })
 }
 
 // filterDescribeTopicPartitions hides what the principal may not DESCRIBE
@@ -232,130 +250,89 @@ func (h *Handlers) configAllowed(req *Request, op auth.Operation, rt kmsg.Config
 }
 
 func (h *Handlers) filterDescribeConfigs(req *Request, r *kmsg.DescribeConfigsRequest) func(Outcome) Outcome {
-	var denied []kmsg.DescribeConfigsResponseResource
-	kept := r.Resources[:0:0]
-	for _, res := range r.Resources {
-		if ok, code := h.configAllowed(req, auth.OpDescribeConfigs, res.ResourceType, res.ResourceName); !ok {
+	return withoutDenied(r.Resources,
+		func(res kmsg.DescribeConfigsRequestResource) bool {
+			ok, _ := h.configAllowed(req, auth.OpDescribeConfigs, res.ResourceType, res.ResourceName)
+			return ok
+		},
+		func(res kmsg.DescribeConfigsRequestResource) kmsg.DescribeConfigsResponseResource {
+			_, code := h.configAllowed(req, auth.OpDescribeConfigs, res.ResourceType, res.ResourceName)
 			d := kmsg.NewDescribeConfigsResponseResource()
 			d.ResourceType, d.ResourceName, d.ErrorCode = res.ResourceType, res.ResourceName, code
-			denied = append(denied, d)
-			continue
-		}
-		kept = append(kept, res)
-	}
-	if denied == nil {
-		return nil
-	}
-	r.Resources = kept
-	return func(out Outcome) Outcome {
-		if resp, ok := out.Response.(*kmsg.DescribeConfigsResponse); ok {
-			resp.Resources = append(resp.Resources, denied...)
-		}
-		return out
-	}
+			return d
+		},
+		func(kept []kmsg.DescribeConfigsRequestResource) { r.Resources = kept },
+		func(resp *kmsg.DescribeConfigsResponse) *[]kmsg.DescribeConfigsResponseResource {
+			return &resp.Resources
+		})
 }
 
 func (h *Handlers) filterAlterConfigs(req *Request, r *kmsg.AlterConfigsRequest) func(Outcome) Outcome {
-	var denied []kmsg.AlterConfigsResponseResource
-	kept := r.Resources[:0:0]
-	for _, res := range r.Resources {
-		if ok, code := h.configAllowed(req, auth.OpAlterConfigs, res.ResourceType, res.ResourceName); !ok {
+	return withoutDenied(r.Resources,
+		func(res kmsg.AlterConfigsRequestResource) bool {
+			ok, _ := h.configAllowed(req, auth.OpAlterConfigs, res.ResourceType, res.ResourceName)
+			return ok
+		},
+		func(res kmsg.AlterConfigsRequestResource) kmsg.AlterConfigsResponseResource {
+			_, code := h.configAllowed(req, auth.OpAlterConfigs, res.ResourceType, res.ResourceName)
 			d := kmsg.NewAlterConfigsResponseResource()
 			d.ResourceType, d.ResourceName, d.ErrorCode = res.ResourceType, res.ResourceName, code
-			denied = append(denied, d)
-			continue
-		}
-		kept = append(kept, res)
-	}
-	if denied == nil {
-		return nil
-	}
-	r.Resources = kept
-	return func(out Outcome) Outcome {
-		if resp, ok := out.Response.(*kmsg.AlterConfigsResponse); ok {
-			resp.Resources = append(resp.Resources, denied...)
-		}
-		return out
-	}
+			return d
+		},
+		func(kept []kmsg.AlterConfigsRequestResource) { r.Resources = kept },
+		func(resp *kmsg.AlterConfigsResponse) *[]kmsg.AlterConfigsResponseResource { return &resp.Resources })
 }
 
 func (h *Handlers) filterIncrementalAlterConfigs(req *Request, r *kmsg.IncrementalAlterConfigsRequest) func(Outcome) Outcome {
-	var denied []kmsg.IncrementalAlterConfigsResponseResource
-	kept := r.Resources[:0:0]
-	for _, res := range r.Resources {
-		if ok, code := h.configAllowed(req, auth.OpAlterConfigs, res.ResourceType, res.ResourceName); !ok {
+	return withoutDenied(r.Resources,
+		func(res kmsg.IncrementalAlterConfigsRequestResource) bool {
+			ok, _ := h.configAllowed(req, auth.OpAlterConfigs, res.ResourceType, res.ResourceName)
+			return ok
+		},
+		func(res kmsg.IncrementalAlterConfigsRequestResource) kmsg.IncrementalAlterConfigsResponseResource {
+			_, code := h.configAllowed(req, auth.OpAlterConfigs, res.ResourceType, res.ResourceName)
 			d := kmsg.NewIncrementalAlterConfigsResponseResource()
 			d.ResourceType, d.ResourceName, d.ErrorCode = res.ResourceType, res.ResourceName, code
-			denied = append(denied, d)
-			continue
-		}
-		kept = append(kept, res)
-	}
-	if denied == nil {
-		return nil
-	}
-	r.Resources = kept
-	return func(out Outcome) Outcome {
-		if resp, ok := out.Response.(*kmsg.IncrementalAlterConfigsResponse); ok {
-			resp.Resources = append(resp.Resources, denied...)
-		}
-		return out
-	}
+			return d
+		},
+		func(kept []kmsg.IncrementalAlterConfigsRequestResource) { r.Resources = kept },
+		func(resp *kmsg.IncrementalAlterConfigsResponse) *[]kmsg.IncrementalAlterConfigsResponseResource {
+			return &resp.Resources
+		})
 }
 
 func (h *Handlers) filterCreatePartitions(req *Request, r *kmsg.CreatePartitionsRequest) func(Outcome) Outcome {
-	var denied []kmsg.CreatePartitionsResponseTopic
-	kept := r.Topics[:0:0]
-	for _, t := range r.Topics {
-		if !h.authorized(req, auth.OpAlter, auth.ResourceTopic, t.Topic) {
+	return withoutDenied(r.Topics,
+		func(t kmsg.CreatePartitionsRequestTopic) bool {
+			return h.authorized(req, auth.OpAlter, auth.ResourceTopic, t.Topic)
+		},
+		func(t kmsg.CreatePartitionsRequestTopic) kmsg.CreatePartitionsResponseTopic {
 			d := kmsg.NewCreatePartitionsResponseTopic()
 			d.Topic, d.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
-			denied = append(denied, d)
-			continue
-		}
-		kept = append(kept, t)
-	}
-	if denied == nil {
-		return nil
-	}
-	r.Topics = kept
-	return func(out Outcome) Outcome {
-		if resp, ok := out.Response.(*kmsg.CreatePartitionsResponse); ok {
-			resp.Topics = append(resp.Topics, denied...)
-		}
-		return out
-	}
+			return d
+		},
+		func(kept []kmsg.CreatePartitionsRequestTopic) { r.Topics = kept },
+		func(resp *kmsg.CreatePartitionsResponse) *[]kmsg.CreatePartitionsResponseTopic { return &resp.Topics })
 }
 
 func (h *Handlers) filterDeleteGroups(req *Request, r *kmsg.DeleteGroupsRequest) func(Outcome) Outcome {
-	var denied []kmsg.DeleteGroupsResponseGroup
-	kept := r.Groups[:0:0]
-	for _, g := range r.Groups {
-		if !h.authorized(req, auth.OpDelete, auth.ResourceGroup, g) {
+	return withoutDenied(r.Groups,
+		func(g string) bool { return h.authorized(req, auth.OpDelete, auth.ResourceGroup, g) },
+		func(g string) kmsg.DeleteGroupsResponseGroup {
 			d := kmsg.NewDeleteGroupsResponseGroup()
 			d.Group, d.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
-			denied = append(denied, d)
-			continue
-		}
-		kept = append(kept, g)
-	}
-	if denied == nil {
-		return nil
-	}
-	r.Groups = kept
-	return func(out Outcome) Outcome {
-		if resp, ok := out.Response.(*kmsg.DeleteGroupsResponse); ok {
-			resp.Groups = append(resp.Groups, denied...)
-		}
-		return out
-	}
+			return d
+		},
+		func(kept []string) { r.Groups = kept },
+		func(resp *kmsg.DeleteGroupsResponse) *[]kmsg.DeleteGroupsResponseGroup { return &resp.Groups })
 }
 
 func (h *Handlers) filterOffsetForLeaderEpoch(req *Request, r *kmsg.OffsetForLeaderEpochRequest) func(Outcome) Outcome {
-	var denied []kmsg.OffsetForLeaderEpochResponseTopic
-	kept := r.Topics[:0:0]
-	for _, t := range r.Topics {
-		if !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, t.Topic) {
+	return withoutDenied(r.Topics,
+		func(t kmsg.OffsetForLeaderEpochRequestTopic) bool {
+			return h.authorized(req, auth.OpDescribe, auth.ResourceTopic, t.Topic)
+		},
+		func(t kmsg.OffsetForLeaderEpochRequestTopic) kmsg.OffsetForLeaderEpochResponseTopic {
 			d := kmsg.NewOffsetForLeaderEpochResponseTopic()
 			d.Topic = t.Topic
 			for _, p := range t.Partitions {
@@ -363,28 +340,20 @@ func (h *Handlers) filterOffsetForLeaderEpoch(req *Request, r *kmsg.OffsetForLea
 				dp.Partition, dp.ErrorCode, dp.LeaderEpoch, dp.EndOffset = p.Partition, kerr.TopicAuthorizationFailed.Code, -1, -1
 				d.Partitions = append(d.Partitions, dp)
 			}
-			denied = append(denied, d)
-			continue
-		}
-		kept = append(kept, t)
-	}
-	if denied == nil {
-		return nil
-	}
-	r.Topics = kept
-	return func(out Outcome) Outcome {
-		if resp, ok := out.Response.(*kmsg.OffsetForLeaderEpochResponse); ok {
-			resp.Topics = append(resp.Topics, denied...)
-		}
-		return out
-	}
+			return d
+		},
+		func(kept []kmsg.OffsetForLeaderEpochRequestTopic) { r.Topics = kept },
+		func(resp *kmsg.OffsetForLeaderEpochResponse) *[]kmsg.OffsetForLeaderEpochResponseTopic {
+			return &resp.Topics
+		})
 }
 
 func (h *Handlers) filterOffsetDelete(req *Request, r *kmsg.OffsetDeleteRequest) func(Outcome) Outcome {
-	var denied []kmsg.OffsetDeleteResponseTopic
-	kept := r.Topics[:0:0]
-	for _, t := range r.Topics {
-		if !h.authorized(req, auth.OpRead, auth.ResourceTopic, t.Topic) {
+	return withoutDenied(r.Topics,
+		func(t kmsg.OffsetDeleteRequestTopic) bool {
+			return h.authorized(req, auth.OpRead, auth.ResourceTopic, t.Topic)
+		},
+		func(t kmsg.OffsetDeleteRequestTopic) kmsg.OffsetDeleteResponseTopic {
 			d := kmsg.NewOffsetDeleteResponseTopic()
 			d.Topic = t.Topic
 			for _, p := range t.Partitions {
@@ -392,19 +361,8 @@ func (h *Handlers) filterOffsetDelete(req *Request, r *kmsg.OffsetDeleteRequest)
 				dp.Partition, dp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
 				d.Partitions = append(d.Partitions, dp)
 			}
-			denied = append(denied, d)
-			continue
-		}
-		kept = append(kept, t)
-	}
-	if denied == nil {
-		return nil
-	}
-	r.Topics = kept
-	return func(out Outcome) Outcome {
-		if resp, ok := out.Response.(*kmsg.OffsetDeleteResponse); ok {
-			resp.Topics = append(resp.Topics, denied...)
-		}
-		return out
-	}
+			return d
+		},
+		func(kept []kmsg.OffsetDeleteRequestTopic) { r.Topics = kept },
+		func(resp *kmsg.OffsetDeleteResponse) *[]kmsg.OffsetDeleteResponseTopic { return &resp.Topics })
 }

@@ -480,22 +480,9 @@ Examples:
   arus group lag billing`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			group := args[0]
-			cl, err := newClient(cmd)
+			l, err := groupLag(cmd, args[0], "lag of group")
 			if err != nil {
 				return err
-			}
-			defer cl.Close()
-			lags, err := kadm.NewClient(cl).Lag(commandContext(cmd), group)
-			if err != nil {
-				return fmt.Errorf("lag of group %q: %w", group, err)
-			}
-			l, ok := lags[group]
-			if !ok || errors.Is(l.DescribeErr, kerr.GroupIDNotFound) || (l.DescribeErr == nil && l.State == "Dead") {
-				return fmt.Errorf("group %q does not exist", group)
-			}
-			if err := l.Error(); err != nil {
-				return fmt.Errorf("lag of group %q: %w", group, err)
 			}
 			return writeGroupLag(cmd.OutOrStdout(), l.Lag)
 		},

@@ -96,22 +96,9 @@ Examples:
   arus group describe billing`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			group := args[0]
-			cl, err := newClient(cmd)
+			l, err := groupLag(cmd, args[0], "describe group")
 			if err != nil {
 				return err
-			}
-			defer cl.Close()
-			lags, err := kadm.NewClient(cl).Lag(commandContext(cmd), group)
-			if err != nil {
-				return fmt.Errorf("describe group %q: %w", group, err)
-			}
-			l, ok := lags[group]
-			if !ok || errors.Is(l.DescribeErr, kerr.GroupIDNotFound) || (l.DescribeErr == nil && l.State == "Dead") {
-				return fmt.Errorf("group %q does not exist", group)
-			}
-			if err := l.Error(); err != nil {
-				return fmt.Errorf("describe group %q: %w", group, err)
 			}
 			return writeGroupDescription(cmd.OutOrStdout(), l)
 		},
@@ -504,4 +491,27 @@ func parseTopicPartitions(s string) (string, []int32, error) {
 		out = append(out, int32(n))
 	}
 	return topic, out, nil
+}
+
+// groupLag describes group with its committed offsets and lag (kadm's
+// Lag), turning a missing or dead group into "does not exist"; what names
+// the command in other errors.
+func groupLag(cmd *cobra.Command, group, what string) (kadm.DescribedGroupLag, error) {
+	cl, err := newClient(cmd)
+	if err != nil {
+		return kadm.DescribedGroupLag{}, err
+	}
+	defer cl.Close()
+	lags, err := kadm.NewClient(cl).Lag(commandContext(cmd), group)
+	if err != nil {
+		return kadm.DescribedGroupLag{}, fmt.Errorf("%s %q: %w", what, group, err)
+	}
+	l, ok := lags[group]
+	if !ok || errors.Is(l.DescribeErr, kerr.GroupIDNotFound) || (l.DescribeErr == nil && l.State == "Dead") {
+		return kadm.DescribedGroupLag{}, fmt.Errorf("group %q does not exist", group)
+	}
+	if err := l.Error(); err != nil {
+		return kadm.DescribedGroupLag{}, fmt.Errorf("%s %q: %w", what, group, err)
+	}
+	return l, nil
 }

@@ -163,36 +163,27 @@ func (p *prober) describeField(f reflect.Value, name string, flexible bool) (n *
 		tag = tagNumber(base, one)
 	}
 
-	n = &node{}
-	switch f.Kind() {
-	case reflect.Bool:
-		n.kind = kindBool
-	case reflect.Int8:
-		n.kind = kindInt8
-	case reflect.Int16:
-		n.kind = kindInt16
-	case reflect.Uint16:
-		n.kind = kindUint16
-	case reflect.Int32:
-		n.kind = kindInt32
-	case reflect.Uint32:
-		n.kind = kindUint32
-	case reflect.Int64:
-		n.kind = kindInt64
-	case reflect.Float64:
-		n.kind = kindFloat64
-	case reflect.Array:
-		n.kind = kindUUID
-	case reflect.String:
+	return p.describeValue(f, name, flexible), tagged, tag, true
+}
+
+// describeValue is the layout of a field or array element that is not a
+// struct: its kind, nullability (probed), and an array's element.
+func (p *prober) describeValue(v reflect.Value, what string, flexible bool) *node {
+	n := &node{}
+	k, scalar := scalarKind(v.Kind())
+	switch {
+	case scalar:
+		n.kind = k
+	case v.Kind() == reflect.String:
 		n.kind = kindString
-	case reflect.Pointer:
+	case v.Kind() == reflect.Pointer:
 		n.kind = kindString
-		if p.nilDiffersFromEmpty(f) {
+		if p.nilDiffersFromEmpty(v) {
 			n.kind = kindNullableString
 		}
-	case reflect.Slice:
-		nullable := p.nilDiffersFromEmpty(f)
-		if f.Type().Elem().Kind() == reflect.Uint8 {
+	case v.Kind() == reflect.Slice:
+		nullable := p.nilDiffersFromEmpty(v)
+		if v.Type().Elem().Kind() == reflect.Uint8 {
 			n.kind = kindBytes
 			if nullable {
 				n.kind = kindNullableBytes
@@ -203,13 +194,13 @@ func (p *prober) describeField(f reflect.Value, name string, flexible bool) (n *
 		if nullable {
 			n.kind = kindNullableArray
 		}
-		n.elem = p.describeElem(f, flexible)
-		n.goSize = int(f.Type().Elem().Size())
+		n.elem = p.describeElem(v, flexible)
+		n.goSize = int(v.Type().Elem().Size())
 	default:
-		panic(fmt.Sprintf("field %s: unexpected Go kind %s", name, f.Kind()))
+		panic(fmt.Sprintf("%s: unexpected Go kind %s", what, v.Kind()))
 	}
 	n.minSize = minSize(n, flexible)
-	return n, tagged, tag, true
+	return n
 }
 
 // describeInlineStruct probes a struct-typed (not array) field: present if
@@ -278,6 +269,32 @@ func isInteger(k reflect.Kind) bool {
 	return false
 }
 
+// scalarKind is the wire kind of a fixed-size Go kind; ok is false for
+// strings, byte slices, arrays of elements and structs.
+func scalarKind(k reflect.Kind) (kind, bool) {
+	switch k {
+	case reflect.Bool:
+		return kindBool, true
+	case reflect.Int8:
+		return kindInt8, true
+	case reflect.Int16:
+		return kindInt16, true
+	case reflect.Uint16:
+		return kindUint16, true
+	case reflect.Int32:
+		return kindInt32, true
+	case reflect.Uint32:
+		return kindUint32, true
+	case reflect.Int64:
+		return kindInt64, true
+	case reflect.Float64:
+		return kindFloat64, true
+	case reflect.Array:
+		return kindUUID, true
+	}
+	return 0, false
+}
+
 // describeElem describes the element type of array field f by giving it
 // one element and probing that.
 func (p *prober) describeElem(f reflect.Value, flexible bool) *node {
@@ -289,52 +306,7 @@ func (p *prober) describeElem(f reflect.Value, flexible bool) *node {
 	if et.Kind() == reflect.Struct {
 		return p.describeStruct(e, flexible, false)
 	}
-	n := &node{}
-	switch et.Kind() {
-	case reflect.Int8:
-		n.kind = kindInt8
-	case reflect.Int16:
-		n.kind = kindInt16
-	case reflect.Int32:
-		n.kind = kindInt32
-	case reflect.Int64:
-		n.kind = kindInt64
-	case reflect.Uint16:
-		n.kind = kindUint16
-	case reflect.Uint32:
-		n.kind = kindUint32
-	case reflect.Bool:
-		n.kind = kindBool
-	case reflect.Float64:
-		n.kind = kindFloat64
-	case reflect.Array:
-		n.kind = kindUUID
-	case reflect.String:
-		n.kind = kindString
-	case reflect.Pointer:
-		n.kind = kindString
-		if p.nilDiffersFromEmpty(e) {
-			n.kind = kindNullableString
-		}
-	case reflect.Slice:
-		if et.Elem().Kind() == reflect.Uint8 {
-			n.kind = kindBytes
-			if p.nilDiffersFromEmpty(e) {
-				n.kind = kindNullableBytes
-			}
-		} else {
-			n.kind = kindArray
-			if p.nilDiffersFromEmpty(e) {
-				n.kind = kindNullableArray
-			}
-			n.elem = p.describeElem(e, flexible)
-			n.goSize = int(et.Elem().Size())
-		}
-	default:
-		panic(fmt.Sprintf("array element: unexpected Go kind %s", et.Kind()))
-	}
-	n.minSize = minSize(n, flexible)
-	return n
+	return p.describeValue(e, "array element", flexible)
 }
 
 // nilDiffersFromEmpty reports whether a nil slice or string pointer encodes

@@ -225,8 +225,12 @@ func (c *conn) serve() (handedOff bool) {
 				Listener: c.listener, Peer: c.peer, Principal: c.principal, ListenerName: c.s.cfg.ListenerName, Size: int(size)})
 		case errors.Is(err, ErrBadVersion) && h.key == 18:
 			p.outcome = api.Outcome{Response: api.UnsupportedApiVersions(c.listener)}
-		case errors.Is(err, ErrUnknownKey) && api.UnservedResponse(h.key, h.version) != nil:
-			p.outcome = api.Outcome{Response: api.UnservedResponse(h.key, h.version)}
+		case errors.Is(err, ErrUnknownKey):
+			if resp := api.UnservedResponse(h.key, h.version); resp != nil {
+				p.outcome = api.Outcome{Response: resp}
+			} else {
+				c.logger().Warn("closing connection after bad request", "err", err)
+			}
 		default:
 			c.logger().Warn("closing connection after bad request", "err", err)
 		}
