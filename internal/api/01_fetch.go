@@ -37,7 +37,7 @@ func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
 		return respond(refuseFollowerFetch(r))
 	}
 	if req.Listener == ListenerInterBroker && isMetadataFetch(r) {
-		return h.fetchMetadataLog(r)
+		return h.fetchMetadataLog(ctx, r)
 	}
 	var deadline time.Time
 	if r.MaxWaitMillis > 0 {

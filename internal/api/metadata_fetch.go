@@ -12,11 +12,16 @@ package api
 // the offset precedes what the voter retains in memory the answer is
 // OFFSET_OUT_OF_RANGE with LogStartOffset, and the observer fetches a
 // snapshot (FetchSnapshot). HighWatermark is the offset after the voter's
-// image; CurrentLeader names the active controller. Served without long
-// polling (the observer polls).
+// image; CurrentLeader names the active controller. Long polling as for
+// data: when nothing after FetchOffset is committed yet, the voter holds
+// the request until something is (published on this node) or
+// MaxWaitMillis (capped at maxMetadataWait) passes, so an observer learns
+// of a change about as soon as the voters do, without polling.
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -34,7 +39,13 @@ func isMetadataFetch(r *kmsg.FetchRequest) bool {
 	return len(r.Topics) == 1 && (r.Topics[0].Topic == MetadataTopic || (r.Version >= 13 && r.Topics[0].TopicID == MetadataTopicID))
 }
 
-func (h *Handlers) fetchMetadataLog(r *kmsg.FetchRequest) Outcome {
+// maxMetadataWait caps how long a metadata Fetch is held: an observer
+// asks again at once, so a longer hold gains nothing and keeps a handler
+// goroutine longer.
+const maxMetadataWait = 5 * time.Second
+
+func (h *Handlers) fetchMetadataLog(ctx context.Context, r *kmsg.FetchRequest) Outcome {
+	h.waitForMetadataAfter(ctx, r)
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	t := r.Topics[0]
 	rt := kmsg.NewFetchResponseTopic()
@@ -75,4 +86,21 @@ func (h *Handlers) fetchMetadataLog(r *kmsg.FetchRequest) Outcome {
 	}
 	resp.Topics = append(resp.Topics, rt)
 	return respond(resp)
+}
+
+// waitForMetadataAfter holds a voter's answer to a metadata Fetch that is
+// caught up until a later image is published, MaxWaitMillis passes or the
+// connection goes away; it returns at once otherwise.
+func (h *Handlers) waitForMetadataAfter(ctx context.Context, r *kmsg.FetchRequest) {
+	if r.MaxWaitMillis <= 0 || !h.deps.Controller.IsVoter() || len(r.Topics[0].Partitions) != 1 {
+		return
+	}
+	next := r.Topics[0].Partitions[0].FetchOffset
+	if next <= h.deps.Controller.Image().Offset {
+		return // something to send now
+	}
+	wait := min(time.Duration(r.MaxWaitMillis)*time.Millisecond, maxMetadataWait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	_ = h.deps.Metadata.WaitApplied(ctx, next) // a timeout answers with nothing new
 }

@@ -22,25 +22,49 @@ func (b *Broker) MetadataReceived() (bytes, snapshots int64) {
 	return b.metadataBytes.Load(), b.metadataSnapshots.Load()
 }
 
-// metadataPollInterval is how often a broker-only node asks a voter
-// whether the metadata changed.
+// metadataPollInterval is how long a broker-only node waits before asking
+// a voter again after a failed or empty pull (a voter holds a caught-up
+// pull for up to metadataMaxWait, so this is a floor, not the cadence).
 const metadataPollInterval = 200 * time.Millisecond
 
-// metadataLoop keeps a broker-only node's image current.
+// metadataMaxWait is the MaxWaitMillis of an observer's metadata Fetch: a
+// voter holds it until a change commits (long polling), as KRaft
+// observers' fetches are held.
+const metadataMaxWait = 500 * time.Millisecond
+
+// metadataLoop keeps a broker-only node's image current: pulls follow one
+// another at once (each is held by the voter until something commits); a
+// failed pull moves to the next voter, and one that returned early with
+// nothing new is not repeated before metadataPollInterval.
 func (b *Broker) metadataLoop() {
-	t := time.NewTicker(metadataPollInterval)
-	defer t.Stop()
 	voter := 0
 	for {
+		start, before := time.Now(), b.controller.Image().Offset
+		err := b.pullMetadata(voter)
+		if err != nil {
+			voter++ // try the next voter
+			b.logger.Debug("metadata pull", "err", err)
+		}
+		pause := time.Duration(0)
+		if err != nil || b.controller.Image().Offset == before {
+			pause = metadataPollInterval - time.Since(start)
+		}
+		if pause <= 0 {
+			select {
+			case <-b.stop:
+				return
+			default:
+			}
+			continue
+		}
+		t := time.NewTimer(pause)
 		select {
 		case <-b.stop:
+			t.Stop()
 			return
 		case <-t.C:
 		case <-b.metadataKick:
-		}
-		if err := b.pullMetadata(voter); err != nil {
-			voter++ // try the next voter
-			b.logger.Debug("metadata pull", "err", err)
+			t.Stop()
 		}
 	}
 }
@@ -116,6 +140,7 @@ func (b *Broker) fetchMetadataRecords(cl *kgo.Client) (more bool, err error) {
 	req.ReplicaID = b.cfg.NodeID
 	req.ReplicaState.ID = b.cfg.NodeID
 	req.MaxBytes = metadataFetchBytes
+	req.MaxWaitMillis = int32(metadataMaxWait / time.Millisecond)
 	rt := kmsg.NewFetchRequestTopic()
 	rt.Topic, rt.TopicID = api.MetadataTopic, api.MetadataTopicID
 	rp := kmsg.NewFetchRequestTopicPartition()
@@ -124,6 +149,13 @@ func (b *Broker) fetchMetadataRecords(cl *kgo.Client) (more bool, err error) {
 	req.Topics = append(req.Topics, rt)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	go func() { // the voter may hold the fetch: do not hold up a stop
+		select {
+		case <-b.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	resp, err := cl.SeedBrokers()[0].Request(ctx, req)
 	if err != nil {
 		return false, err

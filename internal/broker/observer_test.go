@@ -1,12 +1,14 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/arustest"
 	"github.com/arus-io/arus/internal/metadata"
@@ -57,5 +59,73 @@ func TestObserverFollowsRecords(t *testing.T) {
 	}
 	if perChange <= 0 || perChange > 2048 || perChange*20 > int64(len(snapshot)) {
 		t.Fatalf("one small change cost %d bytes (image: %d bytes)", perChange, len(snapshot))
+	}
+}
+
+// TestMetadataFetchLongPolls: a voter holds a caught-up metadata Fetch
+// until something commits (then answers with it), or until MaxWaitMillis
+// passes (then answers with nothing), so observers need not poll.
+func TestMetadataFetchLongPolls(t *testing.T) {
+	b := arustest.StartBroker(t)
+	arustest.Eventually(t, 30*time.Second, "cluster id known", func() bool { return b.Controller().Image().ClusterID != "" })
+	conn := dialPeer(t, b.InterBrokerAddr().String(), 1, b.Controller().Image().ClusterID)
+	fetch := func(offset int64, wait time.Duration, corr int32) *kmsg.FetchResponse {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = 12
+		req.ReplicaID, req.MaxWaitMillis, req.MaxBytes = 1, int32(wait/time.Millisecond), 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "__cluster_metadata"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LastFetchedEpoch = offset, 1<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		if _, err := conn.Write(rawRequest(req, corr)); err != nil {
+			t.Fatal(err)
+		}
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = 12
+		if err := resp.ReadFrom(readResponse(t, conn, corr)[1:]); err != nil { // flexible header: skip its empty tag section
+			t.Fatal(err)
+		}
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("malformed response %+v", resp)
+		}
+		return resp
+	}
+
+	next := b.Controller().Image().Offset + 1
+	if p := fetch(next, 100*time.Millisecond, 1).Topics[0].Partitions[0]; p.ErrorCode != 0 || len(p.RecordBatches) != 0 {
+		t.Fatalf("caught-up fetch with nothing new: error %d, %d bytes", p.ErrorCode, len(p.RecordBatches))
+	}
+
+	// Held: the create commits while the fetch waits (capped by the voter
+	// at a few seconds, so a slow create on a loaded machine is asked for
+	// again), and the answer carries it.
+	next = b.Controller().Image().Offset + 1
+	created := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		resp, err := kadm.NewClient(newFranz(t, b.Addr())).CreateTopics(ctx, 1, 1, nil, "long-polled")
+		if err == nil {
+			err = resp["long-polled"].Err
+		}
+		created <- err
+	}()
+	var p kmsg.FetchResponseTopicPartition
+	for corr := int32(2); corr < 20 && len(p.RecordBatches) == 0; corr++ {
+		p = fetch(next, time.Minute, corr).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 {
+			t.Fatalf("held fetch: error %d", p.ErrorCode)
+		}
+	}
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	if p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
+		t.Fatalf("held fetch: error %d, %d bytes", p.ErrorCode, len(p.RecordBatches))
+	}
+	if !bytes.Contains(p.RecordBatches, []byte("long-polled")) {
+		t.Fatalf("held fetch answered without the new topic's records")
 	}
 }
