@@ -85,10 +85,11 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 		}
 	}
 	args := func(i int) []string {
-		// Node 1 serves the console and its metrics on the default
-		// address; the others serve metrics on ports of their own.
+		// With the default ports node 1 serves the console and its
+		// metrics on the default address; otherwise (a second dev
+		// cluster beside the first) every node uses a port of its own.
 		httpListener := "off"
-		if i == 1 {
+		if i == 1 && basePort == 9092 {
 			httpListener = config.DefaultHTTPListener
 		} else if port := basePort + devHTTPOffset + i - 1; port < 65536 {
 			httpListener = fmt.Sprintf("127.0.0.1:%d", port)
