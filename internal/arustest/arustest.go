@@ -139,10 +139,17 @@ func (b *Broker) Addr() string { return b.Broker.Addr().String() }
 // the timeout passes, then fails the test with msg.
 func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
 	t.Helper()
+	EventuallyExplained(t, timeout, func() string { return msg }, cond)
+}
+
+// EventuallyExplained is Eventually with a failure message built when it
+// fails, so it can tell the last state cond saw.
+func EventuallyExplained(t testing.TB, timeout time.Duration, msg func() string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %s", timeout, msg)
+			t.Fatalf("condition not met within %s: %s", timeout, msg())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

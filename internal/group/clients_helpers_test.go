@@ -200,7 +200,7 @@ func waitStable(t *testing.T, ctx context.Context, adm *kadm.Client, group, topi
 	t.Helper()
 	var last string
 	var out map[string][]int32
-	arustest.Eventually(t, clientTestTimeout, "group "+group+" stable with every partition assigned once: "+last, func() bool {
+	arustest.EventuallyExplained(t, clientTestTimeout, func() string { return "group " + group + " stable with every partition assigned once: " + last }, func() bool {
 		described, err := adm.DescribeGroups(ctx, group)
 		if err != nil {
 			last = err.Error()
