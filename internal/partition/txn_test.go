@@ -76,7 +76,7 @@ func TestTransactionsLSOAndAbortedIndex(t *testing.T) {
 			if err != nil || lso != 2 || len(regions) == 0 {
 				t.Fatalf("read committed: %d regions, lso %d, %v", len(regions), lso, err)
 			}
-			if want := []AbortedTxn{{ProducerID: 1, FirstOffset: 0, LastOffset: 6}}; !slices.Equal(aborted, want) {
+			if want := []AbortedTxn{{ProducerID: 1, FirstOffset: 0, LastOffset: 6, LastStableOffset: 2}}; !slices.Equal(aborted, want) {
 				t.Fatalf("aborted %v, want %v", aborted, want)
 			}
 			marker(t, p, 2, 0, true)
@@ -92,11 +92,11 @@ func TestTransactionsLSOAndAbortedIndex(t *testing.T) {
 				if lso := p.LastStableOffset(); lso != 8 {
 					t.Fatalf("lso %d, want 8 (open transaction at 8)", lso)
 				}
-				if got := p.AbortedTransactions(0, 9); !slices.Equal(got, []AbortedTxn{{1, 0, 6}}) {
-					t.Fatalf("aborted %v", got)
+				if got, err := p.AbortedTransactions(0, 9); err != nil || !slices.Equal(got, []AbortedTxn{{1, 0, 6, 2}}) {
+					t.Fatalf("aborted %v, %v", got, err)
 				}
-				if got := p.AbortedTransactions(7, 9); len(got) != 0 {
-					t.Fatalf("aborted after the marker %v", got)
+				if got, err := p.AbortedTransactions(7, 9); err != nil || len(got) != 0 {
+					t.Fatalf("aborted after the marker %v, %v", got, err)
 				}
 			}
 			check(p)
@@ -125,8 +125,8 @@ func TestTransactionsLSOAndAbortedIndex(t *testing.T) {
 			if lso := p.LastStableOffset(); lso != p.HighWatermark() {
 				t.Fatalf("lso %d, hw %d", lso, p.HighWatermark())
 			}
-			if got := p.AbortedTransactions(7, 100); !slices.Equal(got, []AbortedTxn{{2, 8, 9}}) {
-				t.Fatalf("aborted %v", got)
+			if got, err := p.AbortedTransactions(7, 100); err != nil || !slices.Equal(got, []AbortedTxn{{2, 8, 9, 10}}) {
+				t.Fatalf("aborted %v, %v", got, err)
 			}
 			// The new epoch starts at sequence 0.
 			if _, err := appendDurable(t, p, txnBatch(t, 2, 1, 0, 1)); err != nil {
