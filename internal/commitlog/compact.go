@@ -469,18 +469,19 @@ func (v *segmentView) abortedWithData(producers *producerScan, fn func(AbortedTx
 	if v.txnEntries == 0 {
 		return nil
 	}
-	b, err := v.seg.readTxnIndexFile(int64(v.txnEntries) * abortedTxnSize)
-	if err != nil {
-		return fmt.Errorf("transaction index: %w", err)
-	}
-	entries, err := ParseTxnIndex(b, v.base, v.next)
-	if err != nil {
-		return fmt.Errorf("%w: %w", record.ErrCorrupt, err)
-	}
-	for _, a := range entries {
+	c := newTxnChecker(v.base, v.next)
+	err := v.seg.scanTxnIndex(int64(v.txnEntries)*abortedTxnSize, func(_ int, e []byte) (bool, error) {
+		a, err := c.check(e)
+		if err != nil {
+			return false, fmt.Errorf("%w: transaction index: %w", record.ErrCorrupt, err)
+		}
 		if producers.hasAborted(a.ProducerID, a.LastOffset) {
 			fn(a)
 		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("transaction index: %w", err)
 	}
 	return nil
 }

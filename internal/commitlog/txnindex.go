@@ -73,90 +73,116 @@ func parseAbortedTxn(b []byte) (AbortedTxn, error) {
 	}, nil
 }
 
-// ParseTxnIndex decodes the entries of a .txnindex file's bytes that lie
-// in a segment with base offset base whose batches end before next: the
-// longest prefix of whole entries of version 0 whose markers are in
-// [base, next) in increasing order, with firstOffset <= lastOffset. It
-// returns that prefix and an error saying why it stopped early (a torn
-// tail, a foreign byte, an entry past the log end); the bytes are
-// untrusted and never cause a panic or a large allocation beyond len(b).
+// txnChecker checks entries of one segment's .txnindex in file order:
+// whole entries of version 0 whose markers are in [base, next) in
+// increasing order, with 0 <= firstOffset <= lastOffset and a producer id.
+type txnChecker struct {
+	base, next int64
+	last       int64
+}
+
+func newTxnChecker(base, next int64) txnChecker {
+	return txnChecker{base: base, next: next, last: math.MinInt64}
+}
+
+func (c *txnChecker) check(e []byte) (AbortedTxn, error) {
+	a, err := parseAbortedTxn(e)
+	switch {
+	case err != nil:
+	case a.LastOffset < c.base || a.LastOffset >= c.next:
+		err = fmt.Errorf("marker offset %d outside the segment [%d, %d)", a.LastOffset, c.base, c.next)
+	case a.LastOffset <= c.last:
+		err = fmt.Errorf("marker offset %d not after %d", a.LastOffset, c.last)
+	case a.FirstOffset < 0 || a.FirstOffset > a.LastOffset:
+		err = fmt.Errorf("first offset %d not in [0, %d]", a.FirstOffset, a.LastOffset)
+	case a.ProducerID < 0:
+		err = fmt.Errorf("producer id %d", a.ProducerID)
+	}
+	if err != nil {
+		return a, err
+	}
+	c.last = a.LastOffset
+	return a, nil
+}
+
+// ParseTxnIndex decodes the bytes of a .txnindex file of a segment with
+// base offset base whose batches end before next: the longest prefix of
+// valid entries (see txnChecker). It returns that prefix and an error
+// saying why it stopped early (a torn tail, a foreign byte, an entry past
+// the log end). The bytes are untrusted: they never cause a panic or an
+// allocation beyond len(b).
 func ParseTxnIndex(b []byte, base, next int64) ([]AbortedTxn, error) {
 	entries := make([]AbortedTxn, 0, len(b)/abortedTxnSize)
-	last := int64(math.MinInt64)
+	c := newTxnChecker(base, next)
 	for p := 0; p < len(b); p += abortedTxnSize {
-		if len(b)-p < abortedTxnSize {
-			return entries, fmt.Errorf("%w: transaction index of %d bytes is not a multiple of %d", errTornTxnIndex, len(b), abortedTxnSize)
-		}
-		a, err := parseAbortedTxn(b[p:])
-		switch {
-		case err != nil:
-		case a.LastOffset < base || a.LastOffset >= next:
-			err = fmt.Errorf("marker offset %d outside the segment [%d, %d)", a.LastOffset, base, next)
-		case a.LastOffset <= last:
-			err = fmt.Errorf("marker offset %d not after %d", a.LastOffset, last)
-		case a.FirstOffset < 0 || a.FirstOffset > a.LastOffset:
-			err = fmt.Errorf("first offset %d not in [0, %d]", a.FirstOffset, a.LastOffset)
-		case a.ProducerID < 0:
-			err = fmt.Errorf("producer id %d", a.ProducerID)
-		}
+		a, err := c.check(b[p:min(p+abortedTxnSize, len(b))])
 		if err != nil {
 			return entries, fmt.Errorf("transaction index entry %d: %w", p/abortedTxnSize, err)
 		}
-		last = a.LastOffset
 		entries = append(entries, a)
 	}
 	return entries, nil
 }
 
-var errTornTxnIndex = errors.New("torn transaction index")
-
 func (s *segment) txnIndexName() string { return s.path + txnIndexSuffix + s.indexExt }
 
-// readTxnIndexFile returns the bytes of the segment's .txnindex (nil when
-// missing), at most limit bytes when limit >= 0. A file whose name was
-// removed or replaced while the segment is held is read through the
-// descriptor hold kept.
-func (s *segment) readTxnIndexFile(limit int64) ([]byte, error) {
-	var b []byte
-	read := func(f *os.File) error {
+// txnIndexChunk is how much of a .txnindex one read takes: whole entries,
+// about 64 KiB, so that a large index never sits in memory at once.
+const txnIndexChunk = (64 << 10) / abortedTxnSize * abortedTxnSize
+
+// scanTxnIndex calls fn with the entries of the segment's .txnindex in
+// file order, reading at most limit bytes (all when negative) a chunk at
+// a time; the last one is shorter than abortedTxnSize when the file ends
+// inside an entry. The slice is valid during the call. It stops when fn
+// returns false or an error. A missing file returns an error matching
+// os.ErrNotExist. A file whose name was removed or replaced while the
+// segment is held is read through the descriptor hold kept.
+func (s *segment) scanTxnIndex(limit int64, fn func(i int, e []byte) (bool, error)) error {
+	scanFile := func(f *os.File) error {
 		st, err := f.Stat()
 		if err != nil {
 			return err
 		}
-		n := st.Size()
+		size := st.Size()
 		if limit >= 0 {
-			n = min(n, limit)
+			size = min(size, limit)
 		}
-		if n > math.MaxInt32 {
-			return fmt.Errorf("transaction index of %d bytes", n)
+		buf := make([]byte, min(size, txnIndexChunk))
+		for pos := int64(0); pos < size; {
+			n := int(min(int64(len(buf)), size-pos))
+			m, err := f.ReadAt(buf[:n], pos)
+			if err != nil && err != io.EOF {
+				return err
+			}
+			for p := 0; p < m; p += abortedTxnSize {
+				more, err := fn(int((pos+int64(p))/abortedTxnSize), buf[p:min(p+abortedTxnSize, m)])
+				if err != nil || !more {
+					return err
+				}
+			}
+			if m < n {
+				return nil // the file is shorter than it was
+			}
+			pos += int64(m)
 		}
-		b = make([]byte, n)
-		m, err := f.ReadAt(b, 0)
-		if err != nil && err != io.EOF {
-			return err
-		}
-		b = b[:m]
 		return nil
 	}
 	s.txnHeld.Lock()
-	held := s.txnHeld.f
-	if held != nil {
-		err := read(held)
-		s.txnHeld.Unlock()
-		return b, err
+	if held := s.txnHeld.f; held != nil {
+		defer s.txnHeld.Unlock()
+		return scanFile(held)
 	}
 	s.txnHeld.Unlock()
-	err := s.log.cache.withTransient(s.fs(), s.txnIndexName(), os.O_RDONLY, read)
+	err := s.log.cache.withTransient(s.fs(), s.txnIndexName(), os.O_RDONLY, scanFile)
 	if errors.Is(err, os.ErrNotExist) {
 		// Removed since: hold may have kept it.
 		s.txnHeld.Lock()
 		defer s.txnHeld.Unlock()
 		if s.txnHeld.f != nil {
-			return b, read(s.txnHeld.f)
+			return scanFile(s.txnHeld.f)
 		}
-		return nil, err
 	}
-	return b, err
+	return err
 }
 
 // holdTxnIndex keeps the .txnindex open for readers before its name is
@@ -236,34 +262,38 @@ func (s *segment) syncTxnIndex() error {
 // txnRebuild on are then missing; Log.RebuildTxnIndex writes them.
 func (s *segment) loadTxnIndexLocked(limit int64) (cut error, err error) {
 	s.txnEntries, s.txnLast, s.txnRebuild = 0, -1, math.MaxInt64
-	b, err := s.readTxnIndexFile(-1)
-	if errors.Is(err, os.ErrNotExist) {
-		if limit < s.next {
-			s.txnRebuild = limit
+	c := newTxnChecker(s.base, s.next)
+	keep, size := 0, int64(0)
+	err = s.scanTxnIndex(-1, func(i int, e []byte) (bool, error) {
+		size += int64(len(e))
+		a, err := c.check(e)
+		if err != nil {
+			cut = fmt.Errorf("entry %d: %w", i, err)
+			return false, nil
 		}
-		return nil, nil
-	}
-	if err != nil {
+		if a.LastOffset >= limit {
+			return false, nil
+		}
+		keep, s.txnLast = i+1, a.LastOffset
+		return true, nil
+	})
+	missing := errors.Is(err, os.ErrNotExist)
+	if err != nil && !missing {
 		return nil, err
 	}
-	entries, cut := ParseTxnIndex(b, s.base, s.next)
-	keep := sort.Search(len(entries), func(i int) bool { return entries[i].LastOffset >= limit })
 	switch {
 	case cut != nil:
 		s.txnRebuild = s.base // RebuildTxnIndex skips the entries kept
 	case limit < s.next:
 		s.txnRebuild = limit
 	}
-	if keep*abortedTxnSize != len(b) {
+	if !missing && size != int64(keep)*abortedTxnSize || cut != nil {
 		if err := s.fs().TruncatePath(s.txnIndexName(), int64(keep)*abortedTxnSize); err != nil {
 			return cut, err
 		}
 		s.txnUnsynced.Store(true)
 	}
 	s.txnEntries = keep
-	if keep > 0 {
-		s.txnLast = entries[keep-1].LastOffset
-	}
 	return cut, nil
 }
 
@@ -282,19 +312,22 @@ func (s *segment) truncateTxnIndexLocked(offset int64) error {
 	if s.txnEntries == 0 || s.txnLast < offset {
 		return nil
 	}
-	b, err := s.readTxnIndexFile(int64(s.txnEntries) * abortedTxnSize)
+	keep, last := 0, int64(-1)
+	err := s.scanTxnIndex(int64(s.txnEntries)*abortedTxnSize, func(i int, e []byte) (bool, error) {
+		a, err := parseAbortedTxn(e)
+		if err != nil || a.LastOffset >= offset {
+			return false, nil
+		}
+		keep, last = i+1, a.LastOffset
+		return true, nil
+	})
 	if err != nil {
 		return err
 	}
-	entries, _ := ParseTxnIndex(b, s.base, math.MaxInt64)
-	keep := sort.Search(len(entries), func(i int) bool { return entries[i].LastOffset >= offset })
 	if err := s.fs().TruncatePath(s.txnIndexName(), int64(keep)*abortedTxnSize); err != nil {
 		return err
 	}
-	s.txnEntries, s.txnLast = keep, -1
-	if keep > 0 {
-		s.txnLast = entries[keep-1].LastOffset
-	}
+	s.txnEntries, s.txnLast = keep, last
 	s.txnUnsynced.Store(true)
 	return nil
 }
@@ -402,23 +435,25 @@ func (sn *snapshot) collectAbortedTxns(dst []AbortedTxn, from, upTo int64) ([]Ab
 		if v.txnEntries == 0 || v.next <= from {
 			continue
 		}
-		b, err := v.seg.readTxnIndexFile(int64(v.txnEntries) * abortedTxnSize)
-		if err != nil {
-			return dst, fmt.Errorf("commitlog: transaction index of segment %d: %w", v.base, err)
-		}
-		// A file rewritten by compaction since may be shorter; its entries
-		// are those whose data survived, which is all a reader needs.
-		for p := 0; p+abortedTxnSize <= len(b); p += abortedTxnSize {
-			a, err := parseAbortedTxn(b[p:])
+		done := false
+		err := v.seg.scanTxnIndex(int64(v.txnEntries)*abortedTxnSize, func(_ int, e []byte) (bool, error) {
+			a, err := parseAbortedTxn(e)
 			if err != nil {
-				return dst, fmt.Errorf("commitlog: %w: transaction index of segment %d: %w", errCorruptTxnIndex, v.base, err)
+				return false, fmt.Errorf("%w: %w", errCorruptTxnIndex, err)
 			}
 			if a.LastOffset >= from && a.FirstOffset < upTo {
 				dst = append(dst, a)
 			}
-			if a.LastStableOffset >= upTo {
-				return dst, nil
-			}
+			done = a.LastStableOffset >= upTo
+			return !done, nil
+		})
+		// A file rewritten by compaction since may be shorter; its entries
+		// are those whose data survived, which is all a reader needs.
+		if err != nil {
+			return dst, fmt.Errorf("commitlog: transaction index of segment %d: %w", v.base, err)
+		}
+		if done {
+			return dst, nil
 		}
 	}
 	return dst, nil
