@@ -500,3 +500,78 @@ func TestCompactMarkerLastOfProducer(t *testing.T) {
 		t.Fatalf("producer 4's empty marker: %+v (kept %v)", h, ok)
 	}
 }
+
+// FuzzTxnIndexOpen: any bytes as a sealed segment's .txnindex open
+// without error; the index then trusts only valid entries of markers in
+// that segment and asks for a rebuild when it cut anything.
+func FuzzTxnIndexOpen(f *testing.F) {
+	template := f.TempDir()
+	l, err := Open(template, Config{SegmentBytes: 300}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var first []byte
+	for l.SegmentCount() < 2 {
+		pid := l.LogEndOffset() + 1
+		base, err := l.Append(buildSpecF(f, batchSpec{producerID: pid, transactional: true, recs: []kv{rec("k", "v")}}))
+		if err != nil {
+			f.Fatal(err)
+		}
+		m, err := l.Append(buildSpecF(f, batchSpec{producerID: pid, control: true, recs: []kv{{key: []byte{0, 0, 0, 0}, value: []byte{0, 0, 0, 0, 0, 0}}}}))
+		if err != nil {
+			f.Fatal(err)
+		}
+		a := AbortedTxn{ProducerID: pid, FirstOffset: base, LastOffset: m, LastStableOffset: m + 1}
+		if err := l.AppendAbortedTxn(a); err != nil {
+			f.Fatal(err)
+		}
+		if l.SegmentCount() == 1 {
+			first = a.AppendTo(first)
+		}
+	}
+	firstNext := segmentBases(l)[1]
+	if err := l.Close(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(first)
+	f.Add(first[:len(first)-3])
+	f.Add(append(slices.Clone(first), first[:34]...))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := copyDir(t, template)
+		if err := os.WriteFile(txnIndexPath(dir, 0), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Open(dir, Config{SegmentBytes: 300}, nil)
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		defer l.Close()
+		valid, perr := ParseTxnIndex(b, 0, firstNext)
+		from := l.TxnIndexRebuildFrom()
+		if (perr != nil) != (from == 0) {
+			t.Fatalf("parse error %v, rebuild from %d", perr, from)
+		}
+		got, err := l.CollectAbortedTxns(0, 1)
+		if err != nil {
+			t.Fatalf("collect: %v", err)
+		}
+		for _, a := range got {
+			if !slices.Contains(valid, a) && !bytes.Contains(first, a.AppendTo(nil)) {
+				t.Fatalf("collected %+v, not a valid entry of the file", a)
+			}
+		}
+		st, err := os.Stat(txnIndexPath(dir, 0))
+		if err != nil || st.Size() != int64(len(valid))*abortedTxnSize {
+			t.Fatalf("index file after open: %v, %v; %d valid entries", st, err, len(valid))
+		}
+	})
+}
+
+func buildSpecF(f *testing.F, s batchSpec) ([]byte, *record.Header, int32) {
+	batch, h, err := encodeSpec(s)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return batch, &h, 0
+}
