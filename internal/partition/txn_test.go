@@ -97,7 +97,7 @@ func TestTransactionsLSOAndAbortedIndex(t *testing.T) {
 				if lso := p.LastStableOffset(); lso != 8 {
 					t.Fatalf("lso %d, want 8 (open transaction at 8)", lso)
 				}
-				if got, err := p.AbortedTransactions(0, 9); err != nil || !slices.Equal(got, []AbortedTxn{{1, 0, 6, 2}}) {
+				if got, err := p.AbortedTransactions(0, 9); err != nil || !slices.Equal(got, []AbortedTxn{{ProducerID: 1, FirstOffset: 0, LastOffset: 6, LastStableOffset: 2}}) {
 					t.Fatalf("aborted %v, %v", got, err)
 				}
 				if got, err := p.AbortedTransactions(7, 9); err != nil || len(got) != 0 {
@@ -130,7 +130,7 @@ func TestTransactionsLSOAndAbortedIndex(t *testing.T) {
 			if lso := p.LastStableOffset(); lso != p.HighWatermark() {
 				t.Fatalf("lso %d, hw %d", lso, p.HighWatermark())
 			}
-			if got, err := p.AbortedTransactions(7, 100); err != nil || !slices.Equal(got, []AbortedTxn{{2, 8, 9, 10}}) {
+			if got, err := p.AbortedTransactions(7, 100); err != nil || !slices.Equal(got, []AbortedTxn{{ProducerID: 2, FirstOffset: 8, LastOffset: 9, LastStableOffset: 10}}) {
 				t.Fatalf("aborted %v, %v", got, err)
 			}
 			// The new epoch starts at sequence 0.
