@@ -51,8 +51,8 @@ type txnTracker struct {
 func newTxnTracker() txnTracker { return txnTracker{open: map[int64]int64{}} }
 
 // observe follows one batch in log order; batch is needed for control
-// batches only (their type is in the record). For an ABORT marker of a
-// transaction with data here it returns the transaction index entry.
+// batches only (their type is in the record). For an ABORT marker it
+// returns the transaction index entry.
 func (t *txnTracker) observe(h *record.Header, batch []byte) (AbortedTxn, bool, error) {
 	if h.ProducerID < 0 || !h.IsTransactional() {
 		return AbortedTxn{}, false, nil
@@ -75,17 +75,21 @@ func (t *txnTracker) observe(h *record.Header, batch []byte) (AbortedTxn, bool, 
 }
 
 // marker completes the producer's transaction at the marker offset and,
-// for an abort, returns its transaction index entry. Its last stable
+// for an abort, returns its transaction index entry (firstOffset is the
+// marker's own offset when the transaction wrote nothing here, as in Kafka). Its last stable
 // offset is Kafka's ProducerStateManager.lastStableOffset: the first
 // offset of the earliest other open transaction, else the offset after
 // the marker.
 func (t *txnTracker) marker(pid, offset int64, commit bool) (AbortedTxn, bool) {
 	first, ok := t.open[pid]
-	if !ok {
-		return AbortedTxn{}, false // a marker for a transaction that wrote nothing here
+	if ok {
+		delete(t.open, pid)
+		t.completed = append(t.completed, completedTxn{first: first, marker: offset})
+	} else {
+		// A transaction that wrote nothing here: Kafka still indexes its
+		// abort, from the marker itself (ProducerAppendInfo.appendEndTxnMarker).
+		first = offset
 	}
-	delete(t.open, pid)
-	t.completed = append(t.completed, completedTxn{first: first, marker: offset})
 	if commit {
 		return AbortedTxn{}, false
 	}

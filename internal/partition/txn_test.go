@@ -184,6 +184,10 @@ func TestTxnIndexWrittenAndRebuilt(t *testing.T) {
 		want = append(want, AbortedTxn{ProducerID: i, FirstOffset: first.BaseOffset, LastOffset: m, LastStableOffset: open.BaseOffset})
 		marker(t, p, 100, 0, true)
 	}
+	// An abort of a transaction that wrote nothing here is indexed from
+	// its marker, as in Kafka.
+	empty := marker(t, p, 500, 0, false)
+	want = append(want, AbortedTxn{ProducerID: 500, FirstOffset: empty, LastOffset: empty, LastStableOffset: empty + 1})
 	check := func(p *Partition) {
 		t.Helper()
 		got, err := p.AbortedTransactions(0, p.LogEndOffset())
