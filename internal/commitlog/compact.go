@@ -470,7 +470,7 @@ func (v *segmentView) abortedWithData(producers *producerScan, fn func(AbortedTx
 		return nil
 	}
 	c := newTxnChecker(v.base, v.next)
-	err := v.seg.scanTxnIndex(int64(v.txnEntries)*abortedTxnSize, func(_ int, e []byte) (bool, error) {
+	err := v.seg.scanTxnIndex(int64(v.txnEntries)*abortedTxnSize, math.MinInt64, func(_ int, e []byte) (bool, error) {
 		a, err := c.check(e)
 		if err != nil {
 			return false, fmt.Errorf("%w: transaction index: %w", record.ErrCorrupt, err)

@@ -133,11 +133,14 @@ const txnIndexChunk = (64 << 10) / abortedTxnSize * abortedTxnSize
 // scanTxnIndex calls fn with the entries of the segment's .txnindex in
 // file order, reading at most limit bytes (all when negative) a chunk at
 // a time; the last one is shorter than abortedTxnSize when the file ends
-// inside an entry. The slice is valid during the call. It stops when fn
+// inside an entry. With skipBelow above math.MinInt64 it starts at the
+// first entry whose marker is at or after skipBelow, found by a binary
+// search over the sorted entries (a few small reads), so that a fetch at
+// the end of a segment with many aborts does not read them all. The slice is valid during the call. It stops when fn
 // returns false or an error. A missing file returns an error matching
 // os.ErrNotExist. A file whose name was removed or replaced while the
 // segment is held is read through the descriptor hold kept.
-func (s *segment) scanTxnIndex(limit int64, fn func(i int, e []byte) (bool, error)) error {
+func (s *segment) scanTxnIndex(limit, skipBelow int64, fn func(i int, e []byte) (bool, error)) error {
 	scanFile := func(f *os.File) error {
 		st, err := f.Stat()
 		if err != nil {
@@ -147,8 +150,14 @@ func (s *segment) scanTxnIndex(limit int64, fn func(i int, e []byte) (bool, erro
 		if limit >= 0 {
 			size = min(size, limit)
 		}
+		var start int64
+		if skipBelow > math.MinInt64 {
+			if start, err = searchTxnIndex(f, size/abortedTxnSize, skipBelow); err != nil {
+				return err
+			}
+		}
 		buf := make([]byte, min(size, txnIndexChunk))
-		for pos := int64(0); pos < size; {
+		for pos := start * abortedTxnSize; pos < size; {
 			n := int(min(int64(len(buf)), size-pos))
 			m, err := f.ReadAt(buf[:n], pos)
 			if err != nil && err != io.EOF {
@@ -183,6 +192,29 @@ func (s *segment) scanTxnIndex(limit int64, fn func(i int, e []byte) (bool, erro
 		}
 	}
 	return err
+}
+
+// searchTxnIndex returns the index of the first of the n entries of f
+// whose lastOffset is >= offset (n when none). Entries are sorted by
+// lastOffset (checked at open); a short read ends the search early.
+func searchTxnIndex(f *os.File, n, offset int64) (int64, error) {
+	var e [abortedTxnSize]byte
+	lo, hi := int64(0), n
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if m, err := f.ReadAt(e[:], mid*abortedTxnSize); m < abortedTxnSize {
+			if err == io.EOF {
+				return lo, nil // shorter than it was: scan from lo
+			}
+			return 0, err
+		}
+		if int64(binary.BigEndian.Uint64(e[18:])) < offset {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
 }
 
 // holdTxnIndex keeps the .txnindex open for readers before its name is
@@ -264,7 +296,7 @@ func (s *segment) loadTxnIndexLocked(limit int64) (cut error, err error) {
 	s.txnEntries, s.txnLast, s.txnRebuild = 0, -1, math.MaxInt64
 	c := newTxnChecker(s.base, s.next)
 	keep, size := 0, int64(0)
-	err = s.scanTxnIndex(-1, func(i int, e []byte) (bool, error) {
+	err = s.scanTxnIndex(-1, math.MinInt64, func(i int, e []byte) (bool, error) {
 		size += int64(len(e))
 		a, err := c.check(e)
 		if err != nil {
@@ -313,7 +345,7 @@ func (s *segment) truncateTxnIndexLocked(offset int64) error {
 		return nil
 	}
 	keep, last := 0, int64(-1)
-	err := s.scanTxnIndex(int64(s.txnEntries)*abortedTxnSize, func(i int, e []byte) (bool, error) {
+	err := s.scanTxnIndex(int64(s.txnEntries)*abortedTxnSize, math.MinInt64, func(i int, e []byte) (bool, error) {
 		a, err := parseAbortedTxn(e)
 		if err != nil || a.LastOffset >= offset {
 			return false, nil
@@ -436,7 +468,9 @@ func (sn *snapshot) collectAbortedTxns(dst []AbortedTxn, from, upTo int64) ([]Ab
 			continue
 		}
 		done := false
-		err := v.seg.scanTxnIndex(int64(v.txnEntries)*abortedTxnSize, func(_ int, e []byte) (bool, error) {
+		// Entries of markers before from are skipped: their last stable
+		// offset is at most from, so they never end the search either.
+		err := v.seg.scanTxnIndex(int64(v.txnEntries)*abortedTxnSize, from, func(_ int, e []byte) (bool, error) {
 			a, err := parseAbortedTxn(e)
 			if err != nil {
 				return false, fmt.Errorf("%w: %w", errCorruptTxnIndex, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -574,4 +575,55 @@ func buildSpecF(f *testing.F, s batchSpec) ([]byte, *record.Header, int32) {
 		f.Fatal(err)
 	}
 	return batch, &h, 0
+}
+
+// TestTxnIndexCollectMatchesFullScan: the binary search that skips the
+// entries before the fetch offset changes nothing against Kafka's scan of
+// the whole file.
+func TestTxnIndexCollectMatchesFullScan(t *testing.T) {
+	l := openLog(t, t.TempDir(), Config{})
+	rng := rand.New(rand.NewPCG(7, 9))
+	var all []AbortedTxn
+	open := map[int64]int64{} // producer -> first offset of its open transaction
+	for i := 0; i < 400; i++ {
+		pid := int64(rng.IntN(6))
+		if first, ok := open[pid]; ok && rng.IntN(3) == 0 {
+			m := marker(t, l, pid, false, 0)
+			delete(open, pid)
+			lso := m + 1
+			for _, o := range open {
+				lso = min(lso, o)
+			}
+			a := AbortedTxn{ProducerID: pid, FirstOffset: first, LastOffset: m, LastStableOffset: lso}
+			if err := l.AppendAbortedTxn(a); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, a)
+			continue
+		}
+		off := appendSpec(t, l, batchSpec{producerID: pid, transactional: true, recs: []kv{rec("k", "v")}})
+		if _, ok := open[pid]; !ok {
+			open[pid] = off
+		}
+	}
+	if len(all) < 20 {
+		t.Fatalf("only %d aborts", len(all))
+	}
+	end := l.LogEndOffset()
+	for i := 0; i < 300; i++ {
+		from := rng.Int64N(end)
+		upTo := from + 1 + rng.Int64N(end-from)
+		var want []AbortedTxn
+		for _, a := range all {
+			if a.LastOffset >= from && a.FirstOffset < upTo {
+				want = append(want, a)
+			}
+			if a.LastStableOffset >= upTo {
+				break
+			}
+		}
+		if got := mustCollect(t, l, from, upTo); !slices.Equal(got, want) {
+			t.Fatalf("collect [%d, %d) = %+v, want %+v (seed 7, 9)", from, upTo, got, want)
+		}
+	}
 }
