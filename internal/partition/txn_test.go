@@ -212,7 +212,7 @@ func TestTxnIndexWrittenAndRebuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { f.Close() }() // the last one opened
 	data, err := p.log.Read(0, p.LogEndOffset(), 1<<20, true)
 	if err != nil {
 		t.Fatal(err)
@@ -221,6 +221,24 @@ func TestTxnIndexWrittenAndRebuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(f)
+	// Truncation to a diverging point drops the entries of the markers
+	// it removes, here and in the files.
+	if err := f.TruncateTo(want[3].FirstOffset); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.AbortedTransactions(0, f.LogEndOffset()); err != nil || !slices.Equal(got, want[:3]) {
+		t.Fatalf("after truncation %+v, %v; want %+v", got, err, want[:3])
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err = Open(Config{Topic: "t", Dir: fdir, TopicConf: config.ResolveTopic(map[string]string{"segment.bytes": "600"}, nil),
+		Role: Role{Self: 2, Leader: 1, Replicas: []int32{1, 2}, ISR: []int32{1, 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.AbortedTransactions(0, f.LogEndOffset()); err != nil || !slices.Equal(got, want[:3]) {
+		t.Fatalf("after truncation and reopen %+v, %v", got, err)
+	}
 
 	// kill -9: a copy of the live files, with a torn entry at the end of
 	// the last segment's index.
