@@ -173,7 +173,17 @@ func (p *Partition) indexAbortLocked(a AbortedTxn, aborted bool) error {
 func (p *Partition) LastStableOffset() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.mu.txns.firstUnstable(p.hw.Load())
+	return p.lastStableLocked()
+}
+
+// lastStableLocked is the last stable offset: the first offset of the
+// earliest incomplete transaction, never below the log start offset
+// (retention or DeleteRecords may have removed the start of a hanging
+// transaction; Kafka's UnifiedLog.maybeIncrementFirstUnstableOffset does
+// the same), and never above the high watermark.
+func (p *Partition) lastStableLocked() int64 {
+	hw := p.hw.Load()
+	return min(max(p.mu.txns.firstUnstable(hw), p.log.LogStartOffset()), hw)
 }
 
 // AbortedTransactions lists the aborted transactions that may have data
@@ -187,7 +197,7 @@ func (p *Partition) AbortedTransactions(from, upTo int64) ([]AbortedTxn, error) 
 // read.
 func (p *Partition) ReadCommittedRegions(offset int64, maxBytes int, minOneBatch bool) ([]commitlog.FileRegion, func(), []AbortedTxn, int64, error) {
 	p.mu.Lock()
-	lso := p.mu.txns.firstUnstable(p.hw.Load())
+	lso := p.lastStableLocked()
 	p.mu.Unlock()
 	if offset >= lso && offset <= p.log.LogEndOffset() {
 		return nil, func() {}, nil, lso, nil

@@ -270,3 +270,34 @@ func TestTxnIndexWrittenAndRebuilt(t *testing.T) {
 		t.Fatalf("index after recovery: %v, %v", st, err)
 	}
 }
+
+// TestLSONeverBelowLogStart: a transaction whose start DeleteRecords (or
+// retention) removed holds the LSO at the log start offset, not below it:
+// read_committed ListOffsets and fetches never answer an offset the log
+// no longer has.
+func TestLSONeverBelowLogStart(t *testing.T) {
+	p := openTest(t, t.TempDir(), nil)
+	defer p.Close()
+	if _, err := appendDurable(t, p, txnBatch(t, 1, 0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if _, err := appendDurable(t, p, idBatch(t, -1, -1, -1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lso := p.LastStableOffset(); lso != 0 {
+		t.Fatalf("lso %d, want 0", lso)
+	}
+	if _, err := p.DeleteRecords(3); err != nil {
+		t.Fatal(err)
+	}
+	if lso := p.LastStableOffset(); lso != 3 {
+		t.Fatalf("lso %d after the log start moved to 3, want 3", lso)
+	}
+	regions, release, _, lso, err := p.ReadCommittedRegions(3, 1<<20, true)
+	release()
+	if err != nil || lso != 3 || len(regions) != 0 {
+		t.Fatalf("read committed at the log start: %d regions, lso %d, %v", len(regions), lso, err)
+	}
+}
