@@ -247,6 +247,11 @@ func (p *compactPass) run(firstDirty int64) (mappedTo, pendingHorizon int64, err
 			if plan.tombstones {
 				pendingHorizon = min(pendingHorizon, plan.horizon)
 			}
+			if plan.txnData {
+				// Markers of those transactions may get their horizon
+				// in the next pass.
+				pendingHorizon = min(pendingHorizon, p.nowMs)
+			}
 			return err
 		}); err != nil {
 			return 0, 0, fmt.Errorf("commitlog: compact: segment %d: %w", views[i].base, err)
@@ -391,6 +396,15 @@ func (p *compactPass) cleanGroup(group []segmentView, f *batchFilter, keepEmpty 
 		return fmt.Errorf("commitlog: compact: create segment %d: %w", group[0].base, err)
 	}
 	w := &cleanedWriter{seg: ns, interval: p.cfg.IndexIntervalBytes}
+	// The new transaction index keeps the aborted transactions whose data
+	// this pass saw (Kafka's cleaned TransactionIndex): an abort without
+	// data left has nothing for a reader to skip.
+	for i := range group {
+		if err := group[i].abortedWithData(f.producers, func(a AbortedTxn) { w.txn = append(w.txn, a) }); err != nil {
+			discardCleaned(ns)
+			return fmt.Errorf("commitlog: compact: segment %d: %w", group[i].base, err)
+		}
+	}
 	var removed int64
 	var out []byte
 	for i := range group {
@@ -446,6 +460,29 @@ func (p *compactPass) cleanGroup(group []segmentView, f *batchFilter, keepEmpty 
 		p.stats.BytesAfter += ns.size
 	}
 	p.stats.RecordsRemoved += removed
+	return nil
+}
+
+// abortedWithData calls fn with the entries of v's transaction index whose
+// transactions still had data when the pass scanned the log.
+func (v *segmentView) abortedWithData(producers *producerScan, fn func(AbortedTxn)) error {
+	if v.txnEntries == 0 {
+		return nil
+	}
+	c := newTxnChecker(v.base, v.next)
+	err := v.seg.scanTxnIndex(int64(v.txnEntries)*abortedTxnSize, math.MinInt64, func(_ int, e []byte) (bool, error) {
+		a, err := c.check(e)
+		if err != nil {
+			return false, fmt.Errorf("%w: transaction index: %w", record.ErrCorrupt, err)
+		}
+		if producers.hasAborted(a.ProducerID, a.LastOffset) {
+			fn(a)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("transaction index: %w", err)
+	}
 	return nil
 }
 

@@ -120,22 +120,33 @@ func takeBytes(b *[]byte) ([]byte, bool) {
 type offsetRange struct{ first, last int64 }
 
 // producerScan is what a compaction pass learns from the batch headers of
-// the whole log (and the control records): which data batch is each
-// producer's last, which transactions were aborted, and where the first
-// open transaction starts. commitlog has no .txnindex, so it derives the
-// aborted transactions from the markers.
+// the whole log (and the control records): which batch is each
+// producer's last, which transactions were aborted, which markers still
+// have data of their transaction in the log, and where the first open
+// transaction starts. It derives the aborted transactions from the
+// markers (the .txnindex lists only those of the part of the log it
+// trusts, and this scan reads every header anyway).
 type producerScan struct {
 	// lastData maps a producer id to the last offset of its last data batch.
 	lastData map[int64]int64
+	// lastBatch maps a producer id to the last offset of its last batch,
+	// data or control.
+	lastBatch map[int64]int64
 	// aborted maps a producer id to its aborted transactions in offset
 	// order: from the first data batch to the ABORT marker.
 	aborted map[int64][]offsetRange
 	// open maps a producer id to the first offset of its open transaction.
 	open map[int64]int64
+	// withData holds the offsets of the COMMIT and ABORT markers that
+	// some data batch of their transaction still precedes. The others
+	// may go once their delete horizon passed (Kafka's
+	// CleanedTransactionMetadata).
+	withData map[int64]bool
 }
 
 func newProducerScan() *producerScan {
-	return &producerScan{lastData: map[int64]int64{}, aborted: map[int64][]offsetRange{}, open: map[int64]int64{}}
+	return &producerScan{lastData: map[int64]int64{}, lastBatch: map[int64]int64{}, aborted: map[int64][]offsetRange{},
+		open: map[int64]int64{}, withData: map[int64]bool{}}
 }
 
 // Control record types (the int16 after the version in a control record's
@@ -151,6 +162,7 @@ func (p *producerScan) observe(h *record.Header, b []byte) error {
 	if h.ProducerID < 0 {
 		return nil
 	}
+	p.lastBatch[h.ProducerID] = h.LastOffset()
 	if !h.IsControl() {
 		p.lastData[h.ProducerID] = h.LastOffset()
 		if _, ok := p.open[h.ProducerID]; h.IsTransactional() && !ok {
@@ -168,17 +180,29 @@ func (p *producerScan) observe(h *record.Header, b []byte) error {
 	if len(recs[0].Key) < 4 {
 		return fmt.Errorf("%w: control batch %d has a key of %d bytes", record.ErrCorrupt, h.BaseOffset, len(recs[0].Key))
 	}
+	first, ok := p.open[h.ProducerID]
 	switch binary.BigEndian.Uint16(recs[0].Key[2:]) {
 	case controlAbort:
-		if first, ok := p.open[h.ProducerID]; ok {
+		if ok {
 			p.aborted[h.ProducerID] = append(p.aborted[h.ProducerID], offsetRange{first, h.LastOffset()})
 		}
 	case controlCommit:
 	default:
 		return nil // not a transaction marker
 	}
+	if ok {
+		p.withData[h.BaseOffset] = true
+	}
 	delete(p.open, h.ProducerID)
 	return nil
+}
+
+// hasAborted reports whether the scan saw data of the transaction of
+// producer pid aborted by the marker at offset.
+func (p *producerScan) hasAborted(pid, offset int64) bool {
+	rs := p.aborted[pid]
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].last >= offset })
+	return i < len(rs) && rs[i].last == offset
 }
 
 // firstUnstable is the first offset of the earliest open transaction, or
@@ -216,8 +240,11 @@ type batchPlan struct {
 	kept    []rawRecord // for rewriteBatch
 	horizon int64       // delete horizon of the written batch; record.NoTimestamp for none
 	removed int         // records removed
-	// tombstones is set when kept tombstones wait for horizon.
+	// tombstones is set when kept tombstones (or a marker) wait for horizon.
 	tombstones bool
+	// txnData is set when records of a transaction are removed: its
+	// marker may go in a later pass.
+	txnData bool
 }
 
 // batchFilter decides which records of a batch survive a pass.
@@ -247,8 +274,11 @@ func (f *batchFilter) plan(h *record.Header, b []byte) (batchPlan, error) {
 	if h.Attributes&record.AttrDeleteHorizon != 0 {
 		p.horizon = h.BaseTimestamp
 	}
-	if h.BaseOffset >= f.mappedTo || h.IsControl() {
+	if h.BaseOffset >= f.mappedTo {
 		return p, nil
+	}
+	if h.IsControl() {
+		return f.planMarker(h, b, p)
 	}
 	section, err := record.Decompress(h.Codec(), b[record.HeaderSize:])
 	if err != nil {
@@ -277,6 +307,7 @@ func (f *batchFilter) plan(h *record.Header, b []byte) (batchPlan, error) {
 		kept = append(kept, r)
 	}
 	p.removed = len(recs) - len(kept)
+	p.txnData = h.IsTransactional() && p.removed > 0
 	needHorizon := p.tombstones && p.horizon == record.NoTimestamp
 	switch {
 	case len(kept) > 0 && p.removed == 0 && !needHorizon:
@@ -293,6 +324,54 @@ func (f *batchFilter) plan(h *record.Header, b []byte) (batchPlan, error) {
 	default:
 		p.action = dropBatch
 	}
+	return p, nil
+}
+
+// planMarker decides the fate of a control batch as Kafka's cleaner does
+// (LogCleaner's checkBatchRetention with CleanedTransactionMetadata): a
+// COMMIT or ABORT marker stays while data of its transaction remains in
+// the log; once none does, it gets a delete horizon (now +
+// delete.retention.ms, KIP-534, like a tombstone) so that consumers past
+// it have time to see it, and goes in the first pass after the horizon.
+// A control batch left without records (or emptied earlier) is removed,
+// except the producer's last batch, whose header keeps its epoch.
+func (f *batchFilter) planMarker(h *record.Header, b []byte, p batchPlan) (batchPlan, error) {
+	lastOfProducer := f.producers.lastBatch[h.ProducerID] == h.LastOffset()
+	if h.RecordCount == 0 {
+		if !lastOfProducer {
+			p.action = dropBatch
+		}
+		return p, nil
+	}
+	typ, ok, err := record.ControlType(b)
+	if err != nil {
+		return p, fmt.Errorf("control batch %d: %w", h.BaseOffset, err)
+	}
+	if !ok || typ != controlAbort && typ != controlCommit || f.producers.withData[h.BaseOffset] {
+		return p, nil
+	}
+	if p.horizon != record.NoTimestamp {
+		if f.nowMs < p.horizon {
+			p.tombstones = true
+			return p, nil
+		}
+		p.removed = int(h.RecordCount)
+		p.action = dropBatch
+		if lastOfProducer {
+			p.action = emptyBatch
+		}
+		return p, nil
+	}
+	section, err := record.Decompress(h.Codec(), b[record.HeaderSize:])
+	if err != nil {
+		return p, fmt.Errorf("batch %d: %w", h.BaseOffset, err)
+	}
+	recs, err := parseRecords(h, section, f.scratch[:0])
+	f.scratch = recs[:0]
+	if err != nil {
+		return p, err
+	}
+	p.action, p.kept, p.horizon, p.tombstones = rewriteBatch, recs, f.newHorizon, true
 	return p, nil
 }
 

@@ -20,6 +20,9 @@ type cleanedWriter struct {
 	seg      *segment
 	interval int32
 	pending  []byte // bytes after the flushed part, ending at seg.size
+	// txn are the transaction index entries of the new segment, written
+	// by finish.
+	txn []AbortedTxn
 }
 
 const cleanedWriteBuffer = 1 << 20
@@ -61,13 +64,22 @@ func (w *cleanedWriter) finish() error {
 	if err := w.flush(); err != nil {
 		return err
 	}
+	var txn []AbortedTxn
+	for _, a := range w.txn {
+		if a.LastOffset >= w.seg.base && a.LastOffset < w.seg.next && a.LastOffset > w.seg.txnLast {
+			txn = append(txn, a)
+		}
+	}
+	if err := w.seg.appendTxnLocked(txn); err != nil {
+		return err
+	}
 	return w.seg.sealLocked()
 }
 
 // cleanerFileSuffixes are the files of a segment in the order they move
 // through .cleaned and .swap: the .log last, because its rename is what
 // commits (.cleaned to .swap) or completes (.swap to the final name).
-var cleanerFileSuffixes = []string{indexSuffix, timeIndexSuffix, logSuffix}
+var cleanerFileSuffixes = []string{indexSuffix, timeIndexSuffix, txnIndexSuffix, logSuffix}
 
 // createCleaned creates the .cleaned files of a new segment with base,
 // replacing leftovers of an earlier pass that stopped. Its .log file is
@@ -209,7 +221,7 @@ func recoverCleanerFiles(fs FS, dir string, logger *slog.Logger) (map[int64]bool
 			}
 		}
 		// Stale or new, the index files are rebuilt from the swapped .log.
-		for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+		for _, suffix := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if err := fs.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, err
 			}

@@ -822,6 +822,11 @@ func TestCompactInterruptedSwap(t *testing.T) {
 			dir := copyDir(t, before)
 			tt.prepare(dir)
 			l2 := openLog(t, dir, cfg)
+			// A swapped-in segment's transaction index is rebuilt by the
+			// partition (RebuildTxnIndex), as after a crash.
+			if from := l2.TxnIndexRebuildFrom(); tt.swapped && from != 0 {
+				t.Fatalf("transaction index rebuild from %d, want 0", from)
+			}
 			got := readLog(t, l2)
 			m.checkAgainst(t, got)
 			want := wantBefore

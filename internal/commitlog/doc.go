@@ -1,12 +1,15 @@
 // Package commitlog owns one partition's log on disk, in Kafka's layout: a
 // directory of segments, each a .log file of RecordBatch v2 bytes exactly as
 // produced (only baseOffset and partitionLeaderEpoch patched), an .index
-// file mapping offsets to positions and a .timeindex file mapping
-// timestamps to offsets. The format is specified in docs/format/segment.md.
+// file mapping offsets to positions, a .timeindex file mapping
+// timestamps to offsets and a .txnindex of aborted transactions (Kafka's
+// AbortedTxn entries, txnindex.go). The format is specified in
+// docs/format/segment.md.
 //
 //	00000000000000000000.log        batches of offsets [0, 1234)
 //	00000000000000000000.index      int32 relative offset, int32 position
 //	00000000000000000000.timeindex  int64 timestamp, int32 relative offset
+//	00000000000000000000.txnindex   34-byte aborted transactions, if any
 //	00000000000000001234.log        the active segment: appends go here
 //	...
 //	.arus-clean-shutdown            present only while the log is closed cleanly
@@ -28,7 +31,11 @@
 //     batch (a torn tail). It never removes bytes before an invalid batch.
 //   - Index entries are kept in memory for lookups and written to their
 //     files in small buffered chunks; the files are complete after a roll or
-//     Close and rebuilt from the .log file whenever they are in doubt.
+//     Close and rebuilt from the .log file whenever they are in doubt. The
+//     transaction index is the exception: its entries stay on disk (read
+//     by read_committed fetches), are written by the owner of the producer
+//     state (AppendAbortedTxn), fsynced with the segment, and rebuilt by
+//     that owner past the point Open trusts (TxnIndexRebuildFrom).
 //   - Offsets never change. Compaction (compact.go, for
 //     cleanup.policy=compact) rewrites non-active segments without the
 //     records it removes, so segments may have gaps between batches and

@@ -377,3 +377,35 @@ func sizeBefore(l *Log) int64 {
 	}
 	return n
 }
+
+// TestFaultsTxnIndex: a transaction index entry that cannot be written or
+// fsynced fails the log (a reader could otherwise see aborted data), and
+// Sync acknowledges nothing after it; the next Open recovers.
+func TestFaultsTxnIndex(t *testing.T) {
+	eio := syscall.EIO
+	abort := func(f *faultLog) error {
+		r := rec("t", "in a transaction")
+		b, h := buildSpec(f.t, batchSpec{ts: 1000, producerID: 9, transactional: true, recs: []kv{r}})
+		first, err := f.l.Append(b, &h, 1)
+		if err != nil {
+			return err
+		}
+		f.m.add(first, []kv{r})
+		ctl := []kv{{key: []byte{0, 0, 0, controlAbort}, value: []byte{0, 0, 0, 0, 0, 0}}}
+		b, h = buildSpec(f.t, batchSpec{ts: 1000, producerID: 9, control: true, recs: ctl})
+		m, err := f.l.Append(b, &h, 1)
+		if err != nil {
+			return err
+		}
+		f.m.add(m, ctl)
+		if err := f.l.AppendAbortedTxn(AbortedTxn{ProducerID: 9, FirstOffset: first, LastOffset: m, LastStableOffset: m + 1}); err != nil {
+			return err
+		}
+		return f.sync()
+	}
+	runFaultCases(t, Config{SegmentBytes: 1 << 20}, func(f *faultLog) { f.fill(10, 3) }, abort, []faultCase{
+		{name: "write", rules: []errorfs.Rule{{Ops: errorfs.OpWrite | errorfs.OpCreate, Path: errorfs.HasSuffix(txnIndexSuffix), Err: syscall.ENOSPC}},
+			wantFailed: true, errIs: syscall.ENOSPC},
+		{name: "fsync", rules: []errorfs.Rule{{Ops: errorfs.OpSync, Path: errorfs.HasSuffix(txnIndexSuffix), Err: eio}}, wantFailed: true, errIs: eio},
+	})
+}

@@ -150,6 +150,9 @@ func (l *Log) openLocked() error {
 		if !ok {
 			stem, ok = strings.CutSuffix(name, timeIndexSuffix)
 		}
+		if !ok {
+			stem, ok = strings.CutSuffix(name, txnIndexSuffix)
+		}
 		if ok && len(stem) == baseOffsetDigits && !logs[stem] {
 			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil {
 				return err
@@ -210,7 +213,9 @@ func (l *Log) loadSegmentLocked(s *segment, last, clean, rebuild bool, rp recove
 				l.logger.Warn("commitlog: truncated torn tail of segment", "segment", s.base,
 					"position", s.size, "bytesDropped", dropped, "logEndOffset", s.next, "recoveryPoint", rp.offset)
 			}
-			return nil
+			// Entries below the recovery point were fsynced with it; those
+			// after it are rebuilt from the log (RebuildTxnIndex).
+			return l.loadTxnIndexLocked(s, min(rp.offset, s.next))
 		}
 		if !errors.Is(err, record.ErrCorrupt) {
 			return err
@@ -232,7 +237,7 @@ func (l *Log) loadSegmentLocked(s *segment, last, clean, rebuild bool, rp recove
 	if (!last || clean) && !rebuild {
 		err := s.loadLocked()
 		if err == nil {
-			return nil
+			return l.loadTxnIndexLocked(s, s.next)
 		}
 		if !errors.Is(err, record.ErrCorrupt) {
 			return err
@@ -254,6 +259,19 @@ func (l *Log) loadSegmentLocked(s *segment, last, clean, rebuild bool, rp recove
 			"segment", s.base, "position", s.size, "bytesUnreadable", dropped)
 	}
 	return nil
+}
+
+// loadTxnIndexLocked loads the transaction index of a segment at open,
+// trusting the entries of markers below limit.
+func (l *Log) loadTxnIndexLocked(s *segment, limit int64) error {
+	cut, err := s.loadTxnIndexLocked(limit)
+	if err != nil {
+		return fmt.Errorf("transaction index: %w", err)
+	}
+	if cut != nil {
+		l.logger.Warn("commitlog: transaction index damaged, rebuilding it", "segment", s.base, "entriesKept", s.txnEntries, "err", cut)
+	}
+	return s.syncTxnIndex()
 }
 
 func (l *Log) activeLocked() *segment { return l.mu.segments[len(l.mu.segments)-1] }
@@ -482,6 +500,15 @@ func (l *Log) Sync() (syncedTo int64, err error) {
 		l.mu.Lock()
 		if l.mu.failed == nil {
 			l.mu.failed = fmt.Errorf("commitlog: sync segment %d: %w", s.base, err)
+		}
+		err = l.mu.failed
+		l.mu.Unlock()
+		return 0, err
+	}
+	if err := s.syncTxnIndex(); err != nil {
+		l.mu.Lock()
+		if l.mu.failed == nil {
+			l.mu.failed = fmt.Errorf("commitlog: %w", err)
 		}
 		err = l.mu.failed
 		l.mu.Unlock()

@@ -31,6 +31,7 @@ type segmentView struct {
 	times       []timeEntry
 	maxTS       int64
 	maxTSOffset int64
+	txnEntries  int // entries of the .txnindex readable
 }
 
 // snapshot is a consistent view of the segments from some offset on.
@@ -63,6 +64,7 @@ func (l *Log) acquire(from int64) (*snapshot, error) {
 			seg: s, base: s.base, next: s.next, size: s.size,
 			offsets: s.offsets, times: s.times,
 			maxTS: s.maxTS, maxTSOffset: s.maxTSOffset,
+			txnEntries: s.txnEntries,
 		})
 	}
 	return sn, nil

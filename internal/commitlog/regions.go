@@ -41,12 +41,20 @@ func (l *Log) ReadRegions(offset, maxOffset int64, maxBytes int, minOneBatch boo
 }
 
 func (sn *snapshot) regions(offset, maxOffset int64, maxBytes int, minOneBatch bool) ([]FileRegion, error) {
+	regions, _, err := sn.regionsTo(offset, maxOffset, maxBytes, minOneBatch)
+	return regions, err
+}
+
+// regionsTo is regions that also returns the offset after the last batch
+// of the regions.
+func (sn *snapshot) regionsTo(offset, maxOffset int64, maxBytes int, minOneBatch bool) ([]FileRegion, int64, error) {
 	if offset < sn.start || offset > sn.end {
-		return nil, fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOffsetOutOfRange, offset, sn.start, sn.end)
+		return nil, offset, fmt.Errorf("%w: offset %d, log holds [%d, %d)", ErrOffsetOutOfRange, offset, sn.start, sn.end)
 	}
 	if offset >= sn.end || offset >= maxOffset {
-		return nil, nil
+		return nil, offset, nil
 	}
+	endOffset := offset
 	var out []FileRegion
 	var total int64
 	for i := range sn.views {
@@ -57,12 +65,12 @@ func (sn *snapshot) regions(offset, maxOffset int64, maxBytes int, minOneBatch b
 		}
 		w, err := v.window(lookupChunk)
 		if err != nil {
-			return nil, err
+			return nil, offset, err
 		}
 		var from int64
 		if i == 0 {
 			if from, err = v.findBatch(w, offset); err != nil {
-				return nil, err
+				return nil, offset, err
 			}
 		}
 		stop := false
@@ -74,10 +82,11 @@ func (sn *snapshot) regions(offset, maxOffset int64, maxBytes int, minOneBatch b
 			}
 			total += size
 			records += int64(h.RecordCount)
+			endOffset = h.NextOffset()
 			return true, nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("commitlog: segment %d: %w", v.base, err)
+			return nil, offset, fmt.Errorf("commitlog: segment %d: %w", v.base, err)
 		}
 		if end > from {
 			out = append(out, FileRegion{File: v.f, Offset: from, Length: end - from, Records: records})
@@ -86,5 +95,5 @@ func (sn *snapshot) regions(offset, maxOffset int64, maxBytes int, minOneBatch b
 			break
 		}
 	}
-	return out, nil
+	return out, endOffset, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/arus-io/arus/internal/record"
@@ -91,6 +92,23 @@ type segment struct {
 	maxTSOffset     int64 // last offset of the first batch carrying maxTS
 	firstTS         int64 // max timestamp of the first batch; record.NoTimestamp when none
 	openedMs        int64 // when this process created or opened the segment (Config.Now)
+
+	// The transaction index (txnindex.go): entries in the .txnindex file,
+	// the marker offset of the last one (-1: none), and the offset from
+	// which entries are missing after Open until RebuildTxnIndex
+	// (math.MaxInt64: none).
+	txnEntries int
+	txnLast    int64
+	txnRebuild int64
+	// txnUnsynced is set when entries were written since the last fsync of
+	// the .txnindex (Sync reads it without the write lock).
+	txnUnsynced atomic.Bool
+	// txnHeld keeps the .txnindex open once its name is about to go while
+	// readers hold the segment (hold), like the .log.
+	txnHeld struct {
+		sync.Mutex
+		f *os.File
+	}
 }
 
 // segmentPath is the path of a segment's files without suffix.
@@ -108,6 +126,9 @@ func newSegment(files *FileCache, fs FS, dir string, base, nowMs int64) *segment
 		maxTS:    record.NoTimestamp,
 		firstTS:  record.NoTimestamp,
 		openedMs: nowMs,
+
+		txnLast:    -1,
+		txnRebuild: math.MaxInt64,
 	}
 	s.refs.Store(1)
 	return s
@@ -129,7 +150,7 @@ func (s *segment) openFiles(create bool) error {
 	if !create {
 		return nil
 	}
-	for _, name := range []string{s.indexName(), s.timeIndexName()} {
+	for _, name := range []string{s.indexName(), s.timeIndexName(), s.txnIndexName()} {
 		if err := s.fs().Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
 			_ = s.closeFiles() // the caller removes or abandons the segment
 			return err
@@ -141,11 +162,12 @@ func (s *segment) openFiles(create bool) error {
 func (s *segment) indexName() string     { return s.path + indexSuffix + s.indexExt }
 func (s *segment) timeIndexName() string { return s.path + timeIndexSuffix + s.indexExt }
 
-func (s *segment) closeFiles() error { return s.log.close() }
+func (s *segment) closeFiles() error { return errors.Join(s.log.close(), s.closeTxnIndex()) }
 
-// hold keeps the .log file open until the segment's last reference goes:
-// its name is about to be removed or replaced while readers may use it.
-func (s *segment) hold() error { return s.log.hold() }
+// hold keeps the .log file (and the .txnindex) open until the segment's
+// last reference goes: its name is about to be removed or replaced while
+// readers may use it.
+func (s *segment) hold() error { return errors.Join(s.log.hold(), s.holdTxnIndex()) }
 
 func (s *segment) acquire() { s.refs.Add(1) }
 
@@ -165,7 +187,7 @@ func (s *segment) fs() FS { return s.log.fs }
 
 func removeSegmentFiles(fs FS, path string) error {
 	var errs []error
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := fs.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -279,12 +301,15 @@ func (s *segment) sealLocked() error {
 }
 
 // syncFilesLocked writes buffered index entries and fsyncs the .log and
-// both index files.
+// the index files.
 func (s *segment) syncFilesLocked() error {
 	if err := s.log.with(s.fs().Sync); err != nil {
 		return fmt.Errorf("sync segment %d: %w", s.base, err)
 	}
-	return s.writeIndexesLocked(true)
+	if err := s.writeIndexesLocked(true); err != nil {
+		return err
+	}
+	return s.syncTxnIndex()
 }
 
 // resetLocked forgets all batches, keeping the files.
@@ -431,6 +456,9 @@ func (s *segment) truncateFileLocked(f *os.File, pos, offset int64) error {
 	if err := s.truncateIndexesLocked(); err != nil {
 		return err
 	}
+	if err := s.truncateTxnIndexLocked(offset); err != nil {
+		return err
+	}
 	if err := s.scanTailLocked(f, pos); err != nil {
 		return err
 	}
@@ -454,6 +482,9 @@ func (s *segment) recoverLocked(interval int32, truncate bool) (dropped int64, e
 		return 0, err
 	}
 	s.resetLocked()
+	if err := s.resetTxnIndexLocked(); err != nil {
+		return 0, err
+	}
 	return s.recoverTailLocked(f, st.Size(), 0, interval, truncate)
 }
 

@@ -19,8 +19,10 @@
 // Transactions (txn.go): each producer's open transaction runs from its
 // first transactional batch to the COMMIT or ABORT marker the transaction
 // coordinator writes; the last stable offset bounds read_committed reads
-// and the aborted transactions are listed for them. That state is rebuilt
-// from the log whenever the partition opens or truncates.
+// and the aborted transactions are listed for them from the log's
+// transaction index (.txnindex), which ABORT markers add to. That state
+// is rebuilt from the log whenever the partition opens or truncates, and
+// so are the index entries a crash left missing.
 //
 // Locking: mu guards producer and transaction state and serialises appends. The high
 // watermark is atomic and its changes are broadcast by closing a channel.

@@ -28,7 +28,11 @@ func (p *Partition) observeBatchesLocked(batches []byte) error {
 				p.mu.producers[h.ProducerID] = e
 			}
 			e.observe(&h, h.MaxTimestamp)
-			if err := p.mu.txns.observe(&h, batches[pos:pos+size]); err != nil {
+			a, aborted, err := p.mu.txns.observe(&h, batches[pos:pos+size])
+			if err != nil {
+				return err
+			}
+			if err := p.indexAbortLocked(a, aborted); err != nil {
 				return err
 			}
 		}

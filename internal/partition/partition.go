@@ -447,7 +447,7 @@ func (p *Partition) appendBatch(ctx context.Context, batch []byte, acks int16, c
 			p.mu.producers[h.ProducerID] = entry
 		}
 		entry.update(&h, now)
-		if err := p.mu.txns.observe(&h, nil); err != nil {
+		if _, _, err := p.mu.txns.observe(&h, nil); err != nil {
 			return res, err
 		}
 	}
@@ -715,13 +715,8 @@ func (p *Partition) CheckLeaderEpoch(epoch int32) error {
 // EnforceRetention deletes segments past retention; never past the high
 // watermark, so followers can still fetch what is not committed.
 func (p *Partition) EnforceRetention() (int, error) {
-	n, err := p.log.EnforceRetention()
-	if n > 0 {
-		p.mu.Lock()
-		p.mu.txns.trim(p.log.LogStartOffset())
-		p.mu.Unlock()
-	}
-	return n, err
+	// The transaction index entries go with their segments.
+	return p.log.EnforceRetention()
 }
 
 // TopicConfig returns the topic config in effect.

@@ -12,12 +12,18 @@ package partition
 //
 // The tracker is rebuilt from the log (batch headers and the markers'
 // control records) whenever the partition opens or truncates, so it
-// survives kill -9 without files of its own.
+// survives kill -9 without files of its own. The aborted transactions are
+// not kept in memory: each ABORT marker adds an entry to the transaction
+// index of its segment (commitlog's .txnindex, Kafka's format), which
+// read_committed fetches read for the range they return. After a crash
+// the scan at open writes the entries the log's recovery found missing
+// (commitlog.Log.TxnIndexRebuildFrom).
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/arus-io/arus/internal/commitlog"
@@ -29,12 +35,9 @@ import (
 var ErrCoordinatorFenced = errors.New("partition: transaction coordinator fenced")
 
 // AbortedTxn is one aborted transaction: its producer, the first offset of
-// its data and the offset of its ABORT marker.
-type AbortedTxn struct {
-	ProducerID  int64
-	FirstOffset int64
-	LastOffset  int64
-}
+// its data, the offset of its ABORT marker and the last stable offset when
+// the marker was written (an entry of the transaction index).
+type AbortedTxn = commitlog.AbortedTxn
 
 type completedTxn struct{ first, marker int64 }
 
@@ -43,44 +46,58 @@ type completedTxn struct{ first, marker int64 }
 type txnTracker struct {
 	open      map[int64]int64 // producer id -> first offset of its open transaction
 	completed []completedTxn  // markers not yet known below the high watermark, in log order
-	aborted   []AbortedTxn    // by marker offset
 }
 
 func newTxnTracker() txnTracker { return txnTracker{open: map[int64]int64{}} }
 
 // observe follows one batch in log order; batch is needed for control
-// batches only (their type is in the record).
-func (t *txnTracker) observe(h *record.Header, batch []byte) error {
+// batches only (their type is in the record). For an ABORT marker it
+// returns the transaction index entry.
+func (t *txnTracker) observe(h *record.Header, batch []byte) (AbortedTxn, bool, error) {
 	if h.ProducerID < 0 || !h.IsTransactional() {
-		return nil
+		return AbortedTxn{}, false, nil
 	}
 	if !h.IsControl() {
 		if _, ok := t.open[h.ProducerID]; !ok {
 			t.open[h.ProducerID] = h.BaseOffset
 		}
-		return nil
+		return AbortedTxn{}, false, nil
 	}
 	typ, ok, err := record.ControlType(batch)
 	if err != nil || !ok {
-		return err
+		return AbortedTxn{}, false, err
 	}
 	if typ != record.ControlAbort && typ != record.ControlCommit {
-		return nil
+		return AbortedTxn{}, false, nil
 	}
-	t.marker(h.ProducerID, h.BaseOffset, typ == record.ControlCommit)
-	return nil
+	a, aborted := t.marker(h.ProducerID, h.BaseOffset, typ == record.ControlCommit)
+	return a, aborted, nil
 }
 
-func (t *txnTracker) marker(pid, offset int64, commit bool) {
+// marker completes the producer's transaction at the marker offset and,
+// for an abort, returns its transaction index entry (firstOffset is the
+// marker's own offset when the transaction wrote nothing here, as in Kafka). Its last stable
+// offset is Kafka's ProducerStateManager.lastStableOffset: the first
+// offset of the earliest other open transaction, else the offset after
+// the marker.
+func (t *txnTracker) marker(pid, offset int64, commit bool) (AbortedTxn, bool) {
 	first, ok := t.open[pid]
-	if !ok {
-		return // a marker for a transaction that wrote nothing here
+	if ok {
+		delete(t.open, pid)
+		t.completed = append(t.completed, completedTxn{first: first, marker: offset})
+	} else {
+		// A transaction that wrote nothing here: Kafka still indexes its
+		// abort, from the marker itself (ProducerAppendInfo.appendEndTxnMarker).
+		first = offset
 	}
-	delete(t.open, pid)
-	t.completed = append(t.completed, completedTxn{first: first, marker: offset})
-	if !commit {
-		t.aborted = append(t.aborted, AbortedTxn{ProducerID: pid, FirstOffset: first, LastOffset: offset})
+	if commit {
+		return AbortedTxn{}, false
 	}
+	lso := offset + 1
+	for _, o := range t.open {
+		lso = min(lso, o)
+	}
+	return AbortedTxn{ProducerID: pid, FirstOffset: first, LastOffset: offset, LastStableOffset: lso}, true
 }
 
 // firstUnstable drops the completed transactions whose markers are below
@@ -104,30 +121,12 @@ func (t *txnTracker) firstUnstable(hw int64) int64 {
 	return lso
 }
 
-// abortedIn returns the aborted transactions that may have data in
-// [from, upTo): marker at or after from, first offset before upTo.
-func (t *txnTracker) abortedIn(from, upTo int64) []AbortedTxn {
-	i := sort.Search(len(t.aborted), func(i int) bool { return t.aborted[i].LastOffset >= from })
-	var out []AbortedTxn
-	for _, a := range t.aborted[i:] {
-		if a.FirstOffset < upTo {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// trim forgets aborted transactions whose markers are gone with retention.
-func (t *txnTracker) trim(logStart int64) {
-	i := sort.Search(len(t.aborted), func(i int) bool { return t.aborted[i].LastOffset >= logStart })
-	if i > 0 {
-		t.aborted = append(t.aborted[:0], t.aborted[i:]...)
-	}
-}
-
-// scanTxns rebuilds the transaction state from the whole log.
+// scanTxns rebuilds the transaction state from the whole log, and the
+// transaction index entries that the log's recovery found missing.
 func (p *Partition) scanTxns() (txnTracker, error) {
 	t := newTxnTracker()
+	rebuildFrom := p.log.TxnIndexRebuildFrom()
+	var rebuilt []AbortedTxn
 	err := p.log.ScanBatches(p.log.LogStartOffset(), func(h record.Header) error {
 		var batch []byte
 		if h.IsControl() && h.IsTransactional() && h.ProducerID >= 0 {
@@ -140,9 +139,33 @@ func (p *Partition) scanTxns() (txnTracker, error) {
 			}
 			batch = b[:h.Size()]
 		}
-		return t.observe(&h, batch)
+		a, aborted, err := t.observe(&h, batch)
+		if aborted && a.LastOffset >= rebuildFrom {
+			rebuilt = append(rebuilt, a)
+		}
+		return err
 	})
-	return t, err
+	if err != nil {
+		return t, err
+	}
+	if rebuildFrom != math.MaxInt64 {
+		if err := p.log.RebuildTxnIndex(rebuilt); err != nil {
+			return t, err
+		}
+		p.logger.Info("rebuilt transaction index", "from", rebuildFrom, "entries", len(rebuilt))
+	}
+	return t, nil
+}
+
+// indexAbortLocked adds an ABORT marker's entry to the transaction index.
+func (p *Partition) indexAbortLocked(a AbortedTxn, aborted bool) error {
+	if !aborted {
+		return nil
+	}
+	if err := p.log.AppendAbortedTxn(a); err != nil {
+		return fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	return nil
 }
 
 // LastStableOffset is the offset below which every transaction is
@@ -150,15 +173,23 @@ func (p *Partition) scanTxns() (txnTracker, error) {
 func (p *Partition) LastStableOffset() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.mu.txns.firstUnstable(p.hw.Load())
+	return p.lastStableLocked()
 }
 
-// AbortedTransactions lists the aborted transactions with data in
-// [from, upTo), for a read_committed fetch.
-func (p *Partition) AbortedTransactions(from, upTo int64) []AbortedTxn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mu.txns.abortedIn(from, upTo)
+// lastStableLocked is the last stable offset: the first offset of the
+// earliest incomplete transaction, never below the log start offset
+// (retention or DeleteRecords may have removed the start of a hanging
+// transaction; Kafka's UnifiedLog.maybeIncrementFirstUnstableOffset does
+// the same), and never above the high watermark.
+func (p *Partition) lastStableLocked() int64 {
+	hw := p.hw.Load()
+	return min(max(p.mu.txns.firstUnstable(hw), p.log.LogStartOffset()), hw)
+}
+
+// AbortedTransactions lists the aborted transactions that may have data
+// in [from, upTo), from the transaction index.
+func (p *Partition) AbortedTransactions(from, upTo int64) ([]AbortedTxn, error) {
+	return p.log.CollectAbortedTxns(from, upTo)
 }
 
 // ReadCommittedRegions is ReadRegions bounded by the last stable offset;
@@ -166,13 +197,12 @@ func (p *Partition) AbortedTransactions(from, upTo int64) []AbortedTxn {
 // read.
 func (p *Partition) ReadCommittedRegions(offset int64, maxBytes int, minOneBatch bool) ([]commitlog.FileRegion, func(), []AbortedTxn, int64, error) {
 	p.mu.Lock()
-	lso := p.mu.txns.firstUnstable(p.hw.Load())
-	aborted := p.mu.txns.abortedIn(offset, lso)
+	lso := p.lastStableLocked()
 	p.mu.Unlock()
 	if offset >= lso && offset <= p.log.LogEndOffset() {
 		return nil, func() {}, nil, lso, nil
 	}
-	regions, release, err := p.log.ReadRegions(offset, lso, maxBytes, minOneBatch)
+	regions, release, aborted, err := p.log.ReadCommittedRegions(offset, lso, maxBytes, minOneBatch)
 	return regions, release, aborted, lso, err
 }
 
@@ -223,7 +253,9 @@ func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 		p.mu.producers[m.ProducerID] = e
 	}
 	e.marker(m.ProducerEpoch, m.CoordinatorEpoch)
-	p.mu.txns.marker(m.ProducerID, base, m.Commit)
+	if err := p.indexAbortLocked(p.mu.txns.marker(m.ProducerID, base, m.Commit)); err != nil {
+		return res, err
+	}
 	res.BaseOffset, res.End = base, base+1
 	res.LogStartOffset = p.log.LogStartOffset()
 	p.signalAppended()
