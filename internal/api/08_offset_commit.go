@@ -64,6 +64,11 @@ func (h *Handlers) offsetCommit(ctx context.Context, req *Request) Outcome {
 				rp.ErrorCode = kerr.GroupAuthorizationFailed.Code
 				continue
 			}
+			if name == "" && r.Version >= 10 {
+				// An id that names no topic: nothing to authorize.
+				rp.ErrorCode = unknownCode
+				continue
+			}
 			if !h.authorized(req, auth.OpRead, auth.ResourceTopic, name) {
 				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				continue

@@ -48,8 +48,12 @@ func (h *Handlers) describeTopicPartitions(_ context.Context, req *Request) Outc
 		}
 	}
 	if all {
+		// Only the topics the principal may describe, before the page is
+		// cut (DescribeTopicPartitionsRequestHandler filters first).
 		for name := range im.Topics {
-			add(name)
+			if h.authorized(req, auth.OpDescribe, auth.ResourceTopic, name) {
+				add(name)
+			}
 		}
 	} else {
 		for _, t := range r.Topics {
