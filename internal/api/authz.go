@@ -130,8 +130,8 @@ func unmarkForwarded(req *Request) {
 var supportedOperations = [...][]auth.Operation{
 	auth.ResourceTopic: {auth.OpRead, auth.OpWrite, auth.OpCreate, auth.OpDescribe, auth.OpDelete, auth.OpAlter,
 		auth.OpDescribeConfigs, auth.OpAlterConfigs},
-	auth.ResourceGroup:   {auth.OpRead, auth.OpDescribe, auth.OpDelete, auth.OpDescribeConfigs, auth.OpAlterConfigs},
-	auth.ResourceCluster: {auth.OpCreate, auth.OpClusterAction, auth.OpDescribeConfigs, auth.OpAlterConfigs, auth.OpIdempotentWrite, auth.OpAlter, auth.OpDescribe},
+	auth.ResourceGroup:           {auth.OpRead, auth.OpDescribe, auth.OpDelete, auth.OpDescribeConfigs, auth.OpAlterConfigs},
+	auth.ResourceCluster:         {auth.OpCreate, auth.OpClusterAction, auth.OpDescribeConfigs, auth.OpAlterConfigs, auth.OpIdempotentWrite, auth.OpAlter, auth.OpDescribe},
 	auth.ResourceTransactionalID: {auth.OpDescribe, auth.OpWrite},
 }
 

@@ -515,8 +515,10 @@ func authzRows() []authzRow {
 			return r
 		}),
 		{key: 60, what: "none (authorized operations: DESCRIBE on CLUSTER)", denied: "ClusterAuthorizedOperations 0", docs: true,
-			hidden: func(resp kmsg.Response) bool { return resp.(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations == 0 },
-			allow:  acls(clusterACL(kmsg.ACLOperationDescribe)),
+			hidden: func(resp kmsg.Response) bool {
+				return resp.(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations == 0
+			},
+			allow: acls(clusterACL(kmsg.ACLOperationDescribe)),
 			build: func(*matrixFixture, int) kmsg.Request {
 				r := kmsg.NewPtrDescribeClusterRequest()
 				r.IncludeClusterAuthorizedOperations, r.EndpointType = true, 1
@@ -618,9 +620,9 @@ func matrixBroker(t *testing.T, rows int) *arustest.Broker {
 		"listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT",
 		"sasl.enabled.mechanisms":        "PLAIN",
 		"listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas.String(),
-		"authorizer.class.name":          "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-		"super.users":                    "User:admin",
-		"allow.everyone.if.no.acl.found": "false",
+		"authorizer.class.name":                               "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+		"super.users":                                         "User:admin",
+		"allow.everyone.if.no.acl.found":                      "false",
 	}
 	return arustest.StartBroker(t, func(c *config.Broker) {
 		c.Listener = ""
