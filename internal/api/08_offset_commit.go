@@ -97,7 +97,10 @@ func (h *Handlers) offsetCommit(ctx context.Context, req *Request) Outcome {
 	if len(cr.Offsets) == 0 {
 		return respond(resp)
 	}
-	for i, err := range h.deps.Groups.CommitOffsets(ctx, cr) {
+	waitStart := time.Now() // the coordinator waits for the append
+	committed := h.deps.Groups.CommitOffsets(ctx, cr)
+	req.waited(waitStart)
+	for i, err := range committed {
 		where[i].ErrorCode = errorCode(h.deps.Logger, err)
 	}
 	return respond(resp)
