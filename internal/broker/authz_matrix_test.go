@@ -675,7 +675,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	b := matrixBroker(t, len(rows))
 	addr := b.ListenerAddr("SASL_PLAINTEXT").String()
 	client := func(user string, opts ...kgo.Opt) *kgo.Client {
-		return newFranz(t, addr, append([]kgo.Opt{kgo.SASL(plain.Auth{User: user, Pass: "pw"}.AsMechanism()), kgo.RequestRetries(0)}, opts...)...)
+		return newFranz(t, addr, append([]kgo.Opt{kgo.SASL(plain.Auth{User: user, Pass: "pw"}.AsMechanism())}, opts...)...)
 	}
 	admin := client("admin")
 	adm := kadm.NewClient(admin)

@@ -359,7 +359,7 @@ func TestClientQuotaControllerMutationRate(t *testing.T) {
 		for _, kv := range maxVersions {
 			v.SetMaxKeyVersion(kv[0], kv[1])
 		}
-		return newFranz(t, b.Addr(), kgo.ClientID(id), kgo.MaxVersions(v), kgo.RequestRetries(0))
+		return newFranz(t, b.Addr(), kgo.ClientID(id), kgo.MaxVersions(v))
 	}
 	create := func(cl *kgo.Client, name string, partitions int32) (int16, int32) {
 		req := kmsg.NewPtrCreateTopicsRequest()
