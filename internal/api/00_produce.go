@@ -67,8 +67,9 @@ func (h *Handlers) produce(ctx context.Context, req *Request) Outcome {
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		fail(kerr.InvalidRequiredAcks.Code)
 		return h.produceOutcome(r, resp, true)
-	case r.TransactionID != nil && !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, *r.TransactionID):
-		// KafkaApis.handleProduceRequest: WRITE on the transactional id.
+	case hasTransactionalBatch(r) && (r.TransactionID == nil || !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, *r.TransactionID)):
+		// KafkaApis.handleProduceRequest: transactional records need a
+		// transactional id the principal may WRITE.
 		fail(kerr.TransactionalIDAuthorizationFailed.Code)
 		return h.produceOutcome(r, resp, true)
 	}
@@ -194,4 +195,18 @@ func (h *Handlers) produceOutcome(r *kmsg.ProduceRequest, resp *kmsg.ProduceResp
 		return Outcome{Close: anyErr}
 	}
 	return respond(resp)
+}
+
+// hasTransactionalBatch reports whether a partition's records are a
+// transactional batch (v2 attributes, bytes 21-22, bit 4), as Kafka's
+// RequestUtils.hasTransactionalRecords asks before authorizing.
+func hasTransactionalBatch(r *kmsg.ProduceRequest) bool {
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			if len(p.Records) > 22 && p.Records[16] == 2 && p.Records[22]&0x10 != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -53,7 +53,10 @@ func (h *Handlers) fetch(ctx context.Context, req *Request) Outcome {
 			return h.fetchOutcome(req, r, res)
 		}
 		res.release()
-		if !waitAny(ctx, res.waitOn, remaining) {
+		waitStart := time.Now()
+		woken := waitAny(ctx, res.waitOn, remaining)
+		req.waited(waitStart)
+		if !woken {
 			// Timed out or the connection is going away: answer with what
 			// is there now.
 			return h.fetchOutcome(req, r, h.fetchOnce(req, r))

@@ -89,7 +89,7 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 				resp.Topics = append(resp.Topics, describeTopic(im, im.Topics[name]))
 			}
 		}
-		return respond(resp)
+		return respond(h.metadataAuthorizedOperations(req, r, resp))
 	}
 	for _, t := range r.Topics {
 		var topic *metadata.Topic
@@ -128,7 +128,31 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 		}
 		resp.Topics = append(resp.Topics, mt)
 	}
-	return respond(resp)
+	return respond(h.metadataAuthorizedOperations(req, r, resp))
+}
+
+// metadataAuthorizedOperations fills the authorized operations a v8+
+// request asked for (KafkaApis.handleTopicMetadataRequest): per topic
+// answered, and for the cluster (v8-v10) only when the principal may
+// DESCRIBE it, else 0.
+func (h *Handlers) metadataAuthorizedOperations(req *Request, r *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) *kmsg.MetadataResponse {
+	if r.Version < 8 {
+		return resp
+	}
+	if r.IncludeClusterAuthorizedOperations && r.Version <= 10 {
+		resp.AuthorizedOperations = 0
+		if h.authorizedCluster(req, auth.OpDescribe) {
+			resp.AuthorizedOperations = h.authorizedOperations(req, auth.ResourceCluster, auth.ClusterName)
+		}
+	}
+	if r.IncludeTopicAuthorizedOperations {
+		for i := range resp.Topics {
+			if t := &resp.Topics[i]; t.ErrorCode == 0 && t.Topic != nil {
+				t.AuthorizedOperations = h.authorizedOperations(req, auth.ResourceTopic, *t.Topic)
+			}
+		}
+	}
+	return resp
 }
 
 func describeTopic(im *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseTopic {

@@ -64,6 +64,11 @@ func (h *Handlers) offsetCommit(ctx context.Context, req *Request) Outcome {
 				rp.ErrorCode = kerr.GroupAuthorizationFailed.Code
 				continue
 			}
+			if name == "" && r.Version >= 10 {
+				// An id that names no topic: nothing to authorize.
+				rp.ErrorCode = unknownCode
+				continue
+			}
 			if !h.authorized(req, auth.OpRead, auth.ResourceTopic, name) {
 				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				continue
@@ -92,7 +97,10 @@ func (h *Handlers) offsetCommit(ctx context.Context, req *Request) Outcome {
 	if len(cr.Offsets) == 0 {
 		return respond(resp)
 	}
-	for i, err := range h.deps.Groups.CommitOffsets(ctx, cr) {
+	waitStart := time.Now() // the coordinator waits for the append
+	committed := h.deps.Groups.CommitOffsets(ctx, cr)
+	req.waited(waitStart)
+	for i, err := range committed {
 		where[i].ErrorCode = errorCode(h.deps.Logger, err)
 	}
 	return respond(resp)

@@ -17,6 +17,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -43,7 +44,9 @@ func (h *Handlers) joinGroup(ctx context.Context, req *Request) Outcome {
 		// the connection's read buffer, which the next request reuses.
 		jr.Protocols = append(jr.Protocols, group.Protocol{Name: p.Name, Metadata: bytes.Clone(p.Metadata)})
 	}
+	waitStart := time.Now() // the coordinator waits for the rebalance or the append
 	res := h.deps.Groups.JoinGroup(ctx, jr)
+	req.waited(waitStart)
 	resp.ErrorCode = errorCode(h.deps.Logger, res.Err)
 	resp.Generation = res.Generation
 	resp.MemberID = res.MemberID

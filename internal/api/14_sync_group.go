@@ -13,6 +13,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -36,7 +37,9 @@ func (h *Handlers) syncGroup(ctx context.Context, req *Request) Outcome {
 			sr.Assignments[a.MemberID] = bytes.Clone(a.MemberAssignment)
 		}
 	}
+	waitStart := time.Now() // the coordinator waits for the rebalance or the append
 	res := h.deps.Groups.SyncGroup(ctx, sr)
+	req.waited(waitStart)
 	resp.ErrorCode = errorCode(h.deps.Logger, res.Err)
 	resp.MemberAssignment = res.Assignment
 	if resp.MemberAssignment == nil {

@@ -20,10 +20,6 @@ import (
 	"github.com/arus-io/arus/internal/group"
 )
 
-// groupOperations is the bitfield of ACL operations allowed on a group
-// (READ, DELETE, DESCRIBE): everything, until arus has an authorizer.
-const groupOperations = 1<<3 | 1<<6 | 1<<8
-
 func (h *Handlers) describeGroups(ctx context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.DescribeGroupsRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
@@ -61,7 +57,7 @@ func (h *Handlers) describeGroups(ctx context.Context, req *Request) Outcome {
 				rg.Members = append(rg.Members, rm)
 			}
 			if r.IncludeAuthorizedOperations {
-				rg.AuthorizedOperations = groupOperations
+				rg.AuthorizedOperations = h.authorizedOperations(req, auth.ResourceGroup, id)
 			}
 		}
 		resp.Groups = append(resp.Groups, rg)

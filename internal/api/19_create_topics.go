@@ -63,6 +63,13 @@ func (h *Handlers) createTopics(_ context.Context, req *Request) Outcome {
 			rt.TopicID = res.ID
 			rt.NumPartitions = res.NumPartitions
 			rt.ReplicationFactor = res.ReplicationFactor
+			if !h.authorized(req, auth.OpDescribeConfigs, auth.ResourceTopic, res.Name) {
+				// ControllerApis.createTopics: the configs only to who may
+				// DESCRIBE_CONFIGS the topic.
+				rt.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
+				resp.Topics = append(resp.Topics, rt)
+				continue
+			}
 			for _, e := range layers.DescribeTopic(res.Configs) {
 				c := kmsg.NewCreateTopicsResponseTopicConfig()
 				c.Name, c.Value, c.ReadOnly, c.IsSensitive = e.Name, e.Value, e.ReadOnly, e.Sensitive

@@ -95,9 +95,12 @@ func (h *Handlers) deleteTopics(_ context.Context, req *Request) Outcome {
 	// A name whose id was also given failed above; drop it from the deletes.
 	var names []string
 	deniedNames := map[string]bool{}
+	// ControllerApis.deleteTopics: DELETE on the cluster allows every
+	// topic, else DELETE on each.
+	deleteAll := h.authorizedCluster(req, auth.OpDelete)
 	for _, n := range byName {
 		if nameCount[n] <= 1 {
-			if !h.authorized(req, auth.OpDelete, auth.ResourceTopic, n) {
+			if !deleteAll && !h.authorized(req, auth.OpDelete, auth.ResourceTopic, n) {
 				deniedNames[n] = true
 				continue
 			}
@@ -120,6 +123,10 @@ func (h *Handlers) deleteTopics(_ context.Context, req *Request) Outcome {
 		err := it.err
 		if err == nil && it.name != nil && deniedNames[*it.name] {
 			err = kerr.TopicAuthorizationFailed
+			if it.id != ([16]byte{}) && !h.authorized(req, auth.OpDescribe, auth.ResourceTopic, *it.name) {
+				// Asked for by id and not describable: the name stays hidden.
+				rt.Topic = nil
+			}
 		} else if err == nil && it.name != nil {
 			err = result[*it.name]
 			if t, ok := im.Topics[*it.name]; ok {

@@ -106,7 +106,9 @@ func (h *Handlers) deleteRecords(ctx context.Context, req *Request) Outcome {
 			}
 		}
 	}
+	waitStart := time.Now()
 	h.awaitLowWatermarks(ctx, waits, time.Duration(r.TimeoutMillis)*time.Millisecond, alive)
+	req.waited(waitStart)
 	return respond(resp)
 }
 

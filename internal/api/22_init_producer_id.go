@@ -70,10 +70,12 @@ func (h *Handlers) initProducerID(ctx context.Context, req *Request) Outcome {
 			resp.ErrorCode = errorCode(h.deps.Logger, err)
 			return respond(resp)
 		}
+		waitStart := time.Now() // the coordinator waits for its log
 		res := c.InitProducerID(ctx, txn.InitRequest{
 			ID: *r.TransactionalID, Timeout: time.Duration(r.TransactionTimeoutMillis) * time.Millisecond,
 			ProducerID: r.ProducerID, ProducerEpoch: r.ProducerEpoch, FreshProducerID: fresh,
 		})
+		req.waited(waitStart)
 		resp.ErrorCode = h.txnErrorCode(res.Err, r.Version >= 4)
 		if res.Err == nil {
 			resp.ProducerID, resp.ProducerEpoch = res.ProducerID, res.ProducerEpoch

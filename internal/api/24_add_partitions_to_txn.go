@@ -12,6 +12,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -29,7 +30,9 @@ func (h *Handlers) addPartitionsToTxn(ctx context.Context, req *Request) Outcome
 		for i, t := range r.Topics {
 			topics[i] = kmsg.AddPartitionsToTxnRequestTransactionTopic{Topic: t.Topic, Partitions: t.Partitions}
 		}
+		waitStart := time.Now() // the coordinator waits for its log
 		res := h.addPartitionsOne(ctx, im, r.Version, r.TransactionalID, r.ProducerID, r.ProducerEpoch, false, topics)
+		req.waited(waitStart)
 		for _, t := range res.Topics {
 			rt := kmsg.AddPartitionsToTxnResponseTopic{Topic: t.Topic}
 			for _, p := range t.Partitions {
@@ -39,10 +42,12 @@ func (h *Handlers) addPartitionsToTxn(ctx context.Context, req *Request) Outcome
 		}
 		return respond(resp)
 	}
+	waitStart := time.Now() // the coordinator waits for its log
 	for _, t := range r.Transactions {
 		resp.Transactions = append(resp.Transactions,
 			h.addPartitionsOne(ctx, im, r.Version, t.TransactionalID, t.ProducerID, t.ProducerEpoch, t.VerifyOnly, t.Topics))
 	}
+	req.waited(waitStart)
 	return respond(resp)
 }
 

@@ -9,6 +9,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -26,7 +27,9 @@ func (h *Handlers) addOffsetsToTxn(ctx context.Context, req *Request) Outcome {
 	if err == nil {
 		t := h.deps.Controller.Image().Topics[group.OffsetsTopic]
 		tp := txn.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(r.Group, int32(len(t.Partitions)))}
+		waitStart := time.Now() // the coordinator waits for its log
 		err = c.AddPartitions(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, []txn.TopicPartition{tp})
+		req.waited(waitStart)
 	}
 	resp.ErrorCode = h.txnErrorCode(err, r.Version >= 2)
 	return respond(resp)

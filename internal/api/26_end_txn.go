@@ -10,6 +10,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -20,7 +21,9 @@ func (h *Handlers) endTxn(ctx context.Context, req *Request) Outcome {
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	c, err := h.txnCoordinator()
 	if err == nil {
+		waitStart := time.Now() // the coordinator waits for its log
 		err = c.EndTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit)
+		req.waited(waitStart)
 	}
 	resp.ErrorCode = h.txnErrorCode(err, r.Version >= 2)
 	return respond(resp)

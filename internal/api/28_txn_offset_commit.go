@@ -11,6 +11,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -38,7 +39,9 @@ func (h *Handlers) txnOffsetCommit(ctx context.Context, req *Request) Outcome {
 			gr.Offsets = append(gr.Offsets, c)
 		}
 	}
+	waitStart := time.Now() // the coordinator waits for the rebalance or the append
 	errs := h.deps.Groups.TxnCommitOffsets(ctx, gr)
+	req.waited(waitStart)
 	i := 0
 	for _, t := range r.Topics {
 		rt := kmsg.TxnOffsetCommitResponseTopic{Topic: t.Topic}

@@ -6,8 +6,9 @@ package api
 //   IncludeFencedBrokers and IsFenced per broker.
 // Brokers are those of the metadata image; fenced ones only when asked
 // for (v2+). The controller id is the node of the active controller.
-// Authorization is not enforced yet, so authorized operations are
-// reported as "not requested" (-2147483648).
+// Any principal may ask (KafkaApis.handleDescribeCluster checks no ACL);
+// the cluster's authorized operations, when asked for, are reported only
+// to a principal that may DESCRIBE the cluster, else 0.
 
 import (
 	"context"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/auth"
 )
 
 func (h *Handlers) describeCluster(_ context.Context, req *Request) Outcome {
@@ -30,6 +33,12 @@ func (h *Handlers) describeCluster(_ context.Context, req *Request) Outcome {
 	resp.ClusterID = im.ClusterID
 	resp.ControllerID = h.deps.Controller.ActiveID(h.deps.Broker.NodeID)
 	resp.ClusterAuthorizedOperations = -2147483648
+	if r.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = 0
+		if h.authorizedCluster(req, auth.OpDescribe) {
+			resp.ClusterAuthorizedOperations = h.authorizedOperations(req, auth.ResourceCluster, auth.ClusterName)
+		}
+	}
 	for _, id := range im.BrokerIDs() {
 		b := im.Brokers[id]
 		if b.Fenced && !r.IncludeFencedBrokers {

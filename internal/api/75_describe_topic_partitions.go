@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/metadata"
 )
@@ -27,12 +28,6 @@ import (
 // maxRequestPartitionSizeLimit is Kafka's max.request.partition.size.limit
 // default: the most partitions one DescribeTopicPartitions answer holds.
 const maxRequestPartitionSizeLimit = 2000
-
-// topicOperationsAll is the authorized-operations bit field of a topic when
-// no authorizer restricts it: READ, WRITE, CREATE, DELETE, ALTER,
-// DESCRIBE, DESCRIBE_CONFIGS and ALTER_CONFIGS (Kafka's
-// AuthHelper.authorizedOperations without an authorizer).
-const topicOperationsAll = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
 
 func (h *Handlers) describeTopicPartitions(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.DescribeTopicPartitionsRequest)
@@ -53,8 +48,12 @@ func (h *Handlers) describeTopicPartitions(_ context.Context, req *Request) Outc
 		}
 	}
 	if all {
+		// Only the topics the principal may describe, before the page is
+		// cut (DescribeTopicPartitionsRequestHandler filters first).
 		for name := range im.Topics {
-			add(name)
+			if h.authorized(req, auth.OpDescribe, auth.ResourceTopic, name) {
+				add(name)
+			}
 		}
 	} else {
 		for _, t := range r.Topics {
@@ -101,7 +100,7 @@ func (h *Handlers) describeTopicPartitions(_ context.Context, req *Request) Outc
 		rt := kmsg.NewDescribeTopicPartitionsResponseTopic()
 		n := name
 		rt.Topic, rt.TopicID, rt.IsInternal = &n, t.ID, config.IsInternalTopic(name)
-		rt.AuthorizedOperations = topicOperationsAll
+		rt.AuthorizedOperations = h.authorizedOperations(req, auth.ResourceTopic, name)
 		rt.Partitions = []kmsg.DescribeTopicPartitionsResponseTopicPartition{}
 		for i := start; i < upper; i++ {
 			rt.Partitions = append(rt.Partitions, describePartitionKIP966(im, t.Partitions[i]))

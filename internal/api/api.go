@@ -131,7 +131,15 @@ type Request struct {
 	// forwardedFor is set on the active controller for a client request
 	// another broker forwarded: it is authorized as that client's.
 	forwardedFor bool
+	// start is when Serve began; idle how much of the time since the
+	// handler spent waiting (long polls, group rebalances, appends): the
+	// rest is what request_percentage counts.
+	start time.Time
+	idle  time.Duration
 }
+
+// waited counts the time since t as waiting, not handling.
+func (r *Request) waited(t time.Time) { r.idle += time.Since(t) }
 
 // Peer is the node at the other end of an inter-broker connection, as its
 // handshake claims: checked against the cluster on every request.
@@ -183,9 +191,18 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 			unmarkForwarded(req)
 		}
 	}
+	req.start = time.Now()
 	denied, done, patch := h.authorizeRequest(req)
 	if done {
-		return denied
+		return h.throttleRequest(req, denied)
+	}
+	if mutations := h.limitMutations(req); mutations != nil {
+		if patch == nil {
+			patch = mutations
+		} else {
+			authz := patch
+			patch = func(o Outcome) Outcome { return mutations(authz(o)) }
+		}
 	}
 	out, done := h.maybeForward(ctx, req)
 	if !done {
@@ -205,7 +222,7 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 			out = patch(out)
 		}
 	}
-	return out
+	return h.throttleRequest(req, out)
 }
 
 func respond(r kmsg.Response) Outcome { return Outcome{Response: r} }

@@ -123,3 +123,31 @@ func unmarkForwarded(req *Request) {
 	}
 	req.forwardedFor, req.Principal, req.ClientHost = true, p, "/"+host
 }
+
+// supportedOperations are the operations ACLs may name per resource type
+// (Kafka's AclEntry.supportedOperations), for authorized-operations bit
+// fields.
+var supportedOperations = [...][]auth.Operation{
+	auth.ResourceTopic: {auth.OpRead, auth.OpWrite, auth.OpCreate, auth.OpDescribe, auth.OpDelete, auth.OpAlter,
+		auth.OpDescribeConfigs, auth.OpAlterConfigs},
+	auth.ResourceGroup:           {auth.OpRead, auth.OpDescribe, auth.OpDelete, auth.OpDescribeConfigs, auth.OpAlterConfigs},
+	auth.ResourceCluster:         {auth.OpCreate, auth.OpClusterAction, auth.OpDescribeConfigs, auth.OpAlterConfigs, auth.OpIdempotentWrite, auth.OpAlter, auth.OpDescribe},
+	auth.ResourceTransactionalID: {auth.OpDescribe, auth.OpWrite},
+}
+
+// authorizedOperations is the bit field (1 << operation code) of the
+// operations req's principal may perform on the resource, as Kafka's
+// AuthHelper.authorizedOperations answers Metadata, DescribeGroups,
+// DescribeCluster and DescribeTopicPartitions.
+func (h *Handlers) authorizedOperations(req *Request, rt auth.ResourceType, name string) int32 {
+	var ops int32
+	if int(rt) >= len(supportedOperations) {
+		return 0
+	}
+	for _, op := range supportedOperations[rt] {
+		if h.authorized(req, op, rt, name) {
+			ops |= 1 << op
+		}
+	}
+	return ops
+}

@@ -58,9 +58,34 @@ func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch
 		return group(r.Group)
 	case *kmsg.SyncGroupRequest:
 		return group(r.Group)
-	case *kmsg.ElectLeadersRequest, *kmsg.AlterPartitionAssignmentsRequest:
+	case *kmsg.ElectLeadersRequest:
+		// KafkaApis.handleElectLeaders: ALTER on the cluster, else
+		// CLUSTER_AUTHORIZATION_FAILED at the top (v1+) and on every
+		// partition asked for.
+		if h.authorizedCluster(req, auth.OpAlter) {
+			return Outcome{}, false, nil
+		}
+		code := kerr.ClusterAuthorizationFailed.Code
+		resp := r.ResponseKind().(*kmsg.ElectLeadersResponse)
+		resp.SetVersion(req.Version)
+		if req.Version >= 1 {
+			resp.ErrorCode = code
+		}
+		for _, t := range r.Topics {
+			rt := kmsg.NewElectLeadersResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewElectLeadersResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return respond(resp), true, nil
+	case *kmsg.AlterPartitionAssignmentsRequest:
 		return cluster(auth.OpAlter)
-	case *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeClusterRequest, *kmsg.DescribeQuorumRequest:
+	case *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest:
+		// DescribeCluster needs no ACL (KafkaApis.handleDescribeCluster).
 		return cluster(auth.OpDescribe)
 	case *kmsg.OffsetDeleteRequest:
 		if !h.authorized(req, auth.OpDelete, auth.ResourceGroup, r.Group) {
@@ -100,7 +125,8 @@ func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch
 			code = kerr.GroupAuthorizationFailed.Code
 		}
 		if code == 0 {
-			return Outcome{}, false, nil
+			// READ on each topic, else TOPIC_AUTHORIZATION_FAILED.
+			return Outcome{}, false, h.filterTxnOffsetCommit(req, r)
 		}
 		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 		for _, t := range r.Topics {
@@ -115,39 +141,52 @@ func (h *Handlers) authorizeRequest(req *Request) (out Outcome, done bool, patch
 		}
 		return respond(resp), true, nil
 	case *kmsg.AddPartitionsToTxnRequest:
-		// KafkaApis.handleAddPartitionsToTxnRequest: WRITE on the
-		// transactional id (v0-3; v4+ batches are sent by brokers on the
-		// inter-broker listener or per transaction below).
-		ids := []string{r.TransactionalID}
+		// KafkaApis.handleAddPartitionsToTxnRequest: v4+ are brokers'
+		// verification requests and need CLUSTER_ACTION; v0-3 need WRITE
+		// on the transactional id (else every partition fails with
+		// TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and on each topic (else
+		// TOPIC_AUTHORIZATION_FAILED, and the partitions allowed are
+		// OPERATION_NOT_ATTEMPTED).
 		if r.Version >= 4 {
-			ids = ids[:0]
-			for _, t := range r.Transactions {
-				ids = append(ids, t.TransactionalID)
-			}
+			return cluster(auth.OpClusterAction)
 		}
-		for _, id := range ids {
-			if !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, id) {
-				resp := r.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
-				resp.SetVersion(req.Version)
-				resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-				for _, t := range r.Topics {
-					rt := kmsg.NewAddPartitionsToTxnResponseTopic()
-					rt.Topic = t.Topic
-					for _, p := range t.Partitions {
-						rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
-						rp.Partition, rp.ErrorCode = p, kerr.TransactionalIDAuthorizationFailed.Code
-						rt.Partitions = append(rt.Partitions, rp)
-					}
-					resp.Topics = append(resp.Topics, rt)
+		code := int16(0)
+		if !h.authorized(req, auth.OpWrite, auth.ResourceTransactionalID, r.TransactionalID) {
+			code = kerr.TransactionalIDAuthorizationFailed.Code
+		} else {
+			for _, t := range r.Topics {
+				if !h.authorized(req, auth.OpWrite, auth.ResourceTopic, t.Topic) {
+					code = kerr.TopicAuthorizationFailed.Code
+					break
 				}
-				return respond(resp), true, nil
 			}
 		}
-		return Outcome{}, false, nil
-	case *kmsg.DescribeTransactionsRequest, *kmsg.ListTransactionsRequest, *kmsg.DescribeProducersRequest:
-		// Kafka filters these per transactional id / topic; arus asks
-		// DESCRIBE on the cluster for the whole request (stricter).
-		return cluster(auth.OpDescribe)
+		if code == 0 {
+			return Outcome{}, false, nil
+		}
+		resp := r.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+		resp.SetVersion(req.Version)
+		for _, t := range r.Topics {
+			pcode := code
+			if code == kerr.TopicAuthorizationFailed.Code && h.authorized(req, auth.OpWrite, auth.ResourceTopic, t.Topic) {
+				pcode = kerr.OperationNotAttempted.Code
+			}
+			rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p, pcode
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return respond(resp), true, nil
+	case *kmsg.DescribeProducersRequest:
+		return Outcome{}, false, h.filterDescribeProducers(req, r)
+	case *kmsg.DescribeTransactionsRequest:
+		return Outcome{}, false, h.filterDescribeTransactions(req, r)
+	case *kmsg.ListTransactionsRequest:
+		return Outcome{}, false, h.filterListTransactions(req)
 	case *kmsg.DescribeLogDirsRequest:
 		// KafkaApis.handleDescribeLogDirsRequest: DESCRIBE on the
 		// cluster, else CLUSTER_AUTHORIZATION_FAILED (v3+) and no dirs.
@@ -243,8 +282,11 @@ func (h *Handlers) filterDescribeTopicPartitions(req *Request) func(Outcome) Out
 // configAllowed checks op on a config resource: topics by name, brokers
 // (and broker loggers) as the cluster. The code is Kafka's for a denial.
 func (h *Handlers) configAllowed(req *Request, op auth.Operation, rt kmsg.ConfigResourceType, name string) (bool, int16) {
-	if rt == kmsg.ConfigResourceTypeTopic {
+	switch rt {
+	case kmsg.ConfigResourceTypeTopic:
 		return h.authorized(req, op, auth.ResourceTopic, name), kerr.TopicAuthorizationFailed.Code
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return h.authorized(req, op, auth.ResourceGroup, name), kerr.GroupAuthorizationFailed.Code
 	}
 	return h.authorizedCluster(req, op), kerr.ClusterAuthorizationFailed.Code
 }
@@ -327,7 +369,13 @@ func (h *Handlers) filterDeleteGroups(req *Request, r *kmsg.DeleteGroupsRequest)
 		func(resp *kmsg.DeleteGroupsResponse) *[]kmsg.DeleteGroupsResponseGroup { return &resp.Groups })
 }
 
+// filterOffsetForLeaderEpoch: CLUSTER_ACTION (a follower's right) may ask
+// for every topic, others for the topics they may DESCRIBE
+// (KafkaApis.handleOffsetForLeaderEpochRequest).
 func (h *Handlers) filterOffsetForLeaderEpoch(req *Request, r *kmsg.OffsetForLeaderEpochRequest) func(Outcome) Outcome {
+	if h.authorizedCluster(req, auth.OpClusterAction) {
+		return nil
+	}
 	return withoutDenied(r.Topics,
 		func(t kmsg.OffsetForLeaderEpochRequestTopic) bool {
 			return h.authorized(req, auth.OpDescribe, auth.ResourceTopic, t.Topic)
@@ -365,4 +413,102 @@ func (h *Handlers) filterOffsetDelete(req *Request, r *kmsg.OffsetDeleteRequest)
 		},
 		func(kept []kmsg.OffsetDeleteRequestTopic) { r.Topics = kept },
 		func(resp *kmsg.OffsetDeleteResponse) *[]kmsg.OffsetDeleteResponseTopic { return &resp.Topics })
+}
+
+// filterTxnOffsetCommit takes out the topics the principal may not READ
+// (KafkaApis.handleTxnOffsetCommitRequest: TOPIC_AUTHORIZATION_FAILED per
+// partition).
+func (h *Handlers) filterTxnOffsetCommit(req *Request, r *kmsg.TxnOffsetCommitRequest) func(Outcome) Outcome {
+	return withoutDenied(r.Topics,
+		func(t kmsg.TxnOffsetCommitRequestTopic) bool {
+			return h.authorized(req, auth.OpRead, auth.ResourceTopic, t.Topic)
+		},
+		func(t kmsg.TxnOffsetCommitRequestTopic) kmsg.TxnOffsetCommitResponseTopic {
+			d := kmsg.NewTxnOffsetCommitResponseTopic()
+			d.Topic = t.Topic
+			for _, p := range t.Partitions {
+				dp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				dp.Partition, dp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+				d.Partitions = append(d.Partitions, dp)
+			}
+			return d
+		},
+		func(kept []kmsg.TxnOffsetCommitRequestTopic) { r.Topics = kept },
+		func(resp *kmsg.TxnOffsetCommitResponse) *[]kmsg.TxnOffsetCommitResponseTopic { return &resp.Topics })
+}
+
+// filterDescribeProducers takes out the topics the principal may not READ
+// (KafkaApis.handleDescribeProducersRequest: TOPIC_AUTHORIZATION_FAILED
+// per partition).
+func (h *Handlers) filterDescribeProducers(req *Request, r *kmsg.DescribeProducersRequest) func(Outcome) Outcome {
+	return withoutDenied(r.Topics,
+		func(t kmsg.DescribeProducersRequestTopic) bool {
+			return h.authorized(req, auth.OpRead, auth.ResourceTopic, t.Topic)
+		},
+		func(t kmsg.DescribeProducersRequestTopic) kmsg.DescribeProducersResponseTopic {
+			d := kmsg.NewDescribeProducersResponseTopic()
+			d.Topic = t.Topic
+			for _, p := range t.Partitions {
+				dp := kmsg.NewDescribeProducersResponseTopicPartition()
+				dp.Partition, dp.ErrorCode = p, kerr.TopicAuthorizationFailed.Code
+				d.Partitions = append(d.Partitions, dp)
+			}
+			return d
+		},
+		func(kept []kmsg.DescribeProducersRequestTopic) { r.Topics = kept },
+		func(resp *kmsg.DescribeProducersResponse) *[]kmsg.DescribeProducersResponseTopic { return &resp.Topics })
+}
+
+// filterDescribeTransactions answers the transactional ids the principal
+// may not DESCRIBE with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, and leaves
+// out of the others the topics it may not DESCRIBE
+// (KafkaApis.handleDescribeTransactionsRequest).
+func (h *Handlers) filterDescribeTransactions(req *Request, r *kmsg.DescribeTransactionsRequest) func(Outcome) Outcome {
+	denied := withoutDenied(r.TransactionalIDs,
+		func(id string) bool { return h.authorized(req, auth.OpDescribe, auth.ResourceTransactionalID, id) },
+		func(id string) kmsg.DescribeTransactionsResponseTransactionState {
+			d := kmsg.NewDescribeTransactionsResponseTransactionState()
+			d.TransactionalID, d.ErrorCode = id, kerr.TransactionalIDAuthorizationFailed.Code
+			d.ProducerID, d.ProducerEpoch, d.StartTimestamp = -1, -1, -1
+			return d
+		},
+		func(kept []string) { r.TransactionalIDs = kept },
+		func(resp *kmsg.DescribeTransactionsResponse) *[]kmsg.DescribeTransactionsResponseTransactionState {
+			return &resp.TransactionStates
+		})
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.DescribeTransactionsResponse); ok {
+			for i := range resp.TransactionStates {
+				st := &resp.TransactionStates[i]
+				kept := st.Topics[:0]
+				for _, t := range st.Topics {
+					if h.authorized(req, auth.OpDescribe, auth.ResourceTopic, t.Topic) {
+						kept = append(kept, t)
+					}
+				}
+				st.Topics = kept
+			}
+		}
+		if denied != nil {
+			out = denied(out)
+		}
+		return out
+	}
+}
+
+// filterListTransactions leaves out the transactional ids the principal
+// may not DESCRIBE (KafkaApis.handleListTransactionsRequest).
+func (h *Handlers) filterListTransactions(req *Request) func(Outcome) Outcome {
+	return func(out Outcome) Outcome {
+		if resp, ok := out.Response.(*kmsg.ListTransactionsResponse); ok {
+			kept := resp.TransactionStates[:0]
+			for _, st := range resp.TransactionStates {
+				if h.authorized(req, auth.OpDescribe, auth.ResourceTransactionalID, st.TransactionalID) {
+					kept = append(kept, st)
+				}
+			}
+			resp.TransactionStates = kept
+		}
+		return out
+	}
 }

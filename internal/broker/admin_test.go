@@ -84,7 +84,7 @@ func TestClusterAdminAPIs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.ErrorCode != 0 || resp.ClusterID != c.Controller.Image().ClusterID || resp.ClusterAuthorizedOperations != -2147483648 {
+		if resp.ErrorCode != 0 || resp.ClusterID != c.Controller.Image().ClusterID || resp.ClusterAuthorizedOperations != clusterOperationsAll {
 			t.Fatalf("response %+v", resp)
 		}
 		var ids []int32
@@ -479,3 +479,10 @@ func reassignUnderLoad(t *testing.T, from, to []int32, minISR string) {
 		t.Fatalf("broker 3 does not hold the log up to offset %d", maxOffset)
 	}
 }
+
+// clusterOperationsAll is what DescribeCluster reports as the cluster's
+// authorized operations without an authorizer: every operation ACLs may
+// name on the cluster (Kafka's AuthHelper.authorizedOperations), as bits
+// 1<<code: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
+// ALTER_CONFIGS, IDEMPOTENT_WRITE.
+const clusterOperationsAll = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12

@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/arus-io/arus/internal/arustest"
 	"github.com/arus-io/arus/internal/config"
@@ -183,5 +185,224 @@ func TestClientQuotaThrottlesProducerAndConsumer(t *testing.T) {
 	}
 	if slowHook.count.Load() == before {
 		t.Errorf("limited consumer of %d bytes saw no throttle", want*len(value))
+	}
+}
+
+// TestClientQuotaProducerOneMBps is the quota proof: a producer
+// limited to 1 MiB/s for 10 s lands within ±20 % of it and is told to
+// back off, while an unlimited client on the same broker is never
+// throttled. The broker measures over two 1 s windows (quotaBroker), so
+// the burst it lets through before the first throttle is about one
+// second's worth.
+func TestClientQuotaProducerOneMBps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for 10 s")
+	}
+	ctx := testContext(t)
+	b := quotaBroker(t)
+	adm := kadm.NewClient(newFranz(t, b.Addr()))
+	createTopic(t, ctx, b.Addr(), "one-mb", 1, nil)
+	createTopic(t, ctx, b.Addr(), "free", 1, nil)
+	const rate = 1 << 20
+	if res, err := adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{
+		{Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: strp("one-mb")}}, Ops: []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: rate}}},
+	}); err != nil || res[0].Err != nil {
+		t.Fatalf("alter quotas: %v %v", err, res)
+	}
+
+	// Uncompressed: the quota counts bytes on the wire, and a batch of
+	// one repeated value would compress to almost nothing.
+	value := make([]byte, 16<<10)
+	rand.New(rand.NewSource(2)).Read(value)
+	limitedHook, freeHook := &throttleHook{}, &throttleHook{}
+	limited := newFranz(t, b.Addr(), kgo.ClientID("one-mb"), kgo.WithHooks(limitedHook), kgo.MaxBufferedBytes(2<<20),
+		kgo.ProducerBatchMaxBytes(256<<10), kgo.RecordDeliveryTimeout(time.Minute), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	free := newFranz(t, b.Addr(), kgo.ClientID("free"), kgo.WithHooks(freeHook), kgo.ProducerBatchMaxBytes(256<<10),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+
+	const period = 10 * time.Second
+	start := time.Now()
+	deadline := start.Add(period)
+	var acked atomic.Int64
+	pctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	limitedDone := make(chan struct{})
+	go func() {
+		defer close(limitedDone)
+		for i := 0; i < 100_000 && pctx.Err() == nil; i++ {
+			limited.Produce(pctx, &kgo.Record{Topic: "one-mb", Value: value}, func(_ *kgo.Record, err error) {
+				if err == nil && time.Now().Before(deadline) {
+					acked.Add(int64(len(value)))
+				}
+			})
+		}
+	}()
+
+	// Meanwhile the unlimited client writes 32 MiB: 32 s at the limited
+	// client's rate.
+	const freeBytes = 32 << 20
+	freeStart := time.Now()
+	var freeErr atomic.Value
+	for i := 0; i < freeBytes/len(value); i++ {
+		free.Produce(ctx, &kgo.Record{Topic: "free", Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				freeErr.Store(err)
+			}
+		})
+	}
+	if err := free.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	freeTook := time.Since(freeStart)
+	if err, _ := freeErr.Load().(error); err != nil {
+		t.Fatalf("unlimited producer: %v", err)
+	}
+
+	select {
+	case <-limitedDone:
+	case <-ctx.Done():
+		t.Fatal("the limited producer did not stop")
+	}
+	<-pctx.Done()
+	got := float64(acked.Load()) / period.Seconds()
+	t.Logf("limited producer: %.0f B/s (quota %d B/s), %d throttles, max %d ms; unlimited: %d bytes in %v",
+		got, rate, limitedHook.count.Load(), limitedHook.max.Load(), freeBytes, freeTook)
+	if got < 0.8*rate || got > 1.2*rate {
+		t.Errorf("limited producer wrote %.0f B/s over %v, want %d ±20%%", got, period, rate)
+	}
+	if limitedHook.count.Load() == 0 {
+		t.Error("the limited producer saw no throttle time")
+	}
+	if freeHook.count.Load() != 0 {
+		t.Errorf("the unlimited producer was throttled %d times", freeHook.count.Load())
+	}
+	if freeTook >= period {
+		t.Errorf("the unlimited producer took %v for %d bytes: slowed to the limited client's pace", freeTook, freeBytes)
+	}
+}
+
+// TestClientQuotaRequestPercentage: request_percentage limits the share
+// of request handling time a client id may use; over it, answers carry a
+// throttle time of at most one quota window, and other clients are not
+// affected.
+func TestClientQuotaRequestPercentage(t *testing.T) {
+	ctx := testContext(t)
+	b := quotaBroker(t)
+	adm := kadm.NewClient(newFranz(t, b.Addr()))
+	createTopic(t, ctx, b.Addr(), "busy", 1, nil)
+	// 0.001 % of one thread: 10 µs of handling per second.
+	if res, err := adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{
+		{Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: strp("busy")}}, Ops: []kadm.AlterClientQuotaOp{{Key: "request_percentage", Value: 0.001}}},
+	}); err != nil || res[0].Err != nil {
+		t.Fatalf("alter quotas: %v %v", err, res)
+	}
+	metadataThrottle := func(cl *kgo.Client) int32 {
+		req := kmsg.NewPtrMetadataRequest()
+		req.Topics = []kmsg.MetadataRequestTopic{{Topic: strp("busy")}}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.ThrottleMillis
+	}
+	// The busy client's handling time crosses 10 µs per second within a
+	// few requests (every one costs more than a microsecond).
+	busy := newFranz(t, b.Addr(), kgo.ClientID("busy"))
+	throttled := int32(0)
+	for i := 0; i < 1000 && throttled == 0; i++ {
+		throttled = metadataThrottle(busy)
+	}
+	if throttled <= 0 || throttled > 1000 {
+		t.Fatalf("busy client throttle %d ms, want (0, 1000] (one window)", throttled)
+	}
+	// A fetch over the quota is answered empty with the throttle time.
+	fetchClient := newFranz(t, b.Addr(), kgo.ClientID("busy"))
+	id := topicID(t, ctx, fetchClient, "busy")
+	freq := kmsg.NewPtrFetchRequest()
+	freq.ReplicaID, freq.MaxBytes = -1, 1<<20
+	freq.Topics = []kmsg.FetchRequestTopic{{Topic: "busy", TopicID: id, Partitions: []kmsg.FetchRequestTopicPartition{{PartitionMaxBytes: 1 << 20}}}}
+	fresp, err := freq.RequestWith(ctx, fetchClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresp.ThrottleMillis <= 0 || len(fresp.Topics) != 0 {
+		t.Fatalf("fetch over the request quota: throttle %d ms, %d topics; want a throttled empty answer", fresp.ThrottleMillis, len(fresp.Topics))
+	}
+	// Another client id has no quota.
+	idle := newFranz(t, b.Addr(), kgo.ClientID("idle"))
+	for i := 0; i < 100; i++ {
+		if d := metadataThrottle(idle); d != 0 {
+			t.Fatalf("unlimited client throttled %d ms", d)
+		}
+	}
+}
+
+// TestClientQuotaControllerMutationRate: controller_mutation_rate (KIP-599)
+// counts the partitions CreateTopics, CreatePartitions and DeleteTopics
+// create, add or delete. A request may take the quota below zero; while
+// it is below, strict versions answer THROTTLING_QUOTA_EXCEEDED per topic
+// and older versions go through, both with a throttle time.
+func TestClientQuotaControllerMutationRate(t *testing.T) {
+	ctx := testContext(t)
+	b := quotaBroker(t)
+	adm := kadm.NewClient(newFranz(t, b.Addr()))
+	// 1 partition per second, a bucket of 2 (two 1 s windows).
+	if res, err := adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{
+		{Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: strp("mut")}}, Ops: []kadm.AlterClientQuotaOp{{Key: "controller_mutation_rate", Value: 1}}},
+	}); err != nil || res[0].Err != nil {
+		t.Fatalf("alter quotas: %v %v", err, res)
+	}
+	// Each step on a new connection: the server mutes a throttled one,
+	// and franz-go waits out a throttle before its next request.
+	client := func(id string, maxVersions ...[2]int16) *kgo.Client {
+		v := kversion.Stable()
+		for _, kv := range maxVersions {
+			v.SetMaxKeyVersion(kv[0], kv[1])
+		}
+		return newFranz(t, b.Addr(), kgo.ClientID(id), kgo.MaxVersions(v))
+	}
+	create := func(cl *kgo.Client, name string, partitions int32) (int16, int32) {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 10_000
+		req.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: name, NumPartitions: partitions, ReplicationFactor: 1}}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Topics) != 1 {
+			t.Fatalf("create %s: %v %+v", name, err, resp)
+		}
+		return resp.Topics[0].ErrorCode, resp.ThrottleMillis
+	}
+	// 30 partitions from a bucket of 2: accepted, 28 s in the red.
+	if code, throttle := create(client("mut"), "m1", 30); code != 0 || throttle < 20_000 {
+		t.Fatalf("first create: code %d, throttle %d ms; want accepted, throttled ~28 s", code, throttle)
+	}
+	// Strict (v6+): the next topic is refused.
+	if code, throttle := create(client("mut"), "m2", 1); code != kerr.ThrottlingQuotaExceeded.Code || throttle <= 0 {
+		t.Fatalf("strict create over the quota: code %d, throttle %d ms", code, throttle)
+	}
+	// CreatePartitions v3+ and DeleteTopics v5+ are strict too.
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	cp.TimeoutMillis = 10_000
+	cp.Topics = []kmsg.CreatePartitionsRequestTopic{{Topic: "m1", Count: 31}}
+	if resp, err := cp.RequestWith(ctx, client("mut")); err != nil || resp.Topics[0].ErrorCode != kerr.ThrottlingQuotaExceeded.Code || resp.ThrottleMillis <= 0 {
+		t.Fatalf("strict create partitions: %v %+v", err, resp)
+	}
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.TimeoutMillis = 10_000
+	dt.TopicNames = []string{"m1"}
+	dt.Topics = []kmsg.DeleteTopicsRequestTopic{{Topic: strp("m1")}}
+	if resp, err := dt.RequestWith(ctx, client("mut")); err != nil || resp.Topics[0].ErrorCode != kerr.ThrottlingQuotaExceeded.Code || resp.ThrottleMillis <= 0 {
+		t.Fatalf("strict delete topics: %v %+v", err, resp)
+	}
+	// Permissive (CreateTopics v5): created, and told to wait.
+	if code, throttle := create(client("mut", [2]int16{19, 5}), "m3", 1); code != 0 || throttle <= 0 {
+		t.Fatalf("permissive create over the quota: code %d, throttle %d ms", code, throttle)
+	}
+	// Other client ids are not limited.
+	if code, throttle := create(client("other"), "m4", 10); code != 0 || throttle != 0 {
+		t.Fatalf("unlimited client: code %d, throttle %d ms", code, throttle)
+	}
+	topics, err := adm.ListTopics(ctx)
+	if err != nil || !topics.Has("m1") || topics.Has("m2") || !topics.Has("m3") || len(topics["m1"].Partitions) != 30 {
+		t.Fatalf("topics after the quota: %v %v", topics.Names(), err)
 	}
 }

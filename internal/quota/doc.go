@@ -25,6 +25,15 @@
 // window: the time it must stay silent for its rate to come back to the
 // bound (QuotaUtils.throttleTime).
 //
+// request_percentage counts request handling time the same way, in
+// percent of one thread (Kafka's ClientRequestQuotaManager; the throttle
+// time is at most one window). controller_mutation_rate (KIP-599) is a
+// token bucket of partition mutations per second holding at most
+// rate x samples x window tokens: a mutation may take it below zero,
+// after which strict requests fail with THROTTLING_QUOTA_EXCEEDED and the
+// throttle time is what it takes to refill to zero
+// (ControllerMutationQuotaManager).
+//
 // A Manager is safe for concurrent use. Its sensors are created on first
 // use and dropped after an hour without use.
 package quota

@@ -24,11 +24,15 @@ type Kind int8
 const (
 	Produce Kind = iota // request bytes of Produce, against producer_byte_rate
 	Fetch               // response bytes of Fetch, against consumer_byte_rate
+	Request             // request handling time, against request_percentage
 )
 
 func (k Kind) key() string {
-	if k == Produce {
+	switch k {
+	case Produce:
 		return ProducerByteRate
+	case Request:
+		return RequestPercentage
 	}
 	return ConsumerByteRate
 }
@@ -74,6 +78,7 @@ type Manager struct {
 	mu  struct {
 		sync.Mutex
 		sensors   map[sensorKey]*sensor
+		buckets   map[bucketKey]*bucket // controller_mutation_rate
 		lastSweep time.Time
 	}
 }
@@ -83,6 +88,7 @@ func New(cfg Config) *Manager {
 	cfg.validate()
 	m := &Manager{cfg: cfg}
 	m.mu.sensors = map[sensorKey]*sensor{}
+	m.mu.buckets = map[bucketKey]*bucket{}
 	return m
 }
 
@@ -90,6 +96,8 @@ type sensorKey struct {
 	kind           Kind
 	user, clientID string
 }
+
+type bucketKey struct{ user, clientID string }
 
 // Resolve finds the quota of key for (user, clientID) with Kafka's
 // precedence, and the user and client-id tags usage is counted under.
@@ -139,6 +147,121 @@ func (m *Manager) Record(quotas map[metadata.QuotaEntity]map[string]float64, kin
 	return time.Duration((rate - bound) / bound * float64(window))
 }
 
+// RecordTime counts d of request handling for (user, clientID) against
+// request_percentage, and returns how long the client is to be
+// throttled. As Kafka's ClientRequestQuotaManager: the time is counted in
+// percent of one thread (a second of handling per second is 100), and the
+// throttle time is at most one quota window.
+func (m *Manager) RecordTime(quotas map[metadata.QuotaEntity]map[string]float64, user, clientID string, d time.Duration) time.Duration {
+	bound, tu, tc, ok := Resolve(quotas, RequestPercentage, user, clientID)
+	if !ok {
+		return 0
+	}
+	now := m.cfg.Now()
+	s := m.sensor(sensorKey{Request, tu, tc}, now)
+	rate, window := s.record(d.Seconds()*100, now, m.cfg)
+	if bound <= 0 {
+		return m.cfg.Window
+	}
+	if rate <= bound {
+		return 0
+	}
+	return min(time.Duration((rate-bound)/bound*float64(window)), m.cfg.Window)
+}
+
+// Mutations is the controller_mutation_rate quota of one (user, client
+// id) for one request (KIP-599): partitions created, added or deleted per
+// second, measured with Kafka's token bucket. The bucket holds at most
+// rate x quota.window.num x quota.window.size.seconds tokens; a mutation
+// takes one token per partition and may take the bucket below zero, after
+// which the quota is exceeded until it refills.
+type Mutations struct {
+	now         func() time.Time
+	b           *bucket
+	bound       float64
+	burst       float64
+	maxThrottle time.Duration
+}
+
+// Mutations returns the client's mutation quota, nil when it has none.
+func (m *Manager) Mutations(quotas map[metadata.QuotaEntity]map[string]float64, user, clientID string) *Mutations {
+	bound, tu, tc, ok := Resolve(quotas, ControllerMutationRate, user, clientID)
+	if !ok {
+		return nil
+	}
+	burst := bound * float64(m.cfg.Samples) * m.cfg.Window.Seconds()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := bucketKey{tu, tc}
+	b, ok := m.mu.buckets[k]
+	if !ok {
+		b = &bucket{tokens: burst, last: m.cfg.Now()}
+		m.mu.buckets[k] = b
+	}
+	return &Mutations{now: m.cfg.Now, b: b, bound: bound, burst: burst, maxThrottle: time.Duration(m.cfg.Samples) * m.cfg.Window}
+}
+
+// Exceeded reports whether the bucket is below zero: a strict request
+// (CreateTopics v6+, CreatePartitions v3+, DeleteTopics v5+) then fails
+// its next topic with THROTTLING_QUOTA_EXCEEDED.
+func (q *Mutations) Exceeded() bool {
+	if q == nil {
+		return false
+	}
+	return q.b.refill(q.now(), q.bound, q.burst) < 0
+}
+
+// Record takes n partition mutations (negative n gives them back).
+func (q *Mutations) Record(n int) {
+	if q == nil || n == 0 {
+		return
+	}
+	b := q.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refillLocked(q.now(), q.bound, q.burst)
+	b.tokens = min(q.burst, b.tokens-float64(n))
+}
+
+// Throttle is how long the client must wait for the bucket to come back
+// to zero (ControllerMutationQuotaManager.throttleTime); zero when it is
+// not below zero.
+func (q *Mutations) Throttle() time.Duration {
+	if q == nil {
+		return 0
+	}
+	tokens := q.b.refill(q.now(), q.bound, q.burst)
+	switch {
+	case tokens >= 0:
+		return 0
+	case q.bound <= 0:
+		// A zero quota never refills: throttle for the longest time.
+		return q.maxThrottle
+	}
+	return time.Duration(-tokens / q.bound * float64(time.Second))
+}
+
+// bucket is a token bucket (Kafka's TokenBucket stat).
+type bucket struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func (b *bucket) refill(now time.Time, rate, burst float64) float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refillLocked(now, rate, burst)
+	return b.tokens
+}
+
+func (b *bucket) refillLocked(now time.Time, rate, burst float64) {
+	if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(burst, b.tokens+rate*d.Seconds())
+		b.last = now
+	}
+}
+
 // Unrecord takes back n bytes recorded for (user, clientID): Kafka does
 // so for a Fetch it answers throttled and empty.
 func (m *Manager) Unrecord(quotas map[metadata.QuotaEntity]map[string]float64, kind Kind, user, clientID string, n int) {
@@ -171,6 +294,14 @@ func (m *Manager) sensor(k sensorKey, now time.Time) *sensor {
 			for key, old := range m.mu.sensors {
 				if now.Sub(old.lastUsed()) > inactiveExpiry {
 					delete(m.mu.sensors, key)
+				}
+			}
+			for key, b := range m.mu.buckets {
+				b.mu.Lock()
+				idle := now.Sub(b.last)
+				b.mu.Unlock()
+				if idle > inactiveExpiry {
+					delete(m.mu.buckets, key)
 				}
 			}
 		}

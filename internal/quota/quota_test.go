@@ -63,3 +63,69 @@ func TestRecordThrottle(t *testing.T) {
 		t.Fatalf("max value in window %d %v", n, ok)
 	}
 }
+
+func TestRecordTimeThrottle(t *testing.T) {
+	now := time.Unix(1000, 0)
+	m := New(Config{Samples: 11, Window: time.Second, Now: func() time.Time { return now }})
+	quotas := map[metadata.QuotaEntity]map[string]float64{{ClientID: metadata.Named("busy")}: {RequestPercentage: 10}}
+	// 10 % of one thread over the 10 s the window counts: 1 s of handling.
+	if d := m.RecordTime(quotas, "", "busy", time.Second); d != 0 {
+		t.Fatalf("1 s of handling throttled %v", d)
+	}
+	// Another 0.5 s: 15 % against 10 %, throttled half the window span
+	// (5 s), bounded by one window (Kafka's ClientRequestQuotaManager).
+	if d := m.RecordTime(quotas, "", "busy", 500*time.Millisecond); d != time.Second {
+		t.Fatalf("throttle %v, want the one-window bound", d)
+	}
+	// A little over: (10.1-10)/10 of 10 s = 100 ms.
+	m2 := New(Config{Samples: 11, Window: time.Second, Now: func() time.Time { return now }})
+	m2.RecordTime(quotas, "", "busy", time.Second)
+	if d := m2.RecordTime(quotas, "", "busy", 10*time.Millisecond); d < 90*time.Millisecond || d > 110*time.Millisecond {
+		t.Fatalf("throttle %v, want ~100ms", d)
+	}
+	// Other client ids have no quota; byte rates are separate sensors.
+	if d := m.RecordTime(quotas, "", "idle", time.Hour); d != 0 {
+		t.Fatalf("unquoted client throttled %v", d)
+	}
+	if d := m.Record(quotas, Produce, "", "busy", 1<<30); d != 0 {
+		t.Fatalf("produce without a byte quota throttled %v", d)
+	}
+}
+
+func TestMutationsTokenBucket(t *testing.T) {
+	now := time.Unix(1000, 0)
+	m := New(Config{Samples: 11, Window: time.Second, Now: func() time.Time { return now }})
+	quotas := map[metadata.QuotaEntity]map[string]float64{{User: metadata.Named("alice")}: {ControllerMutationRate: 2}}
+	if q := m.Mutations(quotas, "bob", "x"); q != nil || q.Exceeded() || q.Throttle() != 0 {
+		t.Fatal("bob has no mutation quota")
+	}
+	q := m.Mutations(quotas, "alice", "x")
+	// The bucket starts full: 2/s x 11 x 1 s = 22 tokens.
+	q.Record(22)
+	if q.Exceeded() || q.Throttle() != 0 {
+		t.Fatal("a burst of 22 mutations exceeds a bucket of 22")
+	}
+	// A mutation may take it below zero: 10 more leaves -10, 5 s to refill.
+	q.Record(10)
+	if !q.Exceeded() || q.Throttle() != 5*time.Second {
+		t.Fatalf("exceeded %v, throttle %v; want 5s", q.Exceeded(), q.Throttle())
+	}
+	// Shared by alice's other clients (the entity names no client id).
+	if !m.Mutations(quotas, "alice", "y").Exceeded() {
+		t.Fatal("alice's other client does not share the bucket")
+	}
+	now = now.Add(4 * time.Second)
+	if q.Throttle() != time.Second {
+		t.Fatalf("after 4 s: throttle %v, want 1s", q.Throttle())
+	}
+	now = now.Add(time.Second)
+	if q.Exceeded() {
+		t.Fatal("still exceeded after refilling to zero")
+	}
+	// Giving back never fills beyond the burst.
+	q.Record(-1000)
+	q.Record(23)
+	if !q.Exceeded() {
+		t.Fatal("the bucket held more than its burst")
+	}
+}
