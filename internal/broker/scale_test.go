@@ -19,6 +19,11 @@ func createOneTopic(t testing.TB, b *arustest.Broker, name string, n int32) time
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	adm := kadm.NewClient(newFranz(t, b.Addr()))
+	// kadm's default 15 s CreateTopics timeout is too short for 10,000
+	// partitions on a loaded machine: the broker answers REQUEST_TIMED_OUT
+	// (the create still completes) and the client's retry then gets
+	// TOPIC_ALREADY_EXISTS.
+	adm.SetTimeoutMillis(int32((110 * time.Second).Milliseconds()))
 	start := time.Now()
 	resp, err := adm.CreateTopics(ctx, n, 1, nil, name)
 	took := time.Since(start)
