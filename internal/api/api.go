@@ -138,6 +138,10 @@ type Request struct {
 type Peer struct {
 	NodeID    int32
 	ClusterID string // "" when the peer does not know it yet (a new node)
+	// Authenticated is set on an inter-broker listener with TLS or SASL:
+	// the connection's principal is who the peer proved to be, and it
+	// must hold CLUSTER_ACTION for every request.
+	Authenticated bool
 }
 
 // Outcome tells the connection what to do after a request.
@@ -180,7 +184,7 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 			return Outcome{Close: true}
 		}
 		if forwarded[req.Body.Key()] {
-			unmarkForwarded(req)
+			h.unmarkForwarded(req)
 		}
 	}
 	denied, done, patch := h.authorizeRequest(req)
