@@ -136,7 +136,15 @@ func (b *Broker) dialSecured(ctx context.Context, network, addr string) (net.Con
 		tc := tls.Client(c, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("inter-broker TLS handshake with %s: %w", addr, err)
+			err = fmt.Errorf("inter-broker TLS handshake with %s: %w", addr, err)
+			var verr *tls.CertificateVerificationError
+			if errors.As(err, &verr) {
+				// The peer's certificate is not trusted: a
+				// configuration error, like a refused login.
+				err = fmt.Errorf("%w: %w (check ssl.truststore.location of the inter-broker listener)", errPeerLogin, err)
+				ps.refused(err, addr)
+			}
+			return nil, err
 		}
 		c = tc
 	}
@@ -221,21 +229,30 @@ func (ps *peerSecurity) saslMechanism() (sasl.Mechanism, error) {
 // level (at most every 10 s) and remembered for loginError.
 func (ps *peerSecurity) login(ctx context.Context, c net.Conn, addr string) error {
 	err := ps.exchange(ctx, c, addr)
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
 	if err == nil {
+		ps.mu.Lock()
 		ps.mu.loginErr = nil
+		ps.mu.Unlock()
 		return nil
 	}
 	if errors.Is(err, errPeerLogin) {
-		ps.mu.loginErr = err
-		if time.Since(ps.mu.lastError) >= 10*time.Second {
-			ps.mu.lastError = time.Now()
-			ps.logger.Error("inter-broker login refused by a peer: check the username and password of the inter-broker listener's sasl.jaas.config "+
-				"and sasl.mechanism.inter.broker.protocol", "listener", ps.listener, "peer", addr, "user", ps.user, "mechanism", ps.mechanism, "err", err)
-		}
+		ps.refused(err, addr)
 	}
 	return err
+}
+
+// refused remembers a refused login (or an untrusted peer certificate)
+// and logs it at error level, at most every 10 s.
+func (ps *peerSecurity) refused(err error, addr string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.mu.loginErr = err
+	if time.Since(ps.mu.lastError) >= 10*time.Second {
+		ps.mu.lastError = time.Now()
+		ps.logger.Error("inter-broker login refused by a peer: check the inter-broker listener's sasl.jaas.config (username, password), "+
+			"sasl.mechanism.inter.broker.protocol and ssl.truststore.location", "listener", ps.listener, "peer", addr, "user", ps.user,
+			"mechanism", ps.mechanism, "err", err)
+	}
 }
 
 // loginError is the last refused login, nil when the last one succeeded.

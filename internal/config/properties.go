@@ -117,6 +117,10 @@ func (lp listenerProps) apply(b *Broker) error {
 				lp.interBrokerName, internal)
 		}
 	}
+	if len(lp.listeners) == 0 && internal != "" {
+		// The listener's address comes from --inter-broker-listener.
+		b.Security.InterBrokerListenerName = internal
+	}
 	for _, l := range lp.advertised {
 		switch {
 		case l.name == internal:

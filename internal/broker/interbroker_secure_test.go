@@ -1,0 +1,300 @@
+package broker_test
+
+// Secured inter-broker listeners: brokers replicate, forward, register
+// and run Raft over SSL, SASL_PLAINTEXT and SASL_SSL, logging in as the
+// inter-broker user of their configuration; a wrong password keeps a
+// broker out, and a principal without CLUSTER_ACTION cannot talk to the
+// inter-broker listener.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/arustest"
+	"github.com/arus-io/arus/internal/broker"
+	"github.com/arus-io/arus/internal/config"
+	"github.com/arus-io/arus/internal/server"
+)
+
+// interBrokerProps are server.properties keys (Kafka's) of a secured
+// inter-broker listener named BROKER, with a PLAINTEXT client listener
+// whose ANONYMOUS clients are super users (the test's admin).
+func interBrokerProps(t *testing.T, ca *arustest.CA, protocol, mechanism, password string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	props := map[string]string{
+		"inter.broker.listener.name":     "BROKER",
+		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,BROKER:" + protocol,
+		"authorizer.class.name":          config.StandardAuthorizer,
+		"super.users":                    "User:broker;User:ANONYMOUS;User:CN=broker",
+	}
+	if strings.Contains(protocol, "SSL") {
+		props["listener.name.broker.ssl.keystore.location"] = arustest.WriteFile(t, dir, "broker.pem", ca.Issue(t, "broker", true))
+		props["listener.name.broker.ssl.truststore.location"] = arustest.WriteFile(t, dir, "ca.pem", ca.PEM)
+		props["listener.name.broker.ssl.client.auth"] = "required"
+	}
+	if strings.HasPrefix(protocol, "SASL") {
+		props["sasl.mechanism.inter.broker.protocol"] = mechanism
+		props["listener.name.broker.sasl.enabled.mechanisms"] = mechanism
+		users := `org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="` + password +
+			`" user_broker="broker-secret" user_alice="alice-secret";`
+		props["listener.name.broker.plain.sasl.jaas.config"] = users
+		if mechanism != "PLAIN" {
+			props["listener.name.broker."+strings.ToLower(mechanism)+".sasl.jaas.config"] =
+				`org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="` + password + `";`
+		}
+	}
+	return props
+}
+
+// withProps applies server.properties keys to a node's config.
+func withProps(t *testing.T, props map[string]string) arustest.Option {
+	return func(c *config.Broker) {
+		if err := config.ApplyProperties(c, props); err != nil {
+			t.Errorf("properties: %v", err)
+		}
+	}
+}
+
+func TestInterBrokerSecuredListeners(t *testing.T) {
+	for _, tc := range []struct{ protocol, mechanism string }{
+		{"SASL_SSL", "PLAIN"},
+		{"SASL_PLAINTEXT", "SCRAM-SHA-512"},
+		{"SSL", ""},
+	} {
+		t.Run(tc.protocol+"_"+tc.mechanism, func(t *testing.T) {
+			ctx := testContext(t)
+			props := interBrokerProps(t, arustest.NewCA(t, "inter-broker CA"), tc.protocol, tc.mechanism, "broker-secret")
+			c := arustest.StartQuorumCluster(t, 3, withProps(t, props), arustest.WithTransactionStatePartitions(1))
+			addrs := c.ListenerAddrs()
+
+			// CreateTopics through a node that is not the active
+			// controller is forwarded over the secured listener, and
+			// replication runs over it.
+			via := addrs[0]
+			if ctl := c.ActiveController(); ctl == 1 {
+				via = addrs[1]
+			}
+			adm := kadm.NewClient(newFranz(t, via))
+			minISR := "2"
+			resp, err := adm.CreateTopics(ctx, 3, 3, map[string]*string{"min.insync.replicas": &minISR}, "secured")
+			if err == nil {
+				err = resp.Error()
+			}
+			if err != nil {
+				t.Fatalf("create topic through a follower: %v", err)
+			}
+			producer := newFranz(t, addrs[2], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("secured"))
+			for i := range 30 {
+				if err := producer.ProduceSync(ctx, kgo.StringRecord("r"+string(rune('a'+i%26)))).FirstErr(); err != nil {
+					t.Fatalf("acks=all produce %d: %v", i, err)
+				}
+			}
+			arustest.Eventually(t, 20*time.Second, "every partition fully in sync", func() bool {
+				td, err := adm.ListTopics(ctx, "secured")
+				if err != nil {
+					return false
+				}
+				for _, p := range td["secured"].Partitions {
+					if len(p.ISR) != 3 {
+						return false
+					}
+				}
+				return true
+			})
+			if got := consumeAllFranz(t, ctx, addrs[1], "secured", 30); len(got) != 30 {
+				t.Fatalf("consumed %d records, want 30", len(got))
+			}
+
+			// A connection that does not speak the listener's protocol
+			// (plain TCP with a peer handshake) is refused.
+			raw := dialPeer(t, c.InterBrokerAddr(1), 2, "")
+			_ = raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := raw.Write(rawRequest(kmsg.NewPtrApiVersionsRequest(), 1)); err == nil {
+				if _, err := io.ReadFull(raw, make([]byte, 4)); err == nil {
+					t.Fatal("a plain connection got an answer from a secured inter-broker listener")
+				}
+			}
+		})
+	}
+}
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestInterBrokerWrongPasswordDoesNotJoin(t *testing.T) {
+	ca := arustest.NewCA(t, "inter-broker CA")
+	c := arustest.StartQuorumCluster(t, 1, withProps(t, interBrokerProps(t, ca, "SASL_SSL", "PLAIN", "broker-secret")))
+	// Node 2, a broker-only node, has the wrong inter-broker password.
+	cfg := config.Broker{NodeID: 2, Listener: "127.0.0.1:0", InterBrokerListener: "127.0.0.1:0", DataDir: t.TempDir(),
+		ControllerQuorumVoters: c.Voters(), HTTPListener: ""}
+	if err := config.ApplyProperties(&cfg, interBrokerProps(t, ca, "SASL_SSL", "PLAIN", "wrong-secret")); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	start := time.Now()
+	b, err := broker.Start(cfg, logger, broker.WithTiming(c.Timing))
+	if err == nil {
+		_ = b.Shutdown(context.Background())
+		t.Fatal("a broker with the wrong inter-broker password started")
+	}
+	if !strings.Contains(err.Error(), "inter-broker login refused") || !strings.Contains(err.Error(), "cannot join") {
+		t.Fatalf("start error %q does not say the inter-broker login was refused", err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Fatalf("the refused broker took %s to give up", time.Since(start))
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "inter-broker login refused") {
+		t.Fatalf("no error logged about the refused login:\n%s", logs.String())
+	}
+	if _, ok := c.Broker(1).Controller().Image().Brokers[2]; ok {
+		t.Fatal("the refused broker is registered")
+	}
+}
+
+// saslLogin logs in on c with PLAIN (SaslHandshake v1, SaslAuthenticate
+// v1); it returns the SaslAuthenticate error code.
+func saslLogin(t *testing.T, c net.Conn, user, password string) int16 {
+	t.Helper()
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, "PLAIN"
+	if _, err := c.Write(rawRequest(hs, 1)); err != nil {
+		t.Fatal(err)
+	}
+	hsResp := kmsg.NewPtrSASLHandshakeResponse()
+	hsResp.Version = 1
+	if err := hsResp.ReadFrom(readResponse(t, c, 1)); err != nil || hsResp.ErrorCode != 0 {
+		t.Fatalf("handshake: %v %d", err, hsResp.ErrorCode)
+	}
+	au := kmsg.NewPtrSASLAuthenticateRequest()
+	au.Version = 1
+	au.SASLAuthBytes = []byte("\x00" + user + "\x00" + password)
+	if _, err := c.Write(rawRequest(au, 2)); err != nil {
+		t.Fatal(err)
+	}
+	auResp := kmsg.NewPtrSASLAuthenticateResponse()
+	auResp.Version = 1
+	if err := auResp.ReadFrom(readResponse(t, c, 2)); err != nil {
+		t.Fatal(err)
+	}
+	return auResp.ErrorCode
+}
+
+// closedByPeer reports whether the server closes c before answering a
+// request (reading fails with EOF or a reset).
+func closedByPeer(t *testing.T, c net.Conn, req kmsg.Request) bool {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(rawRequest(req, 9)); err != nil {
+		return true
+	}
+	_, err := io.ReadFull(c, make([]byte, 4))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the server neither answered nor closed the connection")
+	}
+	return err != nil
+}
+
+func TestInterBrokerListenerNeedsClusterAction(t *testing.T) {
+	ctx := testContext(t)
+	c := arustest.StartQuorumCluster(t, 1, withProps(t, interBrokerProps(t, arustest.NewCA(t, "inter-broker CA"), "SASL_PLAINTEXT", "PLAIN", "broker-secret")))
+	b := c.Broker(1)
+	inter := c.InterBrokerAddr(1)
+	cid := b.Controller().Image().ClusterID
+	heartbeat := func() kmsg.Request {
+		hb := kmsg.NewPtrBrokerHeartbeatRequest()
+		hb.BrokerID, hb.WantShutdown = 1, true
+		return hb
+	}
+
+	// alice has a valid login but no CLUSTER_ACTION: the connection is
+	// closed after the login, before any inter-broker API.
+	conn := dial(t, inter)
+	if code := saslLogin(t, conn, "alice", "alice-secret"); code != 0 {
+		t.Fatalf("alice's login: error code %d", code)
+	}
+	if _, err := conn.Write(server.AppendPeerHandshake(nil, 1, cid)); err != nil {
+		t.Fatal(err)
+	}
+	if !closedByPeer(t, conn, heartbeat()) {
+		t.Fatal("alice, without CLUSTER_ACTION, was served on the inter-broker listener")
+	}
+	if br, ok := b.Controller().Image().Brokers[1]; !ok || br.Fenced {
+		t.Fatal("alice's heartbeat fenced node 1")
+	}
+
+	// A wrong password gets SASL_AUTHENTICATION_FAILED.
+	conn = dial(t, inter)
+	if code := saslLogin(t, conn, "broker", "nope"); code != 58 {
+		t.Fatalf("wrong password: error code %d, want 58 (SASL_AUTHENTICATION_FAILED)", code)
+	}
+
+	// Not logging in at all closes the connection.
+	if !closedByPeer(t, dialPeer(t, inter, 1, cid), kmsg.NewPtrApiVersionsRequest()) {
+		t.Fatal("a peer that did not log in was served")
+	}
+
+	// The broker user (a super user) is served.
+	conn = dial(t, inter)
+	if code := saslLogin(t, conn, "broker", "broker-secret"); code != 0 {
+		t.Fatalf("broker login: error code %d", code)
+	}
+	if _, err := conn.Write(server.AppendPeerHandshake(nil, 1, cid)); err != nil {
+		t.Fatal(err)
+	}
+	if keys := apiVersionKeys(t, conn); len(keys) == 0 {
+		t.Fatal("the broker user got no ApiVersions")
+	}
+
+	// Granting alice CLUSTER_ACTION admits her.
+	adm := kadm.NewClient(newFranz(t, b.Addr()))
+	acl := kadm.NewACLs().Allow("User:alice").Clusters().Operations(kadm.OpClusterAction).ResourcePatternType(kadm.ACLPatternLiteral)
+	if res, err := adm.CreateACLs(ctx, acl); err != nil || res[0].Err != nil {
+		t.Fatalf("create acl: %v %v", err, res)
+	}
+	arustest.Eventually(t, 10*time.Second, "alice admitted with CLUSTER_ACTION", func() bool {
+		conn := dial(t, inter)
+		defer conn.Close()
+		if saslLogin(t, conn, "alice", "alice-secret") != 0 {
+			return false
+		}
+		if _, err := conn.Write(server.AppendPeerHandshake(nil, 1, cid)); err != nil {
+			return false
+		}
+		return !closedByPeer(t, conn, kmsg.NewPtrApiVersionsRequest())
+	})
+
+	// On the client listener the inter-broker APIs stay closed to anyone.
+	if !closedByPeer(t, dial(t, b.Addr()), heartbeat()) {
+		t.Fatal("the client listener served BrokerHeartbeat")
+	}
+}
