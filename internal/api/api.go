@@ -128,6 +128,10 @@ type Request struct {
 	// Size is the request's size on the wire in bytes (what produce
 	// quotas count).
 	Size int
+	// Loopback marks a broker's request to itself served in process
+	// (transaction markers for its own partitions): an inter-broker
+	// request with a broker's rights, which no connection carries.
+	Loopback bool
 	// forwardedFor is set on the active controller for a client request
 	// another broker forwarded: it is authorized as that client's.
 	forwardedFor bool
@@ -138,10 +142,6 @@ type Request struct {
 type Peer struct {
 	NodeID    int32
 	ClusterID string // "" when the peer does not know it yet (a new node)
-	// Authenticated is set on an inter-broker listener with TLS or SASL:
-	// the connection's principal is who the peer proved to be, and it
-	// must hold CLUSTER_ACTION for every request.
-	Authenticated bool
 }
 
 // Outcome tells the connection what to do after a request.

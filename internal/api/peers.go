@@ -1,14 +1,16 @@
 package api
 
-// Admission of requests on the inter-broker listener. On an SSL,
-// SASL_PLAINTEXT or SASL_SSL inter-broker listener the connection's
-// principal (its login or client certificate) must hold CLUSTER_ACTION on
-// the cluster for every request (internal/server checks it once at
-// connect time too, for Raft connections as well). On a PLAINTEXT one
-// nothing is authenticated and a peer proves it belongs to the cluster by
-// what it can know. On both, the connection's handshake names its node
-// id and the cluster id (internal/server reads it), and every request is
-// checked against the current metadata image:
+// Admission of requests on the inter-broker listener. The connection's
+// principal must hold CLUSTER_ACTION on the cluster (or be a super user)
+// for every request, as Kafka asks of the inter-broker APIs:
+// internal/server checks it once at connect time too, for Raft
+// connections as well. That principal is who the peer logged in as on a
+// SASL inter-broker listener, its client certificate's on SSL, and
+// ANONYMOUS on PLAINTEXT (with an authorizer, Kafka's User:ANONYMOUS in
+// super.users, or a secured inter-broker listener). Without an authorizer
+// every principal passes. Besides, the connection's handshake names the
+// peer's node id and the cluster id (internal/server reads it), and every
+// request is checked against the current metadata image:
 //
 //   - a cluster id that differs from ours is refused. An empty one is not
 //     enforced, as Kafka's KafkaRaftClient.hasValidClusterId does not
@@ -39,7 +41,7 @@ var errPeerRefused = errors.New("peer refused")
 func (h *Handlers) admitPeer(req *Request) error {
 	im := h.deps.Controller.Image()
 	p := req.Peer
-	if p.Authenticated && !h.peerMayAct(req) {
+	if !req.Loopback && !h.peerMayAct(req) {
 		return fmt.Errorf("%w: principal %s lacks CLUSTER_ACTION on the cluster", errPeerRefused, req.Principal)
 	}
 	if p.ClusterID != "" && im.ClusterID != "" && p.ClusterID != im.ClusterID {

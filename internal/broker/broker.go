@@ -185,7 +185,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	b.remote = newRemote(b)
 	b.txns = txn.New(txn.Config{
 		NodeID: cfg.NodeID, Transactions: cfg.Transactions, Metadata: b.controller, CreateTopic: b.createInternalTopic,
-		Partitions: b, SendMarkers: api.MarkerSender(b.remote.sendToNode), Logger: logger,
+		Partitions: b, SendMarkers: api.MarkerSender(b.sendToNode), Logger: logger,
 	})
 	creds, err := newCredentials(cfg.Security, b.controller)
 	if err != nil {
@@ -201,6 +201,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if err != nil {
 		return b, err
 	}
+	b.warnAnonymousPeers(authorizer)
 	var meta api.Metadata = b.publisher
 	if b.opts.controller != nil {
 		meta = sharedMetadata{b.publisher, b.controller}

@@ -9,6 +9,7 @@ package broker_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/arus-io/arus/internal/arustest"
 	"github.com/arus-io/arus/internal/broker"
@@ -296,5 +298,98 @@ func TestInterBrokerListenerNeedsClusterAction(t *testing.T) {
 	// On the client listener the inter-broker APIs stay closed to anyone.
 	if !closedByPeer(t, dial(t, b.Addr()), heartbeat()) {
 		t.Fatal("the client listener served BrokerHeartbeat")
+	}
+}
+
+// answers reports whether the server answers an ApiVersions request on c
+// (reading the whole response) rather than closing it.
+func answers(c net.Conn) bool {
+	if _, err := c.Write(rawRequest(kmsg.NewPtrApiVersionsRequest(), 10)); err != nil {
+		return false
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		return false
+	}
+	_, err := io.ReadFull(c, make([]byte, binary.BigEndian.Uint32(size[:])))
+	return err == nil
+}
+
+// forwardedCreateTopics is a CreateTopics v7 as a broker forwards it:
+// the client's principal and host in arus's forwarding tag.
+func forwardedCreateTopics(topic, principal string) kmsg.Request {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version = 7
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 1, 1
+	req.Topics = append(req.Topics, rt)
+	val := binary.BigEndian.AppendUint16(nil, uint16(len(principal)))
+	val = append(val, principal...)
+	val = binary.BigEndian.AppendUint16(val, 9)
+	val = append(val, "127.0.0.1"...)
+	req.UnknownTags.Set(10_001, val)
+	return req
+}
+
+// createTopicsCode sends req on c and returns the topic's error code.
+func createTopicsCode(t *testing.T, c net.Conn, req kmsg.Request, corr int32) int16 {
+	t.Helper()
+	if _, err := c.Write(rawRequest(req, corr)); err != nil {
+		t.Fatal(err)
+	}
+	body := readResponse(t, c, corr)
+	resp := kmsg.NewPtrCreateTopicsResponse()
+	resp.Version = 7
+	if err := resp.ReadFrom(body[1:]); err != nil { // body[0]: the response header's tags
+		t.Fatal(err)
+	}
+	if len(resp.Topics) != 1 {
+		t.Fatalf("%d topics in the response", len(resp.Topics))
+	}
+	return resp.Topics[0].ErrorCode
+}
+
+// A forwarded client principal is believed only from a connection that
+// may act as a broker: on a PLAINTEXT inter-broker listener with an
+// authorizer, that is ANONYMOUS with CLUSTER_ACTION.
+func TestForwardedPrincipalNeedsClusterAction(t *testing.T) {
+	ctx := testContext(t)
+	c := arustest.StartQuorumCluster(t, 1, func(cfg *config.Broker) {
+		cfg.ListenerName = "SASL_PLAINTEXT"
+		cfg.Security.AuthorizerClassName = config.StandardAuthorizer
+		cfg.Security.SuperUsers = "User:admin"
+		cfg.Security.PlainJAAS = map[string]string{"": `org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-secret";`}
+	})
+	b := c.Broker(1)
+	inter, cid := c.InterBrokerAddr(1), b.Controller().Image().ClusterID
+
+	// ANONYMOUS may not act as a broker: a "peer" claiming to forward
+	// the super user's request is closed before it is served.
+	if !closedByPeer(t, dialPeer(t, inter, 1, cid), forwardedCreateTopics("stolen", "User:admin")) {
+		t.Fatal("a PLAINTEXT peer without CLUSTER_ACTION was served")
+	}
+	adm := kadm.NewClient(newFranz(t, b.Addr(), kgo.SASL(plain.Auth{User: "admin", Pass: "admin-secret"}.AsMechanism())))
+	if topics, err := adm.ListTopics(ctx, "stolen"); err != nil || topics.Has("stolen") {
+		t.Fatalf("the refused request created its topic (%v)", err)
+	}
+
+	// With CLUSTER_ACTION for ANONYMOUS (Kafka's setup for a PLAINTEXT
+	// inter-broker listener) the forwarded principal is believed: the
+	// one named, not the connection's, is authorized.
+	acl := kadm.NewACLs().Allow("User:ANONYMOUS").Clusters().Operations(kadm.OpClusterAction).ResourcePatternType(kadm.ACLPatternLiteral)
+	if res, err := adm.CreateACLs(ctx, acl); err != nil || res[0].Err != nil {
+		t.Fatalf("create acl: %v %v", err, res)
+	}
+	var conn net.Conn
+	arustest.Eventually(t, 10*time.Second, "ANONYMOUS admitted on the inter-broker listener", func() bool {
+		conn = dialPeer(t, inter, 1, cid)
+		return answers(conn)
+	})
+	if code := createTopicsCode(t, conn, forwardedCreateTopics("mallory-topic", "User:mallory"), 11); code != 29 {
+		t.Fatalf("forwarded for User:mallory: error code %d, want 29 (TOPIC_AUTHORIZATION_FAILED)", code)
+	}
+	if code := createTopicsCode(t, conn, forwardedCreateTopics("admin-topic", "User:admin"), 12); code != 0 {
+		t.Fatalf("forwarded for User:admin: error code %d, want 0", code)
 	}
 }

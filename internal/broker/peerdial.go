@@ -38,6 +38,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/arus-io/arus/internal/api"
 	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/server"
@@ -385,4 +386,48 @@ func (ps *peerSecurity) interBrokerUser(m auth.ScramMechanism, user string) (str
 		return "", false
 	}
 	return ps.secret, true
+}
+
+// sendToNode sends an inter-broker request to broker node: over its
+// inter-broker listener, or, for this node, served in process as a
+// loopback request. Looping back through the listener would log in as
+// ANONYMOUS on a PLAINTEXT inter-broker listener, which an authorizer
+// rightly refuses unless ANONYMOUS may act as a broker.
+func (b *Broker) sendToNode(ctx context.Context, node int32, req kmsg.Request) (kmsg.Response, error) {
+	if node != b.cfg.NodeID || b.handlers == nil {
+		return b.remote.sendToNode(ctx, node, req)
+	}
+	_, maxVersion, ok := api.VersionRange(req.Key())
+	if !ok {
+		return nil, fmt.Errorf("api key %d is not served", req.Key())
+	}
+	req.SetVersion(maxVersion)
+	out := b.handlers.Serve(ctx, &api.Request{Version: maxVersion, Body: req, Listener: api.ListenerInterBroker, Loopback: true,
+		Peer: api.Peer{NodeID: b.cfg.NodeID, ClusterID: b.controller.Image().ClusterID}, Principal: auth.Anonymous, ClientHost: "/127.0.0.1"})
+	if out.Wait != nil {
+		out = out.Wait()
+	}
+	if out.Release != nil {
+		out.Release()
+	}
+	if out.Response == nil {
+		return nil, fmt.Errorf("api key %d: no response from this node's own handler", req.Key())
+	}
+	return out.Response, nil
+}
+
+// warnAnonymousPeers warns when peers will be refused: with an
+// authorizer, a PLAINTEXT inter-broker listener admits only peers whose
+// principal, ANONYMOUS, may act as a broker.
+func (b *Broker) warnAnonymousPeers(a *auth.Authorizer) {
+	voters, _ := config.ParseVoters(b.cfg.ControllerQuorumVoters)
+	if _, voter := voters[b.cfg.NodeID]; len(voters) <= 1 && (voter || len(voters) == 0) {
+		return // alone: no peer connects
+	}
+	if b.peerSec.secured() || !a.Enabled() || a.Authorize(auth.Anonymous, "127.0.0.1", auth.OpClusterAction, auth.ResourceCluster, auth.ClusterName) {
+		return
+	}
+	b.logger.Warn("authorizer.class.name is set and the inter-broker listener is PLAINTEXT: peers connect as User:ANONYMOUS, "+
+		"which needs CLUSTER_ACTION on the cluster (super.users=...;User:ANONYMOUS, as Kafka needs), or secure the inter-broker "+
+		"listener (inter.broker.listener.name with SSL, SASL_PLAINTEXT or SASL_SSL)", "super_users", b.cfg.Security.SuperUsers)
 }

@@ -71,8 +71,9 @@ func readPeerHandshake(r io.Reader) (api.Peer, error) {
 // authenticatePeer runs the SASL login of a connection to a SASL
 // inter-broker listener, before its handshake: the peer sends
 // SaslHandshake v1 and SaslAuthenticate requests (nothing else) and each
-// is answered at once. On any listener with TLS or SASL it then asks
-// cfg.AuthorizePeer whether the principal may act as a broker. Kafka and
+// is answered at once. It then asks cfg.AuthorizePeer whether the
+// principal (ANONYMOUS without a login or client certificate) may act as
+// a broker. Kafka and
 // Raft connections log in the same way, so both are authenticated
 // before admit tells them apart. The session does not expire
 // (connections.max.reauth.ms applies to client listeners): a peer that
@@ -86,7 +87,7 @@ func (c *conn) authenticatePeer() error {
 			return err
 		}
 	}
-	if (c.s.cfg.TLS != nil || c.s.cfg.SASL != nil) && c.s.cfg.AuthorizePeer != nil {
+	if c.s.cfg.AuthorizePeer != nil {
 		host := strings.TrimPrefix(c.clientHost, "/")
 		if !c.s.cfg.AuthorizePeer(c.principal, host) {
 			return fmt.Errorf("%w: principal %s may not act as a broker (it needs CLUSTER_ACTION on the cluster, or super.users)",
@@ -180,7 +181,6 @@ func (c *conn) admit() (handoff bool, err error) {
 		return true, nil
 	case head == peerMagic:
 		c.peer, err = readPeerHandshake(c.nc)
-		c.peer.Authenticated = c.s.cfg.TLS != nil || c.s.cfg.SASL != nil
 		_ = c.nc.SetReadDeadline(time.Time{})
 		return false, err
 	}
