@@ -9,6 +9,8 @@ package broker_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -391,5 +393,78 @@ func TestForwardedPrincipalNeedsClusterAction(t *testing.T) {
 	}
 	if code := createTopicsCode(t, conn, forwardedCreateTopics("admin-topic", "User:admin"), 12); code != 0 {
 		t.Fatalf("forwarded for User:admin: error code %d, want 0", code)
+	}
+}
+
+// listener.name.<listener>.* overrides, as Kafka reads them: each
+// listener its own mechanisms, keystore and ssl.client.auth.
+func TestPerListenerSecurityOverrides(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	ca := arustest.NewCA(t, "listener CA")
+	props := map[string]string{
+		"listeners":                                       "PLAINTEXT://127.0.0.1:0,SASLA://127.0.0.1:0,SCRAMONLY://127.0.0.1:0,TLSA://127.0.0.1:0,MTLS://127.0.0.1:0",
+		"listener.security.protocol.map":                  "PLAINTEXT:PLAINTEXT,SASLA:SASL_PLAINTEXT,SCRAMONLY:SASL_PLAINTEXT,TLSA:SSL,MTLS:SSL",
+		"sasl.enabled.mechanisms":                         "PLAIN,SCRAM-SHA-512",
+		"listener.name.scramonly.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+		"plain.sasl.jaas.config":                          `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";`,
+		"ssl.keystore.location":                           arustest.WriteFile(t, dir, "global.pem", ca.Issue(t, "global", true)),
+		"ssl.truststore.location":                         arustest.WriteFile(t, dir, "ca.pem", ca.PEM),
+		"listener.name.mtls.ssl.keystore.location":        arustest.WriteFile(t, dir, "mtls.pem", ca.Issue(t, "mtls-listener", true)),
+		"listener.name.mtls.ssl.client.auth":              "required",
+	}
+	b := arustest.StartBroker(t, withProps(t, props))
+	alice := kgo.SASL(plain.Auth{User: "alice", Pass: "alice-secret"}.AsMechanism())
+
+	// PLAIN works where it is enabled, and not on SCRAMONLY.
+	if _, err := kadm.NewClient(newFranz(t, b.ListenerAddr("SASLA").String(), alice)).BrokerMetadata(ctx); err != nil {
+		t.Fatalf("PLAIN on SASLA: %v", err)
+	}
+	conn := dial(t, b.ListenerAddr("SCRAMONLY").String())
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, "PLAIN"
+	if _, err := conn.Write(rawRequest(hs, 1)); err != nil {
+		t.Fatal(err)
+	}
+	hsResp := kmsg.NewPtrSASLHandshakeResponse()
+	hsResp.Version = 1
+	if err := hsResp.ReadFrom(readResponse(t, conn, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if hsResp.ErrorCode != 33 || len(hsResp.SupportedMechanisms) != 1 || hsResp.SupportedMechanisms[0] != "SCRAM-SHA-512" {
+		t.Fatalf("PLAIN on SCRAMONLY: code %d, mechanisms %v; want 33 (UNSUPPORTED_SASL_MECHANISM), [SCRAM-SHA-512]",
+			hsResp.ErrorCode, hsResp.SupportedMechanisms)
+	}
+
+	// Each SSL listener serves its own keystore; MTLS wants a client
+	// certificate, TLSA does not.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.PEM)
+	served := func(name string, certs []tls.Certificate) (string, error) {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", b.ListenerAddr(name).String(),
+			&tls.Config{RootCAs: pool, Certificates: certs, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		// TLS 1.3: a refused client certificate shows on the first read.
+		if !answers(c) {
+			return "", errors.New("connection closed after the handshake")
+		}
+		return c.ConnectionState().PeerCertificates[0].Subject.CommonName, nil
+	}
+	if cn, err := served("TLSA", nil); err != nil || cn != "global" {
+		t.Fatalf("TLSA: certificate %q, %v; want global's", cn, err)
+	}
+	if _, err := served("MTLS", nil); err == nil {
+		t.Fatal("MTLS (listener.name.mtls.ssl.client.auth=required) accepted a client without a certificate")
+	}
+	clientPEM := ca.Issue(t, "client", false)
+	clientCert, err := tls.X509KeyPair(clientPEM, clientPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cn, err := served("MTLS", []tls.Certificate{clientCert}); err != nil || cn != "mtls-listener" {
+		t.Fatalf("MTLS with a client certificate: server certificate %q, %v; want mtls-listener's", cn, err)
 	}
 }

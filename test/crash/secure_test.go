@@ -121,7 +121,7 @@ func (s *clusterSecurity) producerSetup(t *testing.T, c *cluster) []kgo.Opt {
 	}
 	topicACL := kadm.NewACLs().Allow("User:"+producerUser).Topics(c.topic).
 		Operations(kadm.OpWrite, kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternLiteral)
-	clusterACL := kadm.NewACLs().Allow("User:"+producerUser).Clusters().
+	clusterACL := kadm.NewACLs().Allow("User:" + producerUser).Clusters().
 		Operations(kadm.OpIdempotentWrite).ResourcePatternType(kadm.ACLPatternLiteral)
 	for _, acl := range []*kadm.ACLBuilder{topicACL, clusterACL} {
 		res, err := adm.CreateACLs(ctx, acl)
