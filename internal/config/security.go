@@ -134,12 +134,18 @@ func (s *Security) ForListener(name string) ListenerSecurity {
 }
 
 // InterBrokerProtocol is the security protocol of the inter-broker
-// listener.
+// listener: its listener.security.protocol.map entry, PLAINTEXT without
+// one (Kafka refuses a listener missing from the map; arus's inter-broker
+// listener was always PLAINTEXT, and configs written for that keep
+// working).
 func (s *Security) InterBrokerProtocol() (string, error) {
 	if s.InterBrokerListenerName == "" {
 		return ProtocolPlaintext, nil
 	}
-	return s.Protocol(s.InterBrokerListenerName)
+	if p, err := s.Protocol(s.InterBrokerListenerName); err == nil {
+		return p, nil
+	}
+	return ProtocolPlaintext, nil
 }
 
 // InterBrokerJAAS is the JAAS config the inter-broker client logs in
