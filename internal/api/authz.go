@@ -10,8 +10,8 @@ package api
 // out. With no authorizer configured every check passes.
 //
 // Requests on the inter-broker listener come from peers, which are
-// trusted (they proved membership with the handshake and, on a secured
-// inter-broker listener, hold CLUSTER_ACTION: see peers.go). A client
+// trusted (their connection's principal holds CLUSTER_ACTION and they
+// proved membership with the handshake: see peers.go). A client
 // request a broker forwarded to the active controller carries the
 // client's principal and host in a tagged field and is authorized as the
 // client's, but only when the connection it came on may act as a broker

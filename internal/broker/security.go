@@ -151,10 +151,12 @@ func (b *Broker) secureServerConfig(cfg *server.Config, name string, creds *cred
 	ls := sec.ForListener(name)
 	if protocol == config.ProtocolSSL || protocol == config.ProtocolSASLSSL {
 		// As Kafka: ssl.client.auth applies to SSL listeners; SASL_SSL
-		// clients authenticate with SASL and are not asked for certificates.
+		// clients authenticate with SASL and are not asked for
+		// certificates, unless listener.name.<l>.ssl.client.auth asks
+		// (KIP-684; the principal still comes from SASL).
 		clientAuth := ls.ClientAuth
 		if protocol == config.ProtocolSASLSSL {
-			clientAuth = "none"
+			clientAuth = sec.Listeners[name].ClientAuth
 		}
 		files := auth.TLSFiles{KeystoreLocation: ls.KeystoreLocation, TruststoreLocation: ls.TruststoreLocation, ClientAuth: clientAuth}
 		if b.tls == nil {

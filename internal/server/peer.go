@@ -73,11 +73,10 @@ func readPeerHandshake(r io.Reader) (api.Peer, error) {
 // SaslHandshake v1 and SaslAuthenticate requests (nothing else) and each
 // is answered at once. It then asks cfg.AuthorizePeer whether the
 // principal (ANONYMOUS without a login or client certificate) may act as
-// a broker. Kafka and
-// Raft connections log in the same way, so both are authenticated
-// before admit tells them apart. The session does not expire
-// (connections.max.reauth.ms applies to client listeners): a peer that
-// must log in again reconnects.
+// a broker. Kafka and Raft connections log in the same way, so both are
+// authenticated before admit tells them apart. The session does not
+// expire (connections.max.reauth.ms applies to client listeners): a peer
+// that must log in again reconnects.
 func (c *conn) authenticatePeer() error {
 	if c.s.cfg.SASL != nil {
 		_ = c.nc.SetDeadline(time.Now().Add(handshakeTimeout))
