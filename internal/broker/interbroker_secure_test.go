@@ -182,6 +182,23 @@ func TestInterBrokerWrongPasswordDoesNotJoin(t *testing.T) {
 	if _, ok := c.Broker(1).Controller().Image().Brokers[2]; ok {
 		t.Fatal("the refused broker is registered")
 	}
+
+	// The same broker-only node with the right password copies the
+	// metadata from the voter and registers.
+	cfg = config.Broker{NodeID: 2, Listener: "127.0.0.1:0", InterBrokerListener: "127.0.0.1:0", DataDir: t.TempDir(),
+		ControllerQuorumVoters: c.Voters()}
+	if err := config.ApplyProperties(&cfg, interBrokerProps(t, ca, "SASL_SSL", "PLAIN", "broker-secret")); err != nil {
+		t.Fatal(err)
+	}
+	b, err = broker.Start(cfg, arustest.Logger(t), broker.WithTiming(c.Timing))
+	if err != nil {
+		t.Fatalf("broker-only node with the right password: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Shutdown(context.Background()) })
+	arustest.Eventually(t, 10*time.Second, "node 2 registered with the voter", func() bool {
+		br, ok := c.Broker(1).Controller().Image().Brokers[2]
+		return ok && !br.Fenced
+	})
 }
 
 // saslLogin logs in on c with PLAIN (SaslHandshake v1, SaslAuthenticate
