@@ -485,3 +485,31 @@ func TestPerListenerSecurityOverrides(t *testing.T) {
 		t.Fatalf("MTLS with a client certificate: server certificate %q, %v; want mtls-listener's", cn, err)
 	}
 }
+
+// Transaction markers for a broker's own partitions are written in
+// process, not over its inter-broker listener as ANONYMOUS: transactions
+// work with an authorizer whose super users do not include ANONYMOUS.
+func TestTransactionsWithAuthorizerWithoutAnonymousSuperUser(t *testing.T) {
+	ctx := testContext(t)
+	b := arustest.StartBroker(t, func(cfg *config.Broker) {
+		cfg.ListenerName = "SASL_PLAINTEXT"
+		cfg.Security.AuthorizerClassName = config.StandardAuthorizer
+		cfg.Security.SuperUsers = "User:admin"
+		cfg.Security.PlainJAAS = map[string]string{"": `org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-secret";`}
+	}, arustest.WithTransactionStatePartitions(1))
+	admin := kgo.SASL(plain.Auth{User: "admin", Pass: "admin-secret"}.AsMechanism())
+	if _, err := kadm.NewClient(newFranz(t, b.Addr(), admin)).CreateTopic(ctx, 1, 1, nil, "txn-acl"); err != nil {
+		t.Fatal(err)
+	}
+	producer := newFranz(t, b.Addr(), admin, kgo.TransactionalID("tx-acl"), kgo.DefaultProduceTopic("txn-acl"))
+	produceTxn(t, ctx, producer, "txn-acl", "committed", 3, true)
+	produceTxn(t, ctx, producer, "txn-acl", "aborted", 2, false)
+	produceTxn(t, ctx, producer, "txn-acl", "last", 1, true)
+	got := pollFranz(t, ctx, newFranz(t, b.Addr(), admin, kgo.ConsumeTopics("txn-acl"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted())), 4)
+	for i, want := range []string{"committed-0", "committed-1", "committed-2", "last-0"} {
+		if got[i].Value != want {
+			t.Fatalf("read_committed record %d is %q, want %q (all: %v)", i, got[i].Value, want, got)
+		}
+	}
+}
