@@ -28,7 +28,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -377,15 +376,6 @@ func (b *Broker) refusedLogin() error {
 		return fmt.Errorf("this broker cannot join the cluster: %w", err)
 	}
 	return nil
-}
-
-// interBrokerUser reports whether user logs in as the broker with the
-// inter-broker mechanism (its password is in this node's configuration).
-func (ps *peerSecurity) interBrokerUser(m auth.ScramMechanism, user string) (string, bool) {
-	if ps == nil || ps.mechanism == "" || user != ps.user || !strings.EqualFold(ps.mechanism, m.String()) {
-		return "", false
-	}
-	return ps.secret, true
 }
 
 // sendToNode sends an inter-broker request to broker node: over its
