@@ -128,6 +128,10 @@ type Request struct {
 	// Size is the request's size on the wire in bytes (what produce
 	// quotas count).
 	Size int
+	// Loopback marks a broker's request to itself served in process
+	// (transaction markers for its own partitions): an inter-broker
+	// request with a broker's rights, which no connection carries.
+	Loopback bool
 	// forwardedFor is set on the active controller for a client request
 	// another broker forwarded: it is authorized as that client's.
 	forwardedFor bool
@@ -188,7 +192,7 @@ func (h *Handlers) Serve(ctx context.Context, req *Request) Outcome {
 			return Outcome{Close: true}
 		}
 		if forwarded[req.Body.Key()] {
-			unmarkForwarded(req)
+			h.unmarkForwarded(req)
 		}
 	}
 	req.start = time.Now()

@@ -10,9 +10,14 @@ package api
 // out. With no authorizer configured every check passes.
 //
 // Requests on the inter-broker listener come from peers, which are
-// trusted (they proved membership with the handshake); a client request a
-// broker forwarded to the active controller carries the client's
-// principal and host in a tagged field and is authorized as the client's.
+// trusted (their connection's principal holds CLUSTER_ACTION and they
+// proved membership with the handshake: see peers.go). A client
+// request a broker forwarded to the active controller carries the
+// client's principal and host in a tagged field and is authorized as the
+// client's, but only when the connection it came on may act as a broker
+// (CLUSTER_ACTION, as Kafka asks of an Envelope's sender); otherwise the
+// claim is ignored and the request is authorized as the connection's own
+// principal (ANONYMOUS on a PLAINTEXT inter-broker listener).
 
 import (
 	"encoding/binary"
@@ -87,8 +92,10 @@ func markForwarded(req *Request) {
 }
 
 // unmarkForwarded takes the client's identity off a forwarded request
-// (from a peer, on the inter-broker listener) and makes req carry it.
-func unmarkForwarded(req *Request) {
+// (from a peer, on the inter-broker listener) and makes req carry it when
+// the peer's connection may act as a broker; otherwise req is authorized
+// as the connection's principal.
+func (h *Handlers) unmarkForwarded(req *Request) {
 	tags := tagsOf(req.Body)
 	if tags == nil {
 		return
@@ -100,6 +107,12 @@ func unmarkForwarded(req *Request) {
 		}
 	})
 	if val == nil {
+		return
+	}
+	if !h.peerMayAct(req) {
+		h.deps.Logger.Warn("forwarded request from a connection without CLUSTER_ACTION: authorized as the connection's principal, not the one it names",
+			"api_key", req.Body.Key(), "principal", req.Principal.String(), "remote", req.ClientHost)
+		req.forwardedFor = true
 		return
 	}
 	read := func() (string, bool) {

@@ -1,10 +1,16 @@
 package api
 
-// Admission of requests on the inter-broker listener. Until listeners are
-// authenticated, a peer proves it belongs to the cluster by what it can
-// know: the connection's handshake names its node id and the cluster id
-// (internal/server reads it), and every request is checked against the
-// current metadata image:
+// Admission of requests on the inter-broker listener. The connection's
+// principal must hold CLUSTER_ACTION on the cluster (or be a super user)
+// for every request, as Kafka asks of the inter-broker APIs:
+// internal/server checks it once at connect time too, for Raft
+// connections as well. That principal is who the peer logged in as on a
+// SASL inter-broker listener, its client certificate's on SSL, and
+// ANONYMOUS on PLAINTEXT (with an authorizer, Kafka's User:ANONYMOUS in
+// super.users, or a secured inter-broker listener). Without an authorizer
+// every principal passes. Besides, the connection's handshake names the
+// peer's node id and the cluster id (internal/server reads it), and every
+// request is checked against the current metadata image:
 //
 //   - a cluster id that differs from ours is refused. An empty one is not
 //     enforced, as Kafka's KafkaRaftClient.hasValidClusterId does not
@@ -25,6 +31,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/arus-io/arus/internal/auth"
 )
 
 // errPeerRefused marks requests refused by admitPeer.
@@ -33,6 +41,9 @@ var errPeerRefused = errors.New("peer refused")
 func (h *Handlers) admitPeer(req *Request) error {
 	im := h.deps.Controller.Image()
 	p := req.Peer
+	if !req.Loopback && !h.peerMayAct(req) {
+		return fmt.Errorf("%w: principal %s lacks CLUSTER_ACTION on the cluster", errPeerRefused, req.Principal)
+	}
 	if p.ClusterID != "" && im.ClusterID != "" && p.ClusterID != im.ClusterID {
 		return fmt.Errorf("%w: peer node %d belongs to cluster %q, this is cluster %q", errPeerRefused, p.NodeID, p.ClusterID, im.ClusterID)
 	}
@@ -51,6 +62,14 @@ func (h *Handlers) admitPeer(req *Request) error {
 		return fmt.Errorf("%w: node %d is not a registered broker of this cluster", errPeerRefused, p.NodeID)
 	}
 	return nil
+}
+
+// peerMayAct reports whether the principal of req's connection may act
+// as a broker: CLUSTER_ACTION on the cluster (or a super user), as Kafka
+// asks of the inter-broker APIs and of an Envelope's sender. Always true
+// without an authorizer.
+func (h *Handlers) peerMayAct(req *Request) bool {
+	return h.deps.Authorizer.Authorize(req.Principal, req.host(), auth.OpClusterAction, auth.ResourceCluster, auth.ClusterName)
 }
 
 // requestNodeID returns the node a request speaks for, if it names one.

@@ -47,7 +47,7 @@ func NewCA(t testing.TB, name string) *CA {
 
 // Issue returns a PEM body holding a new private key and its certificate
 // for subject CN=cn (Kafka's PEM keystore layout); a server certificate is
-// valid for 127.0.0.1.
+// valid for 127.0.0.1 and localhost, as a server and as a client.
 func (ca *CA) Issue(t testing.TB, cn string, server bool) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -61,7 +61,9 @@ func (ca *CA) Issue(t testing.TB, cn string, server bool) []byte {
 	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		// A broker's certificate is also its client certificate towards
+		// peers (mTLS on the inter-broker listener).
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
 		tmpl.DNSNames = []string{"localhost"}
 	}

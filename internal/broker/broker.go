@@ -60,7 +60,10 @@ type Broker struct {
 	// extra are the client listeners after the first; tls the
 	// certificates of SSL and SASL_SSL listeners, by ssl.client.auth.
 	extra []*clientListener
-	tls   map[string]*auth.ServerTLS
+	tls   map[auth.TLSFiles]*auth.ServerTLS
+	// peerSec is how this node dials its peers' inter-broker listeners
+	// (TLS, SASL login; peerdial.go).
+	peerSec *peerSecurity
 
 	opts     options
 	replicas *replica.Manager // follower fetchers
@@ -182,16 +185,23 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	b.remote = newRemote(b)
 	b.txns = txn.New(txn.Config{
 		NodeID: cfg.NodeID, Transactions: cfg.Transactions, Metadata: b.controller, CreateTopic: b.createInternalTopic,
-		Partitions: b, SendMarkers: api.MarkerSender(b.remote.sendToNode), Logger: logger,
+		Partitions: b, SendMarkers: api.MarkerSender(b.sendToNode), Logger: logger,
 	})
 	creds, err := newCredentials(cfg.Security, b.controller)
 	if err != nil {
+		return b, err
+	}
+	if b.peerSec, err = newPeerSecurity(cfg.Security, logger); err != nil {
+		return b, err
+	}
+	if err := creds.addPeerLogin(b.peerSec); err != nil {
 		return b, err
 	}
 	authorizer, err := newAuthorizer(cfg.Security, b.controller)
 	if err != nil {
 		return b, err
 	}
+	b.warnAnonymousPeers(authorizer)
 	var meta api.Metadata = b.publisher
 	if b.opts.controller != nil {
 		meta = sharedMetadata{b.publisher, b.controller}
@@ -223,10 +233,19 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	if err != nil {
 		return b, fmt.Errorf("listen on %s: %w", cfg.Listener, err)
 	}
-	b.interServer, err = server.Listen(cfg.InterBrokerListener, server.Config{
+	interCfg := server.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes, Handlers: handlers, Logger: logger.With("listener", "inter-broker"),
 		InterBroker: true, Preface: quorum.Preface(), Handoff: raftConns.deliver, Metrics: b.metrics,
-	})
+		AuthorizePeer: func(p auth.Principal, host string) bool {
+			return authorizer.Authorize(p, host, auth.OpClusterAction, auth.ResourceCluster, auth.ClusterName)
+		},
+	}
+	if b.peerSec.secured() {
+		if _, err := b.secureServerConfig(&interCfg, cfg.Security.InterBrokerListenerName, creds); err != nil {
+			return b, err
+		}
+	}
+	b.interServer, err = server.Listen(cfg.InterBrokerListener, interCfg)
 	if err != nil {
 		return b, fmt.Errorf("listen on %s (inter-broker listener): %w", cfg.InterBrokerListener, err)
 	}
@@ -263,6 +282,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		b.raft, err = quorum.StartRaft(quorum.Config{
 			NodeID: uint64(cfg.NodeID), Voters: voters, Listener: raftConns,
 			ClusterID: func() string { return b.controller.Image().ClusterID },
+			Dial:      func(ctx context.Context, addr string) (net.Conn, error) { return b.dialSecured(ctx, "tcp", addr) },
 			Dir:       filepath.Join(cfg.DataDir, "__cluster_metadata-0"), Logger: logger,
 		}, b.controller)
 		if err != nil {
@@ -382,24 +402,6 @@ func (b *Broker) InterBrokerAddr() net.Addr { return b.interServer.Addr() }
 // listener at (registered with the controller).
 func (b *Broker) InterBrokerAdvertised() string {
 	return net.JoinHostPort(b.interAdvertised.host, strconv.Itoa(int(b.interAdvertised.port)))
-}
-
-// dialPeer dials a peer's inter-broker listener and sends the handshake
-// naming this node and its cluster (kgo's Dialer for every client this
-// broker uses towards peers).
-func (b *Broker) dialPeer(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write(server.AppendPeerHandshake(nil, b.cfg.NodeID, b.controller.Image().ClusterID)); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("inter-broker handshake with %s: %w", addr, err)
-	}
-	_ = c.SetWriteDeadline(time.Time{})
-	return c, nil
 }
 
 // Addr is the address the client listener is bound to.

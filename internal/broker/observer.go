@@ -87,6 +87,9 @@ func (b *Broker) waitForMetadata() error {
 		if err = b.pullMetadata(voter); err == nil && b.controller.Image().ClusterID != "" {
 			return nil
 		}
+		if lerr := b.refusedLogin(); lerr != nil {
+			return lerr
+		}
 		select {
 		case <-b.stop:
 			return errors.New("stopped while fetching metadata")

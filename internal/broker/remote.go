@@ -138,6 +138,9 @@ func (b *Broker) register() error {
 		if err == nil {
 			return nil
 		}
+		if lerr := b.refusedLogin(); lerr != nil {
+			return lerr
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("register with the metadata quorum (voters %v): %w", b.voters, err)
 		}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/rand"
 	"fmt"
 	"net"
 	"reflect"
@@ -20,6 +21,35 @@ import (
 type credentials struct {
 	plain      map[string]map[string]string // listener name ("" for all) -> user -> password
 	controller *controller.Controller
+	// peer is the inter-broker SCRAM login this node's configuration
+	// knows (nil: none): brokers log in with it before any SCRAM
+	// credential can have reached the metadata (Raft itself needs the
+	// login), as Kafka's kafka-storage format --add-scram bootstraps it.
+	peer *auth.ScramCredential
+	// peerMechanism and peerUser name it.
+	peerMechanism auth.ScramMechanism
+	peerUser      string
+}
+
+// addPeerLogin makes the inter-broker SCRAM user of ps known with the
+// password of this node's configuration (a credential in the metadata
+// for the same user wins).
+func (c *credentials) addPeerLogin(ps *peerSecurity) error {
+	m, ok := auth.ScramMechanismByName(ps.mechanism)
+	if !ok {
+		return nil
+	}
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return err
+	}
+	salted, err := auth.SaltPassword(m, ps.secret, salt, auth.ScramMinIterations)
+	if err != nil {
+		return err
+	}
+	cred := auth.NewScramCredential(m, salted, salt, auth.ScramMinIterations)
+	c.peer, c.peerMechanism, c.peerUser = &cred, m, ps.user
+	return nil
 }
 
 func newCredentials(sec config.Security, c *controller.Controller) (*credentials, error) {
@@ -49,6 +79,9 @@ func (c *credentials) PlainPassword(listener, user string) (string, bool) {
 func (c *credentials) Scram(m auth.ScramMechanism, user string) (auth.ScramCredential, bool) {
 	rec, ok := c.controller.Image().ScramCredentials[metadata.ScramKey{User: user, Mechanism: int8(m)}]
 	if !ok {
+		if c.peer != nil && m == c.peerMechanism && user == c.peerUser {
+			return *c.peer, true
+		}
 		return auth.ScramCredential{}, false
 	}
 	return auth.ScramCredential{Salt: rec.Salt, StoredKey: rec.StoredKey, ServerKey: rec.ServerKey, Iterations: rec.Iterations}, true
@@ -100,44 +133,55 @@ type clientListener struct {
 
 // listenerServerConfig adds the security of listener l to base.
 func (b *Broker) listenerServerConfig(base server.Config, l config.NamedListener, creds *credentials) (server.Config, string, error) {
-	sec := b.cfg.Security
-	protocol, err := sec.Protocol(l.Name)
-	if err != nil {
-		return base, "", err
-	}
 	base.ListenerName = l.Name
 	base.Logger = base.Logger.With("listener", l.Name)
+	protocol, err := b.secureServerConfig(&base, l.Name, creds)
+	return base, protocol, err
+}
+
+// secureServerConfig sets the TLS and SASL of listener name (its
+// listener.name.<name>.* overrides over the unprefixed settings) in cfg
+// and returns its protocol.
+func (b *Broker) secureServerConfig(cfg *server.Config, name string, creds *credentials) (string, error) {
+	sec := b.cfg.Security
+	protocol, err := sec.Protocol(name)
+	if err != nil {
+		return "", err
+	}
+	ls := sec.ForListener(name)
 	if protocol == config.ProtocolSSL || protocol == config.ProtocolSASLSSL {
 		// As Kafka: ssl.client.auth applies to SSL listeners; SASL_SSL
-		// clients authenticate with SASL and are not asked for certificates.
-		clientAuth := sec.ClientAuth
+		// clients authenticate with SASL and are not asked for
+		// certificates, unless listener.name.<l>.ssl.client.auth asks
+		// (KIP-684; the principal still comes from SASL).
+		clientAuth := ls.ClientAuth
 		if protocol == config.ProtocolSASLSSL {
-			clientAuth = "none"
+			clientAuth = sec.Listeners[name].ClientAuth
 		}
+		files := auth.TLSFiles{KeystoreLocation: ls.KeystoreLocation, TruststoreLocation: ls.TruststoreLocation, ClientAuth: clientAuth}
 		if b.tls == nil {
-			b.tls = map[string]*auth.ServerTLS{}
+			b.tls = map[auth.TLSFiles]*auth.ServerTLS{}
 		}
-		st := b.tls[clientAuth]
+		st := b.tls[files]
 		if st == nil {
-			if st, err = auth.NewServerTLS(auth.TLSFiles{KeystoreLocation: sec.KeystoreLocation,
-				TruststoreLocation: sec.TruststoreLocation, ClientAuth: clientAuth}, b.logger); err != nil {
-				return base, "", err
+			if st, err = auth.NewServerTLS(files, b.logger); err != nil {
+				return "", fmt.Errorf("listener %s: %w", name, err)
 			}
-			b.tls[clientAuth] = st
+			b.tls[files] = st
 		}
-		base.TLS = st.Config()
-		if base.PrincipalMapper, err = auth.NewPrincipalMapper(sec.PrincipalMappingRules); err != nil {
-			return base, "", err
+		cfg.TLS = st.Config()
+		if cfg.PrincipalMapper, err = auth.NewPrincipalMapper(ls.PrincipalMappingRules); err != nil {
+			return "", err
 		}
 	}
 	if protocol == config.ProtocolSASLPlaintext || protocol == config.ProtocolSASLSSL {
-		if err := auth.ValidMechanisms(sec.SASLMechanisms); err != nil {
-			return base, "", err
+		if err := auth.ValidMechanisms(ls.SASLMechanisms); err != nil {
+			return "", fmt.Errorf("listener %s: %w", name, err)
 		}
-		base.SASL = &server.SASLConfig{Mechanisms: sec.SASLMechanisms, Credentials: creds,
+		cfg.SASL = &server.SASLConfig{Mechanisms: ls.SASLMechanisms, Credentials: creds, Listener: name,
 			MaxReauth: sec.ConnectionsMaxReauth, FailedDelay: max(sec.FailedAuthenticationDelay, 0)}
 	}
-	return base, protocol, nil
+	return protocol, nil
 }
 
 // listenExtra starts the client listeners after the first.

@@ -65,6 +65,9 @@ type listenerProps struct {
 	listeners, advertised []namedListener
 	interBrokerName       string
 	controllerNames       []string
+	// interBrokerProtocol is security.inter.broker.protocol, Kafka's
+	// older way to name the inter-broker listener (by its protocol).
+	interBrokerProtocol string
 }
 
 // apply sets the client and inter-broker listeners. arus serves the
@@ -74,6 +77,9 @@ type listenerProps struct {
 // quickstart does, the controller listener carries the inter-broker
 // traffic too). The client listener is the other one.
 func (lp listenerProps) apply(b *Broker) error {
+	if lp.interBrokerName == "" && lp.interBrokerProtocol != "" {
+		lp.interBrokerName = lp.interBrokerProtocol
+	}
 	internal := lp.interBrokerName
 	switch {
 	case len(lp.controllerNames) > 1:
@@ -95,6 +101,7 @@ func (lp listenerProps) apply(b *Broker) error {
 			switch {
 			case l.name == internal:
 				b.InterBrokerListener = l.addr
+				b.Security.InterBrokerListenerName = internal
 			case b.Listener == "" || b.ListenerName == "" || b.ListenerName == l.name:
 				b.Listener, b.ListenerName = l.addr, l.name
 			default:
@@ -109,6 +116,10 @@ func (lp listenerProps) apply(b *Broker) error {
 				"inter.broker.listener.name (%s) and controller.listener.names (%s) must name the same one or the first client listener",
 				lp.interBrokerName, internal)
 		}
+	}
+	if len(lp.listeners) == 0 && internal != "" {
+		// The listener's address comes from --inter-broker-listener.
+		b.Security.InterBrokerListenerName = internal
 	}
 	for _, l := range lp.advertised {
 		switch {
@@ -167,6 +178,8 @@ func ApplyProperties(b *Broker, props map[string]string) error {
 			lp.advertised = parseListeners(v)
 		case "inter.broker.listener.name":
 			lp.interBrokerName = strings.ToUpper(strings.TrimSpace(v))
+		case "security.inter.broker.protocol":
+			lp.interBrokerProtocol = strings.ToUpper(strings.TrimSpace(v))
 		case "controller.listener.names":
 			for _, n := range strings.Split(v, ",") {
 				if n = strings.ToUpper(strings.TrimSpace(n)); n != "" {

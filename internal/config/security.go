@@ -66,11 +66,100 @@ type Security struct {
 	// FailedAuthenticationDelay is connection.failed.authentication.delay.ms
 	// (default 100 ms; negative: none).
 	FailedAuthenticationDelay time.Duration
+	// InterBrokerListenerName names the inter-broker (and controller)
+	// listener (inter.broker.listener.name, controller.listener.names or
+	// security.inter.broker.protocol, as the properties file says); its
+	// protocol comes from ProtocolMap. "" is a PLAINTEXT inter-broker
+	// listener, as --inter-broker-listener alone sets up.
+	InterBrokerListenerName string
+	// InterBrokerMechanism is sasl.mechanism.inter.broker.protocol: the
+	// mechanism brokers log in to each other with on a SASL inter-broker
+	// listener (Kafka's default GSSAPI, which arus does not have; arus
+	// defaults to PLAIN). The user and password are the username and
+	// password options of the inter-broker listener's JAAS config for
+	// that mechanism (listener.name.<l>.<mech>.sasl.jaas.config).
+	InterBrokerMechanism string
+	// EndpointIdentification is ssl.endpoint.identification.algorithm:
+	// "https" (the default) checks that a peer's certificate names the
+	// host it was dialled at; "" does not.
+	EndpointIdentification *string
+	// Listeners holds the listener.name.<listener>.* overrides of the SSL
+	// and SASL settings, by upper-case listener name.
+	Listeners map[string]ListenerSecurity
+	// MechanismJAAS is listener.name.<listener>.<mechanism>.sasl.jaas.config
+	// for the SCRAM mechanisms, keyed "LISTENER MECHANISM" (upper case).
+	MechanismJAAS map[string]string
+
 	// QuotaWindowNum and QuotaWindowSize are quota.window.num (default
 	// 11) and quota.window.size.seconds (default 1 s): client quota rates
 	// are measured over that many windows of that size.
 	QuotaWindowNum  int
 	QuotaWindowSize time.Duration
+}
+
+// ListenerSecurity are one listener's overrides
+// (listener.name.<listener>.ssl.keystore.location, ...); empty fields
+// take the unprefixed setting.
+type ListenerSecurity struct {
+	KeystoreLocation, TruststoreLocation, ClientAuth    string
+	KeystoreType, TruststoreType, PrincipalMappingRules string
+	SASLMechanisms                                      []string
+}
+
+// ForListener returns the SSL and SASL settings of listener name: its
+// listener.name.<name>.* overrides over the unprefixed settings.
+func (s *Security) ForListener(name string) ListenerSecurity {
+	out := ListenerSecurity{KeystoreLocation: s.KeystoreLocation, TruststoreLocation: s.TruststoreLocation, ClientAuth: s.ClientAuth,
+		KeystoreType: s.KeystoreType, TruststoreType: s.TruststoreType, PrincipalMappingRules: s.PrincipalMappingRules,
+		SASLMechanisms: s.SASLMechanisms}
+	o, ok := s.Listeners[name]
+	if !ok {
+		return out
+	}
+	pick := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	pick(&out.KeystoreLocation, o.KeystoreLocation)
+	pick(&out.TruststoreLocation, o.TruststoreLocation)
+	pick(&out.ClientAuth, o.ClientAuth)
+	pick(&out.KeystoreType, o.KeystoreType)
+	pick(&out.TruststoreType, o.TruststoreType)
+	pick(&out.PrincipalMappingRules, o.PrincipalMappingRules)
+	if len(o.SASLMechanisms) > 0 {
+		out.SASLMechanisms = o.SASLMechanisms
+	}
+	return out
+}
+
+// InterBrokerProtocol is the security protocol of the inter-broker
+// listener: its listener.security.protocol.map entry, PLAINTEXT without
+// one (Kafka refuses a listener missing from the map; arus's inter-broker
+// listener was always PLAINTEXT, and configs written for that keep
+// working).
+func (s *Security) InterBrokerProtocol() (string, error) {
+	if s.InterBrokerListenerName == "" {
+		return ProtocolPlaintext, nil
+	}
+	if p, err := s.Protocol(s.InterBrokerListenerName); err == nil {
+		return p, nil
+	}
+	return ProtocolPlaintext, nil
+}
+
+// InterBrokerJAAS is the JAAS config the inter-broker client logs in
+// with: listener.name.<l>.<mechanism>.sasl.jaas.config, else
+// listener.name.<l>.sasl.jaas.config, else sasl.jaas.config.
+func (s *Security) InterBrokerJAAS() string {
+	l := s.InterBrokerListenerName
+	if j, ok := s.MechanismJAAS[l+" "+s.InterBrokerMechanism]; ok {
+		return j
+	}
+	if j, ok := s.PlainJAAS[l]; ok {
+		return j
+	}
+	return s.PlainJAAS[""]
 }
 
 // StandardAuthorizer is the authorizer.class.name that turns on ACLs.
@@ -115,6 +204,24 @@ func (s *Security) validate() error {
 	if len(s.SASLMechanisms) == 0 {
 		s.SASLMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 	}
+	for name, o := range s.Listeners {
+		for _, t := range []string{o.KeystoreType, o.TruststoreType} {
+			if t != "" && !strings.EqualFold(t, "PEM") {
+				return fmt.Errorf("listener.name.%s.ssl.keystore.type / ssl.truststore.type: arus reads PEM files only, got %s", strings.ToLower(name), t)
+			}
+		}
+	}
+	if s.InterBrokerMechanism == "" {
+		s.InterBrokerMechanism = "PLAIN"
+	}
+	switch s.InterBrokerMechanism {
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		return fmt.Errorf("sasl.mechanism.inter.broker.protocol: arus supports PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, not %s", s.InterBrokerMechanism)
+	}
+	if s.EndpointIdentification != nil && *s.EndpointIdentification != "" && !strings.EqualFold(*s.EndpointIdentification, "https") {
+		return fmt.Errorf("ssl.endpoint.identification.algorithm must be https or empty, got %s", *s.EndpointIdentification)
+	}
 	if s.FailedAuthenticationDelay == 0 {
 		s.FailedAuthenticationDelay = DefaultFailedAuthenticationDelay
 	}
@@ -149,6 +256,9 @@ func (b *Broker) validateListeners() error {
 	if err := b.Security.validate(); err != nil {
 		return err
 	}
+	if err := b.validateInterBrokerSecurity(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for _, l := range b.ClientListeners() {
 		if seen[l.Name] {
@@ -159,7 +269,7 @@ func (b *Broker) validateListeners() error {
 		if err != nil {
 			return err
 		}
-		if (p == ProtocolSSL || p == ProtocolSASLSSL) && b.Security.KeystoreLocation == "" {
+		if (p == ProtocolSSL || p == ProtocolSASLSSL) && b.Security.ForListener(l.Name).KeystoreLocation == "" {
 			return fmt.Errorf("listener %s (%s) needs ssl.keystore.location (ssl.keystore.type=PEM: key and certificate chain in one file)", l.Name, p)
 		}
 		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
@@ -209,10 +319,13 @@ func applySecurityProperty(s *Security, k, v string) (ok bool, err error) {
 		if v != "" {
 			return true, fmt.Errorf("arus reads unencrypted PEM keys only; remove the password")
 		}
-	case "ssl.enabled.protocols", "ssl.protocol", "ssl.endpoint.identification.algorithm", "sasl.mechanism.inter.broker.protocol",
-		"security.inter.broker.protocol":
-		// Accepted for Kafka files: arus always serves TLS 1.2+, and the
-		// inter-broker listener stays PLAINTEXT with its peer handshake.
+	case "ssl.enabled.protocols", "ssl.protocol":
+		// Accepted for Kafka files: arus always serves TLS 1.2+.
+	case "ssl.endpoint.identification.algorithm":
+		v = strings.TrimSpace(v)
+		s.EndpointIdentification = &v
+	case "sasl.mechanism.inter.broker.protocol":
+		s.InterBrokerMechanism = strings.ToUpper(strings.TrimSpace(v))
 	case "sasl.enabled.mechanisms":
 		s.SASLMechanisms = nil
 		for _, m := range strings.Split(v, ",") {
@@ -261,12 +374,93 @@ func applySecurityProperty(s *Security, k, v string) (ok bool, err error) {
 			return false, nil
 		}
 		name, key, found := strings.Cut(rest, ".")
-		if !found || (key != "plain.sasl.jaas.config" && key != "sasl.jaas.config") {
+		if !found {
 			return false, nil
 		}
-		setJAAS(s, strings.ToUpper(name), v)
+		return applyListenerProperty(s, strings.ToUpper(name), key, v)
 	}
 	return true, nil
+}
+
+// applyListenerProperty sets key of a listener.name.<listener>.key
+// property.
+func applyListenerProperty(s *Security, name, key, v string) (bool, error) {
+	switch key {
+	case "plain.sasl.jaas.config", "sasl.jaas.config":
+		setJAAS(s, name, v)
+		return true, nil
+	case "scram-sha-256.sasl.jaas.config", "scram-sha-512.sasl.jaas.config":
+		if s.MechanismJAAS == nil {
+			s.MechanismJAAS = map[string]string{}
+		}
+		s.MechanismJAAS[name+" "+strings.ToUpper(strings.TrimSuffix(key, ".sasl.jaas.config"))] = v
+		return true, nil
+	}
+	if s.Listeners == nil {
+		s.Listeners = map[string]ListenerSecurity{}
+	}
+	o := s.Listeners[name]
+	switch key {
+	case "ssl.keystore.location":
+		o.KeystoreLocation = v
+	case "ssl.truststore.location":
+		o.TruststoreLocation = v
+	case "ssl.keystore.type":
+		o.KeystoreType = v
+	case "ssl.truststore.type":
+		o.TruststoreType = v
+	case "ssl.client.auth":
+		o.ClientAuth = strings.ToLower(v)
+	case "ssl.principal.mapping.rules":
+		o.PrincipalMappingRules = v
+	case "sasl.enabled.mechanisms":
+		o.SASLMechanisms = nil
+		for _, m := range strings.Split(v, ",") {
+			if m = strings.ToUpper(strings.TrimSpace(m)); m != "" {
+				o.SASLMechanisms = append(o.SASLMechanisms, m)
+			}
+		}
+	case "ssl.key.password", "ssl.keystore.password", "ssl.truststore.password":
+		if v != "" {
+			return true, fmt.Errorf("arus reads unencrypted PEM keys only; remove the password")
+		}
+	default:
+		return false, nil
+	}
+	s.Listeners[name] = o
+	return true, nil
+}
+
+// validateInterBrokerSecurity checks what a secured inter-broker listener
+// needs: a keystore for SSL and SASL_SSL, and for SASL the inter-broker
+// mechanism enabled on it and a JAAS config naming the user brokers log
+// in as.
+func (b *Broker) validateInterBrokerSecurity() error {
+	name := b.Security.InterBrokerListenerName
+	p, err := b.Security.InterBrokerProtocol()
+	if err != nil {
+		return fmt.Errorf("inter.broker.listener.name %s: %w", name, err)
+	}
+	ls := b.Security.ForListener(name)
+	if (p == ProtocolSSL || p == ProtocolSASLSSL) && ls.KeystoreLocation == "" {
+		return fmt.Errorf("inter-broker listener %s (%s) needs ssl.keystore.location (or listener.name.%s.ssl.keystore.location)",
+			name, p, strings.ToLower(name))
+	}
+	if p == ProtocolSASLPlaintext || p == ProtocolSASLSSL {
+		enabled := false
+		for _, m := range ls.SASLMechanisms {
+			enabled = enabled || m == b.Security.InterBrokerMechanism
+		}
+		if !enabled {
+			return fmt.Errorf("sasl.mechanism.inter.broker.protocol %s is not in the sasl.enabled.mechanisms of the inter-broker listener %s (%v)",
+				b.Security.InterBrokerMechanism, name, ls.SASLMechanisms)
+		}
+		if b.Security.InterBrokerJAAS() == "" {
+			return fmt.Errorf("inter-broker listener %s (%s) needs listener.name.%s.%s.sasl.jaas.config with the username and password brokers log in with",
+				name, p, strings.ToLower(name), strings.ToLower(b.Security.InterBrokerMechanism))
+		}
+	}
+	return nil
 }
 
 func setJAAS(s *Security, listener, v string) {

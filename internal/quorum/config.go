@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,12 @@ type Config struct {
 	// it knows none). The transport sends it to peers and refuses
 	// connections from nodes that name another.
 	ClusterID func() string
+	// Dial, when set, opens the connection to a peer's address (the
+	// broker runs TLS and the SASL login of a secured inter-broker
+	// listener in it); the transport then writes its preface. Nil dials
+	// plain TCP. Called from the transport's peer goroutines, with a
+	// context that bounds the whole dial.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// Dir holds the Raft write-ahead log and snapshot. Created if missing.
 	Dir string
 

@@ -209,6 +209,7 @@ func StartRaft(cfg Config, sm StateMachine) (r *Raft, err error) {
 		}
 	}
 	r.transport = newTransport(cfg.NodeID, ln, cfg.Voters, r.recvc, cfg.MaxMessageBytes, cfg.Clock, logger, cfg.ClusterID)
+	r.transport.dialer = cfg.Dial
 
 	if len(voters) == 1 {
 		// Nobody else can win: skip the election timeout and return as

@@ -50,6 +50,9 @@ const (
 	// are dropped (Raft retransmits) so the Ready loop never blocks.
 	peerQueue   = 4096
 	dialTimeout = time.Second
+	// securedDialTimeout bounds a Config.Dial (which may run TLS and a
+	// SASL login after connecting).
+	securedDialTimeout = 5 * time.Second
 	// writeTimeout bounds one flush to a peer; a stalled peer is dropped
 	// and redialled.
 	writeTimeout   = 5 * time.Second
@@ -72,6 +75,8 @@ type transport struct {
 	logger   *slog.Logger
 	// clusterID returns the cluster id this node knows ("" if none yet).
 	clusterID func() string
+	// dialer, when set, opens connections to peers (Config.Dial).
+	dialer func(ctx context.Context, addr string) (net.Conn, error)
 
 	stop   chan struct{} // closed by close
 	cancel context.CancelFunc
@@ -352,8 +357,16 @@ func (t *transport) runPeer(p *peer) {
 }
 
 func (t *transport) dial(addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: dialTimeout}
-	c, err := d.DialContext(t.ctx, "tcp", addr)
+	var c net.Conn
+	var err error
+	if t.dialer != nil {
+		ctx, cancel := context.WithTimeout(t.ctx, securedDialTimeout)
+		c, err = t.dialer(ctx, addr)
+		cancel()
+	} else {
+		d := net.Dialer{Timeout: dialTimeout}
+		c, err = d.DialContext(t.ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -138,13 +138,17 @@ func (c *conn) serve() (handedOff bool) {
 	if tc, ok := c.nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	if c.s.cfg.TLS != nil && !c.s.cfg.InterBroker {
+	if c.s.cfg.TLS != nil {
 		if err := c.startTLS(); err != nil {
 			c.logger().Info("closing connection", "err", err)
 			return false
 		}
 	}
 	if c.s.cfg.InterBroker {
+		if err := c.authenticatePeer(); err != nil {
+			c.logger().Warn("closing inter-broker connection", "err", err)
+			return false
+		}
 		if handoff, err := c.admit(); handoff {
 			return true
 		} else if err != nil {

@@ -45,5 +45,8 @@
 // inter-broker listener serves every key, but only on connections that
 // open with the peer handshake (peer.go: node id and cluster id, checked
 // per request by internal/api) or with the Raft transport's preface, which
-// it hands to the metadata quorum.
+// it hands to the metadata quorum. With Config.TLS the inter-broker
+// listener starts with TLS, and with Config.SASL each connection logs in
+// (SaslHandshake v1, SaslAuthenticate) before its handshake or preface;
+// then Config.AuthorizePeer must accept its principal (CLUSTER_ACTION).
 package server

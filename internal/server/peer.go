@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/api"
 )
@@ -63,6 +66,101 @@ func readPeerHandshake(r io.Reader) (api.Peer, error) {
 		return api.Peer{}, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
 	return api.Peer{NodeID: nodeID, ClusterID: string(cid)}, nil
+}
+
+// authenticatePeer runs the SASL login of a connection to a SASL
+// inter-broker listener, before its handshake: the peer sends
+// SaslHandshake v1 and SaslAuthenticate requests (nothing else) and each
+// is answered at once. It then asks cfg.AuthorizePeer whether the
+// principal (ANONYMOUS without a login or client certificate) may act as
+// a broker. Kafka and Raft connections log in the same way, so both are
+// authenticated before admit tells them apart. The session does not
+// expire (connections.max.reauth.ms applies to client listeners): a peer
+// that must log in again reconnects.
+func (c *conn) authenticatePeer() error {
+	if c.s.cfg.SASL != nil {
+		_ = c.nc.SetDeadline(time.Now().Add(handshakeTimeout))
+		err := c.peerLogin()
+		_ = c.nc.SetDeadline(time.Time{})
+		if err != nil {
+			return err
+		}
+	}
+	if c.s.cfg.AuthorizePeer != nil {
+		host := strings.TrimPrefix(c.clientHost, "/")
+		if !c.s.cfg.AuthorizePeer(c.principal, host) {
+			return fmt.Errorf("%w: principal %s may not act as a broker (it needs CLUSTER_ACTION on the cluster, or super.users)",
+				ErrPeerNotAuthorized, c.principal)
+		}
+	}
+	return nil
+}
+
+// ErrPeerNotAuthorized ends an inter-broker connection whose principal
+// lacks CLUSTER_ACTION.
+var ErrPeerNotAuthorized = errors.New("server: inter-broker connection not authorized")
+
+// maxPeerLoginSteps bounds the requests of one inter-broker login
+// (PLAIN takes 2, SCRAM 3).
+const maxPeerLoginSteps = 8
+
+// peerLogin answers SaslHandshake v1 and SaslAuthenticate requests until
+// the exchange succeeds; anything else, or a failure, is an error (a
+// failed login is answered with SASL_AUTHENTICATION_FAILED after
+// connection.failed.authentication.delay.ms first, so the peer can log
+// why).
+func (c *conn) peerLogin() error {
+	c.sasl = &saslConn{cfg: c.s.cfg.SASL}
+	defer func() { c.sasl = nil }()
+	for range maxPeerLoginSteps {
+		if _, err := io.ReadFull(c.nc, c.hdr[:]); err != nil {
+			return fmt.Errorf("%w: %v", errSASL, err)
+		}
+		if bytes.Equal(c.hdr[:], peerMagic[:4]) || bytes.Equal(c.hdr[:], c.s.cfg.Preface[:min(4, len(c.s.cfg.Preface))]) {
+			return fmt.Errorf("%w: the peer did not log in (is its inter-broker listener not SASL, or its listener.security.protocol.map different?)", errSASL)
+		}
+		size := int32(binary.BigEndian.Uint32(c.hdr[:]))
+		if size < 0 || size > maxRawToken {
+			return fmt.Errorf("%w: inter-broker login frame of %d bytes (a client on the inter-broker listener?)", errSASL, size)
+		}
+		frame := make([]byte, size)
+		if _, err := io.ReadFull(c.nc, frame); err != nil {
+			return fmt.Errorf("%w: %v", errSASL, err)
+		}
+		h, req, err := parseRequest(frame)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errSASL, err)
+		}
+		var p pendingResponse
+		switch r := req.(type) {
+		case *kmsg.SASLHandshakeRequest:
+			if r.Version < 1 {
+				return fmt.Errorf("%w: inter-broker login needs SaslHandshake v1", errSASL)
+			}
+			p, _, err = c.saslHandshake(h, r)
+		case *kmsg.SASLAuthenticateRequest:
+			p, _, err = c.saslAuthenticate(h, r)
+		default:
+			return fmt.Errorf("%w: API key %d before authentication", errSASL, h.key)
+		}
+		if err != nil {
+			return err
+		}
+		out := p.outcome
+		if out.Wait != nil {
+			out = out.Wait()
+		}
+		if _, err := c.nc.Write(appendResponse(nil, h.correlationID, out.Response)); err != nil {
+			return fmt.Errorf("%w: %v", errSASL, err)
+		}
+		if p.outcome.Close || out.Close {
+			return fmt.Errorf("%w: inter-broker login refused (mechanism %q)", errSASL, c.sasl.mechanism)
+		}
+		if c.sasl.state == saslDone {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: inter-broker login did not finish in %d steps", errSASL, maxPeerLoginSteps)
 }
 
 // admit reads what a new connection to the inter-broker listener starts

@@ -23,6 +23,9 @@ type SASLConfig struct {
 	// Credentials checks passwords: the listener's PLAIN users and the
 	// SCRAM credentials of the metadata image.
 	Credentials auth.Credentials
+	// Listener names the listener whose PLAIN users (JAAS config) apply;
+	// "" takes Config.ListenerName.
+	Listener string
 	// MaxReauth is connections.max.reauth.ms (KIP-368): 0 keeps sessions
 	// forever; otherwise SaslAuthenticate v1+ tells the client the session
 	// lifetime, the client re-authenticates before it ends, and a
@@ -118,7 +121,11 @@ func (c *conn) saslHandshake(h header, r *kmsg.SASLHandshakeRequest) (pendingRes
 		p.outcome.Close = true
 		return p, true, nil
 	}
-	session, err := auth.NewSession(r.Mechanism, s.cfg.Mechanisms, c.s.cfg.ListenerName, s.cfg.Credentials)
+	listener := c.s.cfg.ListenerName
+	if s.cfg.Listener != "" {
+		listener = s.cfg.Listener
+	}
+	session, err := auth.NewSession(r.Mechanism, s.cfg.Mechanisms, listener, s.cfg.Credentials)
 	if err != nil {
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 		p.outcome.Close = true

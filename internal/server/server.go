@@ -81,6 +81,13 @@ type Config struct {
 	// SASL, when set, makes this a SASL_PLAINTEXT or SASL_SSL listener:
 	// connections authenticate before any request but ApiVersions.
 	SASL *SASLConfig
+	// AuthorizePeer, on an inter-broker listener, is asked whether the
+	// principal a connection authenticated as (from its SASL login or
+	// client certificate; ANONYMOUS without either, as on PLAINTEXT) may
+	// act as a broker (Kafka: CLUSTER_ACTION on the cluster). A false
+	// answer closes the connection before it carries any request or Raft
+	// message. Nil admits every connection.
+	AuthorizePeer func(p auth.Principal, host string) bool
 	// Metrics, when set, records every request (count, errors, phase
 	// latencies); nil records nothing.
 	Metrics *metrics.Metrics

@@ -63,6 +63,10 @@ type cluster struct {
 
 	mu     sync.Mutex
 	admins map[int32]*kgo.Client // one client per node, requests go to that node only
+
+	// clientOpts are the TLS and SASL options of the test's admin clients
+	// (a secured cluster, secure_test.go); nil for PLAINTEXT.
+	clientOpts []kgo.Opt
 }
 
 // clusterSpec says where the nodes listen and how they are launched.
@@ -71,6 +75,8 @@ type clusterSpec struct {
 	ports  map[int32]int      // listener port per node id
 	inter  map[int32]int      // inter-broker listener port per node id (the voters' addresses)
 	prefix map[int32][]string // command prefix per node (ip netns exec NS), or nil
+	// secure, when set, runs every listener as SASL_SSL (secure_test.go).
+	secure *clusterSecurity
 }
 
 // freeLocalPorts reserves n distinct free ports on 127.0.0.1 by binding
@@ -114,6 +120,9 @@ func localSpec(t *testing.T, n int) clusterSpec {
 func newCluster(t *testing.T, spec clusterSpec, topic string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, nodes: map[int32]*broker{}, admins: map[int32]*kgo.Client{}, topic: topic}
+	if spec.secure != nil {
+		c.clientOpts = spec.secure.clientOpts(adminUser)
+	}
 	for id := range spec.hosts {
 		c.ids = append(c.ids, id)
 	}
@@ -129,11 +138,16 @@ func newCluster(t *testing.T, spec clusterSpec, topic string) *cluster {
 			dataDir: filepath.Join(tmp, "data"), logPath: filepath.Join(tmp, "arus.log"),
 			host: spec.hosts[id], port: spec.ports[id], prefix: spec.prefix[id],
 		}
+		var extra []string
+		if spec.secure != nil {
+			extra = []string{"--config", spec.secure.writeProperties(t, tmp, net.JoinHostPort(spec.hosts[id], strconv.Itoa(spec.ports[id])),
+				net.JoinHostPort(spec.hosts[id], strconv.Itoa(spec.inter[id])))}
+		}
 		b.args = func(listener string) []string {
-			return []string{"serve", "--node-id", strconv.Itoa(int(id)), "--listener", listener,
+			return append([]string{"serve", "--node-id", strconv.Itoa(int(id)), "--listener", listener,
 				"--inter-broker-listener", net.JoinHostPort(spec.hosts[id], strconv.Itoa(spec.inter[id])),
 				"--data-dir", b.dataDir, "--controller-quorum-voters", strings.Join(voters, ","),
-				"--num-partitions", "3", "--auto-create-topics=false", "--log-level", "info", "--http-listener", "off"}
+				"--num-partitions", "3", "--auto-create-topics=false", "--log-level", "info", "--http-listener", "off"}, extra...)
 		}
 		b.cleanupWithTest()
 		c.nodes[id] = b
@@ -200,7 +214,7 @@ func (c *cluster) admin(id int32) *kgo.Client {
 	if cl, ok := c.admins[id]; ok {
 		return cl
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr(id)), kgo.DialTimeout(time.Second))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.addr(id)), kgo.DialTimeout(time.Second)}, c.clientOpts...)...)
 	if err != nil {
 		c.t.Fatalf("client for node %d: %v", id, err)
 	}
@@ -337,7 +351,7 @@ func (c *cluster) createTopic() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.addrs()...)}, c.clientOpts...)...)
 	if err != nil {
 		c.t.Fatalf("admin client: %v", err)
 	}
@@ -934,14 +948,29 @@ func TestClusterKill(t *testing.T) {
 		{kind: killLeader, after: 2000 + rng.Int64N(2000)},
 		{kind: killController, after: 1 + rng.Int64N(10)},
 	}
+	runClusterKill(t, localSpec(t, 3), rounds, seed)
+}
+
+// runClusterKill is TestClusterKill's body: a 3-node cluster, the load,
+// the kill rounds, then every acknowledged record checked and the
+// replicas compared byte for byte.
+func runClusterKill(t *testing.T, spec clusterSpec, rounds []killRound, seed uint64) {
 	const topic = "cluster"
-	c := newCluster(t, localSpec(t, 3), topic)
+	c := newCluster(t, spec, topic)
 	c.startAll()
 	c.createTopic()
 	c.waitHealthy(30*time.Second, "topic created with full ISRs on every node")
 
+	var producerOpts []kgo.Opt
+	if spec.secure != nil {
+		for _, id := range c.ids {
+			spec.secure.checkPlainRefused(t, net.JoinHostPort(spec.hosts[id], strconv.Itoa(spec.inter[id])))
+		}
+		producerOpts = spec.secure.producerSetup(t, c)
+	}
 	l := startLoad(t, c.addrs(), topic, loadOpts{
 		perSecond: 200, maxRecords: 60000, maxDuration: 4 * time.Minute, maxInFlight: 4000, valueSize: 100,
+		extraOptions: producerOpts,
 	})
 	var results []failover
 	for i, r := range rounds {
@@ -959,7 +988,7 @@ func TestClusterKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verify(t, c.addr(v.leader[0]), topic, acked)
+	verify(t, c.addr(v.leader[0]), topic, acked, c.clientOpts...)
 	c.waitReplicasEqualSize(20 * time.Second)
 	if v, err = c.liveView(); err != nil {
 		t.Fatal(err)

@@ -554,11 +554,11 @@ type stored struct {
 // readAll consumes every partition of topic (numPartitions of them) from
 // its start offset to its end offset and returns the records per
 // partition in offset order.
-func readAll(t *testing.T, addr, topic string) map[int32][]stored {
+func readAll(t *testing.T, addr, topic string, clientOpts ...kgo.Opt) map[int32][]stored {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	adm, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	adm, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, clientOpts...)...)
 	if err != nil {
 		t.Fatalf("admin client: %v", err)
 	}
@@ -593,9 +593,9 @@ func readAll(t *testing.T, addr, topic string) map[int32][]stored {
 		from[p] = kgo.NewOffset().AtStart()
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchMaxWait(100*time.Millisecond))
+		kgo.FetchMaxWait(100 * time.Millisecond)}, clientOpts...)...)
 	if err != nil {
 		t.Fatalf("consumer client: %v", err)
 	}
@@ -633,9 +633,9 @@ func readAll(t *testing.T, addr, topic string) map[int32][]stored {
 
 // verify checks the log of topic against every record acknowledged so
 // far and returns what it read.
-func verify(t *testing.T, addr, topic string, acked []ack) map[int32][]stored {
+func verify(t *testing.T, addr, topic string, acked []ack, clientOpts ...kgo.Opt) map[int32][]stored {
 	t.Helper()
-	logs := readAll(t, addr, topic)
+	logs := readAll(t, addr, topic, clientOpts...)
 	seen := map[string]string{} // value header -> where
 	total := 0
 	for p := range int32(numPartitions) {
