@@ -4,7 +4,8 @@
 # same sitting, interleaved (ABBA over the rounds). The load comes from
 # `arus bench` (the shared/bench loadgen has no TLS/SASL options): one
 # franz-go client, acks=all, no compression, 6 partitions. Prints one line
-# per run: records/s, MB/s, p50/p99 ms and the broker's CPU seconds.
+# per run: records/s, MB/s, p50/p99 ms, the broker's and the client's CPU
+# seconds.
 #
 #   ARUS=/tmp/arus scripts/ab-security.sh      # go build -o /tmp/arus ./cmd/arus
 set -euo pipefail
@@ -69,14 +70,17 @@ one() { # proto workload topic
   esac
   local c0 c1 out
   c0=$(cpu)
-  out=$("$ARUS" bench "${args[@]}" --topic "$topic" --json 2>/dev/null)
+  # /usr/bin/time -f '%U %S' appends the client's user and system CPU seconds.
+  out=$(/usr/bin/time -f '%U %S' -o "$dir/time" "$ARUS" bench "${args[@]}" --topic "$topic" --json 2>/dev/null)
   c1=$(cpu)
   echo "$out" | python3 -c '
 import json, sys
 d = json.loads(sys.stdin.read())
-print("%-9s %-4s records/s=%9.0f MB/s=%7.1f p50=%7.2f p99=%8.2f ms broker_cpu_s=%.2f" % (sys.argv[1], sys.argv[2],
-      d["records_per_sec"], d["mb_per_sec"], d["latency_ms"]["p50"], d["latency_ms"]["p99"], (int(sys.argv[4]) - int(sys.argv[3])) / 100))
-' "$proto" "$wl" "$c0" "$c1"
+u, s = open(sys.argv[5]).read().split()[-2:]
+print("%-9s %-4s records/s=%9.0f MB/s=%7.1f p50=%7.2f p99=%8.2f ms broker_cpu_s=%.2f client_cpu_s=%.2f" % (sys.argv[1], sys.argv[2],
+      d["records_per_sec"], d["mb_per_sec"], d["latency_ms"]["p50"], d["latency_ms"]["p99"], (int(sys.argv[4]) - int(sys.argv[3])) / 100,
+      float(u) + float(s)))
+' "$proto" "$wl" "$c0" "$c1" "$dir/time"
 }
 for round in $(seq "$ROUNDS"); do
   order="PLAINTEXT SASL_SSL"
@@ -89,4 +93,4 @@ for round in $(seq "$ROUNDS"); do
     done
   done
 done
-echo "broker warnings:"; grep -c . "$dir/serve.log" || true
+echo "broker log lines (warn and above): $(grep -c . "$dir/serve.log" || true)"
