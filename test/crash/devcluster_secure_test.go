@@ -109,7 +109,7 @@ func TestDevClusterSecure(t *testing.T) {
 
 	admin := login("admin", password, kgo.RequiredAcks(kgo.AllISRAcks()))
 	adm := kadm.NewClient(admin)
-	waitFor(t, 60*time.Second, "three brokers in metadata", func() bool {
+	waitFor(t, 90*time.Second, "three brokers in metadata", func() bool {
 		m, err := adm.Metadata(ctx)
 		return err == nil && len(m.Brokers) == 3
 	})
@@ -131,6 +131,14 @@ func TestDevClusterSecure(t *testing.T) {
 		"--sasl-mechanism", "SCRAM-SHA-512", "--user", "admin", "--password-file", filepath.Join(secure, "admin.password")).CombinedOutput()
 	if err != nil || strings.Count(string(out), "value=") != 10 {
 		t.Fatalf("arus consume with the printed flags: %v\n%s", err, out)
+	}
+
+	// kcat with the printed librdkafka config, when kcat is installed.
+	if kcat, err := exec.LookPath("kcat"); err == nil {
+		out, err := exec.CommandContext(ctx, kcat, "-b", addrs[2], "-F", filepath.Join(secure, "kcat.conf"), "-C", "-t", "secure-dev", "-o", "beginning", "-e", "-q").Output()
+		if err != nil || strings.Count(string(out), "\n") != 10 {
+			t.Fatalf("kcat -F kcat.conf: %v\n%s", err, out)
+		}
 	}
 
 	// Refused: PLAINTEXT on the SASL_SSL port, a wrong password; a user
