@@ -28,6 +28,7 @@ import (
 	kgoplain "github.com/segmentio/kafka-go/sasl/plain"
 	kgoscram "github.com/segmentio/kafka-go/sasl/scram"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -251,7 +252,7 @@ func (h saramaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sa
 	return nil
 }
 
-// TestSecureClientsProduceConsumeGroup: sarama and kafka-go produce, read
+// TestSecureClientsProduceConsumeGroup: sarama, franz-go and kafka-go produce, read
 // the records back through a consumer group and commit, over every
 // secured listener kind and mechanism; the committed offsets are checked
 // with the operator's admin client.
@@ -319,6 +320,33 @@ func TestSecureClientsProduceConsumeGroup(t *testing.T) {
 			}
 			checkCommitted(t, ctx, adm, group, topic, n)
 		})
+		t.Run("franz-go/"+c.name, func(t *testing.T) {
+			ctx := testContext(t)
+			topic, group := "franz-"+c.name, "franz-g-"+c.name
+			createTopic(t, ctx, env.plaintext, topic, 2, nil)
+			cl := newFranz(t, c.addr(env), append(env.franzOpts(t, c, clientUser, clientPassword),
+				kgo.ConsumeTopics(topic), kgo.ConsumerGroup(group), kgo.DisableAutoCommit(), kgo.FetchMaxWait(100*time.Millisecond))...)
+			for i := 0; i < n; i++ {
+				r := &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint("v", i))}
+				if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+					t.Fatalf("franz-go produce: %v", err)
+				}
+			}
+			seen := map[string]bool{}
+			for len(seen) < n {
+				fs := cl.PollFetches(ctx)
+				if ctx.Err() != nil {
+					t.Fatalf("franz-go group read %d of %d", len(seen), n)
+				}
+				fs.EachError(func(topic string, p int32, err error) { t.Fatalf("franz-go fetch %s[%d]: %v", topic, p, err) })
+				fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
+			}
+			if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+				t.Fatalf("franz-go commit: %v", err)
+			}
+			cl.Close()
+			checkCommitted(t, ctx, adm, group, topic, n)
+		})
 		t.Run("kafka-go/"+c.name, func(t *testing.T) {
 			ctx := testContext(t)
 			topic, group := "kafkago-"+c.name, "kafkago-g-"+c.name
@@ -381,9 +409,11 @@ func checkCommitted(t *testing.T, ctx context.Context, adm *kadm.Client, group, 
 	}
 }
 
-// TestSecureClientsRefused: a wrong password, an unknown user and a
-// certificate from another CA, for each client, with the error it
-// reports; a logged-in franz-go client keeps producing throughout.
+// TestSecureClientsRefused: a wrong password and an unknown user on every
+// SASL listener and mechanism, and a certificate from another CA (or
+// none) on the SSL listener, for sarama, franz-go and kafka-go, each with
+// the error it reports; a logged-in franz-go client keeps producing
+// throughout.
 func TestSecureClientsRefused(t *testing.T) {
 	env := startSecureEnv(t, nil)
 	ctx := testContext(t)
@@ -411,6 +441,13 @@ func TestSecureClientsRefused(t *testing.T) {
 				_, err := sarama.NewClient([]string{c.addr(env)}, env.sarama(c, l.user, l.password))
 				if !errors.Is(err, sarama.ErrSASLAuthenticationFailed) {
 					t.Fatalf("sarama: %v, want %v", err, sarama.ErrSASLAuthenticationFailed)
+				}
+				produce(t)
+			})
+			t.Run("franz-go/"+c.name+"/"+l.name, func(t *testing.T) {
+				cl := newFranz(t, c.addr(env), append(env.franzOpts(t, c, l.user, l.password), kgo.RequestRetries(0))...)
+				if err := cl.Ping(ctx); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+					t.Fatalf("franz-go: %v, want %v", err, kerr.SaslAuthenticationFailed)
 				}
 				produce(t)
 			})
