@@ -30,6 +30,7 @@ failover; it is not meant for production (use "arus serve" on each machine).`,
 	var nodes, brokers int
 	var basePort int
 	var dataDir string
+	var secure bool
 	cluster := &cobra.Command{
 		Use:   "cluster",
 		Short: "Run a local multi-node cluster, each node its own arus process",
@@ -44,18 +45,31 @@ The command prints the bootstrap address and each node's own command, stays in
 the foreground showing the nodes' logs, and stops every node on Ctrl-C. Kill a
 node (for example with kill -9 on its pid) to watch failover; start it again
 with its printed command, or run "arus dev cluster" again in another terminal:
-it starts only the nodes that are not running.`,
+it starts only the nodes that are not running.
+
+With --secure the client listeners are SASL_SSL: a CA and a broker
+certificate are generated under <data dir>/secure (and reused by later
+runs), the authorizer is on (ACLs enforced, allow.everyone.if.no.acl.found
+false), and the super user "admin" gets SCRAM-SHA-256 and SCRAM-SHA-512
+credentials with a generated password (<data dir>/secure/admin.password).
+Once admin can log in, the command prints the client settings: a Kafka
+client.properties (for --command-config of the Kafka tools and of arus), a
+kcat config, and the equivalent arus CLI flags. The inter-broker listeners
+stay PLAINTEXT on 127.0.0.1.`,
 		Example: `  arus dev cluster --nodes 3
-  arus topic create orders --partitions 6 --replication-factor 3 -b 127.0.0.1:9092`,
+  arus topic create orders --partitions 6 --replication-factor 3 -b 127.0.0.1:9092
+  arus dev cluster --secure
+  arus topic list -b 127.0.0.1:9092 --command-config arus-dev-data/secure/client.properties`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDevCluster(cmd.Context(), cmd.OutOrStdout(), nodes, brokers, basePort, dataDir)
+			return runDevCluster(cmd.Context(), cmd.OutOrStdout(), nodes, brokers, basePort, dataDir, secure)
 		},
 	}
 	cluster.Flags().IntVar(&nodes, "nodes", 3, "number of combined nodes (broker and controller: voters of the metadata quorum)")
 	cluster.Flags().IntVar(&brokers, "brokers", 0, "number of extra broker-only nodes (they follow the voters' metadata)")
 	cluster.Flags().IntVar(&basePort, "base-port", 9092, "client port of node 1; node N listens on base-port+N-1 and on base-port+10000+N-1 for its peers")
 	cluster.Flags().StringVar(&dataDir, "data-dir", "arus-dev-data", "parent directory of the nodes' data directories")
+	cluster.Flags().BoolVar(&secure, "secure", false, "SASL_SSL client listeners with a generated CA, the authorizer on and a SCRAM super user \"admin\"; prints the client settings")
 	dev.AddCommand(cluster)
 	return dev
 }
@@ -63,7 +77,7 @@ it starts only the nodes that are not running.`,
 // devHTTPOffset puts node N's HTTP listener at base port + 20000 + N-1.
 const devHTTPOffset = 20000
 
-func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, basePort int, dataDir string) error {
+func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, basePort int, dataDir string, secure bool) error {
 	if voterCount < 1 || voterCount > 9 || brokerCount < 0 || voterCount+brokerCount > 16 {
 		return fmt.Errorf("--nodes must be between 1 and 9 and --brokers at most %d, got %d and %d", 16-voterCount, voterCount, brokerCount)
 	}
@@ -84,6 +98,12 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 			voters = append(voters, fmt.Sprintf("%d@%s", i, inter[i-1]))
 		}
 	}
+	var sec *devSecurity
+	if secure {
+		if sec, err = prepareDevSecurity(dataDir); err != nil {
+			return err
+		}
+	}
 	args := func(i int) []string {
 		// With the default ports node 1 serves the console and its
 		// metrics on the default address; otherwise (a second dev
@@ -94,9 +114,20 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 		} else if port := basePort + devHTTPOffset + i - 1; port < 65536 {
 			httpListener = fmt.Sprintf("127.0.0.1:%d", port)
 		}
-		return []string{"serve", "--node-id", fmt.Sprint(i), "--listener", addrs[i-1], "--inter-broker-listener", inter[i-1],
+		listeners := []string{"--listener", addrs[i-1], "--inter-broker-listener", inter[i-1]}
+		if sec != nil {
+			listeners = []string{"--config", filepath.Join(sec.dir, fmt.Sprintf("node-%d.properties", i))}
+		}
+		return append(append([]string{"serve", "--node-id", fmt.Sprint(i)}, listeners...),
 			"--data-dir", filepath.Join(dataDir, fmt.Sprintf("node-%d", i)),
-			"--controller-quorum-voters", strings.Join(voters, ","), "--num-partitions", "3", "--http-listener", httpListener}
+			"--controller-quorum-voters", strings.Join(voters, ","), "--num-partitions", "3", "--http-listener", httpListener)
+	}
+	if sec != nil {
+		for i := 1; i <= nodes; i++ {
+			if _, err := sec.writeNodeConfig(i, addrs[i-1], inter[i-1]); err != nil {
+				return fmt.Errorf("node %d config: %w", i, err)
+			}
+		}
 	}
 	fmt.Fprintf(out, "arus dev cluster: %d nodes (%d controllers)\n  bootstrap: %s\n", nodes, voterCount, strings.Join(addrs, ","))
 	var children []*exec.Cmd
@@ -128,7 +159,26 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 	}
 	if len(children) == 0 {
 		fmt.Fprintln(out, "every node is already running")
+		if sec != nil {
+			sec.printSettings(out, strings.Join(addrs, ","))
+		}
 		return nil
+	}
+	stopAdmin := func() {}
+	if sec != nil {
+		// Create admin's SCRAM credentials once the cluster answers, then
+		// print the settings; stopped with the nodes.
+		adminCtx, cancelAdmin := context.WithTimeout(ctx, 2*time.Minute)
+		stopAdmin = cancelAdmin
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sec.createAdmin(adminCtx, out, addrs); err != nil {
+				fmt.Fprintf(out, "arus dev cluster --secure: %v\n", err)
+				return
+			}
+			sec.printSettings(out, strings.Join(addrs, ","))
+		}()
 	}
 	fmt.Fprintln(out, "Ctrl-C stops the nodes started here.")
 	exited := make(chan int, len(children))
@@ -152,6 +202,7 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 			fmt.Fprintf(out, "arus dev cluster: a node (pid %d) exited: %v; restart it with its command above\n", children[i].Process.Pid, children[i].ProcessState)
 		}
 	}
+	stopAdmin()
 	wg.Wait()
 	return nil
 }
