@@ -229,6 +229,10 @@ func (r *Remote) CreateTopics(ctx context.Context, specs []controller.TopicSpec)
 	for _, s := range specs {
 		rt := kmsg.NewCreateTopicsRequestTopic()
 		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = s.Name, s.NumPartitions, s.ReplicationFactor
+		if len(s.Assignment) > 0 {
+			// Kafka refuses counts beside an explicit assignment.
+			rt.NumPartitions, rt.ReplicationFactor = -1, -1
+		}
 		for i, replicas := range s.Assignment {
 			a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
 			a.Partition, a.Replicas = int32(i), replicas
