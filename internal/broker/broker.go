@@ -418,6 +418,10 @@ func (b *Broker) Addr() net.Addr { return b.server.Addr() }
 // Controller returns the node's controller (tests inspect the image).
 func (b *Broker) Controller() *controller.Controller { return b.controller }
 
+// ControllerChannel returns the node's way to the active controller,
+// chosen at start (tests check which).
+func (b *Broker) ControllerChannel() ctrlchan.Channel { return b.ctrl }
+
 // Partition implements api.Partitions.
 func (b *Broker) Partition(topic string, index int32) *partition.Partition {
 	b.mu.RLock()
