@@ -49,7 +49,7 @@ type Deps struct {
 	// change metadata are served here or forwarded, and the proposals
 	// this broker makes for itself. nil: a Local channel on Controller
 	// that never forwards (Controller is always active).
-	Channel ctrlchan.Channel
+	Channel    ctrlchan.Channel
 	Partitions Partitions
 	Groups     *group.Coordinator
 	// Txns is the transaction coordinator (nil: transactions are refused

@@ -90,11 +90,11 @@ type Broker struct {
 
 	lastHWCheckpoint time.Time        // owned by the reviewReplicas loop
 	remote           *remote          // requests to the active controller on another node
+	web              *web.Server      // console on http.listener; nil when off
+	voters           map[int32]string // metadata quorum: node id -> listener address
 	// ctrl is this node's way to the active controller, chosen once at
 	// start: Local on a voter, Remote on a broker-only node.
 	ctrl ctrlchan.Channel
-	web              *web.Server      // console on http.listener; nil when off
-	voters           map[int32]string // metadata quorum: node id -> listener address
 
 	stop chan struct{}
 	wg   sync.WaitGroup

@@ -124,7 +124,6 @@ func (q *quorum) serve(ctx context.Context, at, from int32, req kmsg.Request) (k
 	return resp, nil
 }
 
-
 func register(t *testing.T, ch ctrlchan.Channel, id int32) {
 	t.Helper()
 	rec := metadata.RegisterBrokerRecord{BrokerID: id, Host: "127.0.0.1", Port: 9000 + id,
