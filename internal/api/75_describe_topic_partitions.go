@@ -37,7 +37,7 @@ const topicOperationsAll = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<
 func (h *Handlers) describeTopicPartitions(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.DescribeTopicPartitionsRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeTopicPartitionsResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 
 	all := len(r.Topics) == 0
 	cursorTopic, cursorPartition := "", int32(0)
