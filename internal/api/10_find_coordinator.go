@@ -56,7 +56,7 @@ func (h *Handlers) findCoordinator(ctx context.Context, req *Request) Outcome {
 			var node int32
 			if tc, err = h.txnCoordinator(); err == nil {
 				if node, err = tc.FindCoordinator(ctx, key); err == nil {
-					host, port, ok := h.brokerAddress(h.deps.Controller.Image(), node, req.ListenerName)
+					host, port, ok := h.brokerAddress(h.deps.Metadata.Image(), node, req.ListenerName)
 					if !ok {
 						err = txn.ErrCoordinatorNotAvailable
 					} else {

@@ -34,7 +34,7 @@ type deleteRecordsWait struct {
 func (h *Handlers) deleteRecords(ctx context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.DeleteRecordsRequest)
 	resp := r.ResponseKind().(*kmsg.DeleteRecordsResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	alive := aliveBrokers(im)
 
 	// Kafka keys the request by partition: a partition named twice is

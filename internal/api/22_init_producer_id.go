@@ -24,9 +24,6 @@ import (
 	"github.com/arus-io/arus/internal/txn"
 )
 
-// producerIDBlockSize is how many ids one controller round trip hands out.
-const producerIDBlockSize = 1000
-
 // producerIDs hands out ids from the current block.
 type producerIDs struct {
 	mu   sync.Mutex
@@ -98,27 +95,14 @@ func (h *Handlers) initProducerID(ctx context.Context, req *Request) Outcome {
 // allocateProducerIDBlock gets a block from the active controller, local
 // or remote.
 func (h *Handlers) allocateProducerIDBlock() (int64, int64, error) {
-	start, err := h.deps.Controller.AllocateProducerIDs(h.deps.Broker.NodeID, producerIDBlockSize)
-	if err == nil || !errors.Is(err, controller.ErrNotController) || h.deps.Forward == nil {
-		return start, producerIDBlockSize, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req := kmsg.NewPtrAllocateProducerIDsRequest()
-	req.BrokerID = h.deps.Broker.NodeID
-	resp, err := h.deps.Forward(ctx, req)
-	if err != nil {
-		// No active controller reachable right now (an election runs):
-		// a retriable error, so producers try again.
+	start, n, err := h.deps.Channel.AllocateProducerIDs(ctx, h.deps.Broker.NodeID)
+	if errors.Is(err, controller.ErrNotController) {
+		// No active controller reachable right now (an election runs,
+		// or it moved): a retriable error, so producers try again.
 		h.deps.Logger.Warn("allocate producer ids from the active controller", "err", err)
 		return 0, 0, kerr.CoordinatorNotAvailable
 	}
-	r := resp.(*kmsg.AllocateProducerIDsResponse)
-	if r.ErrorCode == kerr.NotController.Code {
-		return 0, 0, kerr.CoordinatorNotAvailable // the controller moved: retry
-	}
-	if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
-		return 0, 0, err
-	}
-	return r.ProducerIDStart, int64(r.ProducerIDLen), nil
+	return start, n, err
 }

@@ -128,7 +128,7 @@ func (h *Handlers) preprocessResource(res configResource) error {
 			return nil
 		}
 		err := h.checkBrokerResource(res.name, "")
-		if err != nil && h.deps.Controller.IsActive() && h.isRegisteredBroker(res.name) {
+		if err != nil && h.deps.Channel.ServesLocally() && h.isRegisteredBroker(res.name) {
 			// Forwarded by that broker, which checked the name (arus
 			// forwards without Kafka's envelope, so the active controller
 			// accepts any registered broker).
@@ -163,7 +163,7 @@ func (h *Handlers) applyConfigs(resources []configResource, errs []error, done [
 	if !pending {
 		return Outcome{}, false
 	}
-	if h.deps.Forward != nil && !h.deps.Controller.IsActive() {
+	if !h.deps.Channel.ServesLocally() {
 		ferrs, err := forward(keep)
 		if err != nil {
 			h.deps.Logger.Warn("forwarding to the active controller failed; closing the connection so the client retries", "err", err)
@@ -205,7 +205,7 @@ func (h *Handlers) forwardConfigs(ctx context.Context, version int16, req kmsg.R
 	req.SetVersion(version)
 	fctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 	defer cancel()
-	return h.deps.Forward(fctx, req)
+	return h.deps.Channel.Forward(fctx, req)
 }
 
 // responseError turns a forwarded answer back into an error that maps to

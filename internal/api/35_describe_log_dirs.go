@@ -22,7 +22,7 @@ import (
 func (h *Handlers) describeLogDirs(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.DescribeLogDirsRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeLogDirsResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	want := func(string, int32) bool { return true }
 	if r.Topics != nil {
 		asked := map[string]map[int32]bool{}

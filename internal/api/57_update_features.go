@@ -33,7 +33,7 @@ const (
 func (h *Handlers) updateFeatures(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.UpdateFeaturesRequest)
 	resp := r.ResponseKind().(*kmsg.UpdateFeaturesResponse)
-	if !h.deps.Controller.IsActive() {
+	if !h.deps.Channel.ServesLocally() {
 		resp.ErrorCode = kerr.NotController.Code
 		return respond(resp)
 	}

@@ -13,7 +13,7 @@ import (
 func (h *Handlers) describeProducers(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.DescribeProducersRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeProducersResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	for _, t := range r.Topics {
 		rt := kmsg.DescribeProducersResponseTopic{Topic: t.Topic}
 		for _, index := range t.Partitions {

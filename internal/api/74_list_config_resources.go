@@ -46,7 +46,7 @@ func (h *Handlers) listConfigResources(_ context.Context, req *Request) Outcome 
 			return respond(resp)
 		}
 	}
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 	add := func(name string, typ int8) {
 		resp.ConfigResources = append(resp.ConfigResources, kmsg.ListConfigResourcesResponseConfigResource{Name: name, Type: typ})
 	}

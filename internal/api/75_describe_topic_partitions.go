@@ -32,7 +32,7 @@ const maxRequestPartitionSizeLimit = 2000
 func (h *Handlers) describeTopicPartitions(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.DescribeTopicPartitionsRequest)
 	resp := r.ResponseKind().(*kmsg.DescribeTopicPartitionsResponse)
-	im := h.deps.Controller.Image()
+	im := h.deps.Metadata.Image()
 
 	all := len(r.Topics) == 0
 	cursorTopic, cursorPartition := "", int32(0)

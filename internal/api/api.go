@@ -10,6 +10,7 @@ import (
 	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/ctrlchan"
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/metrics"
@@ -39,11 +40,16 @@ type Metadata interface {
 // Deps are what handlers call into. All fields are required.
 type Deps struct {
 	Broker *config.Broker
-	// Controller is this node's controller: proposals (served here on
-	// the active controller, forwarded otherwise) and the controller-side
-	// RPCs read its image. Client requests read Metadata instead.
+	// Controller is this node's controller: the admin requests served
+	// here when it is the active one (Channel.ServesLocally) propose on
+	// it, and the controller-side RPCs read its image.
 	Controller *controller.Controller
 	Metadata   Metadata
+	// Channel reaches the active controller: whether requests that
+	// change metadata are served here or forwarded, and the proposals
+	// this broker makes for itself. nil: a Local channel on Controller
+	// that never forwards (Controller is always active).
+	Channel    ctrlchan.Channel
 	Partitions Partitions
 	Groups     *group.Coordinator
 	// Txns is the transaction coordinator (nil: transactions are refused
@@ -51,9 +57,6 @@ type Deps struct {
 	Txns   *txn.Coordinator
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Forward sends a request to the active controller's node and returns
-	// its answer; nil on a node that is always the active controller.
-	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
 	// MetadataChanged, optional, tells a node that copies its metadata
 	// from the voters that a change it forwarded has committed, so it
 	// fetches the metadata now rather than at its next poll.
@@ -98,6 +101,9 @@ func New(deps Deps, advertised func() (string, int32)) *Handlers {
 	h.autoCreate = newAutoCreator(h)
 	if h.deps.Metadata == nil && deps.Controller != nil {
 		h.deps.Metadata = newControllerMetadata(deps.Controller)
+	}
+	if h.deps.Channel == nil && deps.Controller != nil {
+		h.deps.Channel = ctrlchan.NewLocal(deps.Controller, nil, deps.Now)
 	}
 	h.images = &imageWatch{meta: h.deps.Metadata}
 	return h

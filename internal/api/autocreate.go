@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/metadata"
@@ -218,52 +217,28 @@ func autoCreateRetriable(code int16) bool {
 }
 
 // createOnController creates topics with the broker defaults on the active
-// controller: here when it is active, else by forwarding CreateTopics to
-// its node. It returns one Kafka error code per name; a failed forward
-// counts as NOT_CONTROLLER (retriable) for every name.
+// controller: here when it is active, else through the controller
+// channel's forwarding. It returns one Kafka error code per name; a failed
+// forward counts as NOT_CONTROLLER (retriable) for every name.
 func (h *Handlers) createOnController(ctx context.Context, names []string) []int16 {
-	codes := make([]int16, len(names))
-	if h.deps.Forward == nil || h.deps.Controller.IsActive() {
-		specs := make([]controller.TopicSpec, len(names))
-		for i, name := range names {
-			specs[i] = controller.TopicSpec{Name: name, NumPartitions: -1, ReplicationFactor: -1}
-		}
-		notController := false
-		for i, res := range h.deps.Controller.CreateTopics(specs, false) {
-			codes[i] = errorCode(h.deps.Logger, res.Err)
-			notController = notController || errors.Is(res.Err, controller.ErrNotController)
-		}
-		if !notController || h.deps.Forward == nil {
-			h.awaitApplied(ctx)
-			return codes
-		}
-		// Leadership moved while we tried: ask the new active controller.
-	}
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = int32(autoCreateTimeout / time.Millisecond)
-	for _, name := range names {
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, -1, -1
-		req.Topics = append(req.Topics, rt)
-	}
-	resp, err := h.deps.Forward(ctx, req)
-	if err != nil {
-		h.deps.Logger.Debug("forwarding an auto-create to the active controller failed", "topics", names, "err", err)
-		for i := range codes {
-			codes[i] = kerr.NotController.Code
-		}
-		return codes
-	}
-	byName := map[string]int16{}
-	for _, rt := range resp.(*kmsg.CreateTopicsResponse).Topics {
-		byName[rt.Topic] = rt.ErrorCode
-	}
+	specs := make([]controller.TopicSpec, len(names))
 	for i, name := range names {
-		code, ok := byName[name]
-		if !ok {
-			code = kerr.NotController.Code // not answered: try again
+		specs[i] = controller.TopicSpec{Name: name, NumPartitions: -1, ReplicationFactor: -1}
+	}
+	local := h.deps.Channel.ServesLocally()
+	codes := make([]int16, len(names))
+	for i, err := range h.deps.Channel.CreateTopics(ctx, specs) {
+		switch {
+		case errors.Is(err, controller.ErrTopicExists):
+			codes[i] = kerr.TopicAlreadyExists.Code
+		case errors.Is(err, controller.ErrNotController):
+			codes[i] = kerr.NotController.Code // try again
+		default:
+			codes[i] = errorCode(h.deps.Logger, err)
 		}
-		codes[i] = code
+	}
+	if local {
+		h.awaitApplied(ctx)
 	}
 	return codes
 }

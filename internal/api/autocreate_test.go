@@ -12,6 +12,7 @@ import (
 
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/ctrlchan"
 )
 
 // fakeController is the active controller on another node, as the
@@ -58,7 +59,7 @@ func (f *fakeController) count(topic string) int {
 }
 
 // newForwardingHandlers returns handlers of a broker whose controller is
-// not the active one (an observer), so auto-creates go through Forward.
+// not the active one (an observer), so auto-creates go through its Remote channel.
 func newForwardingHandlers(t *testing.T, fake *fakeController) *Handlers {
 	t.Helper()
 	cfg := config.Broker{NodeID: 2, Listener: "127.0.0.1:0", DataDir: t.TempDir()}
@@ -67,7 +68,8 @@ func newForwardingHandlers(t *testing.T, fake *fakeController) *Handlers {
 	}
 	ctrl := controller.NewStateMachine(controller.Defaults{NumPartitions: 1, DefaultReplicationFactor: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctrl.SetLog(&controller.ObserverLog{})
-	h := New(Deps{Broker: &cfg, Controller: ctrl, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Forward: fake.forward},
+	h := New(Deps{Broker: &cfg, Controller: ctrl, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Channel: ctrlchan.NewRemote(fake.forward, ctrl.Image)},
 		func() (string, int32) { return "127.0.0.1", 9092 })
 	t.Cleanup(h.Close)
 	return h

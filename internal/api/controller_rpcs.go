@@ -14,7 +14,6 @@ package api
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"time"
 
@@ -22,35 +21,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/ctrlchan"
 	"github.com/arus-io/arus/internal/metadata"
 )
 
 // InterBrokerListenerName is the listener name under which a broker
-// registers its inter-broker listener (Kafka's default
-// inter.broker.listener.name is the security protocol's name; arus's
-// listeners have their own).
-const InterBrokerListenerName = "BROKER"
-
-// maxPartitionsTag is an arus tagged field of BrokerRegistrationRequest:
-// the broker's partition limit (arus.max.partitions.per.broker), an int32.
-// Kafka has no such field; a tag Kafka does not know is skipped by it.
-const maxPartitionsTag = 10_000
+// registers its inter-broker listener.
+const InterBrokerListenerName = ctrlchan.InterBrokerListenerName
 
 // SetRegistrationMaxPartitions puts a broker's partition limit into its
-// registration request.
+// registration request (arus's tagged field, see ctrlchan).
 func SetRegistrationMaxPartitions(req *kmsg.BrokerRegistrationRequest, limit int32) {
-	req.UnknownTags.Set(maxPartitionsTag, binary.BigEndian.AppendUint32(nil, uint32(limit)))
+	ctrlchan.SetRegistrationMaxPartitions(req, limit)
 }
 
 // registrationMaxPartitions reads the limit; 0 when absent or malformed.
 func registrationMaxPartitions(req *kmsg.BrokerRegistrationRequest) int32 {
-	var limit int32
-	req.UnknownTags.Each(func(key uint32, val []byte) {
-		if key == maxPartitionsTag && len(val) == 4 {
-			limit = max(int32(binary.BigEndian.Uint32(val)), 0)
-		}
-	})
-	return limit
+	return ctrlchan.RegistrationMaxPartitions(req)
 }
 
 // forwarded lists the client requests that run on the active controller.
@@ -64,7 +51,7 @@ const forwardTimeout = 30 * time.Second
 // maybeForward relays req to the active controller when this node's is
 // not; ok is false when the request should be served here.
 func (h *Handlers) maybeForward(ctx context.Context, req *Request) (Outcome, bool) {
-	if !forwarded[req.Body.Key()] || h.deps.Forward == nil || h.deps.Controller.IsActive() {
+	if !forwarded[req.Body.Key()] || h.deps.Channel == nil || h.deps.Channel.ServesLocally() {
 		return Outcome{}, false
 	}
 	if req.Listener != ListenerInterBroker || req.forwardedFor {
@@ -72,7 +59,7 @@ func (h *Handlers) maybeForward(ctx context.Context, req *Request) (Outcome, boo
 	}
 	fctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 	defer cancel()
-	resp, err := h.deps.Forward(fctx, req.Body)
+	resp, err := h.deps.Channel.Forward(fctx, req.Body)
 	if err != nil {
 		h.deps.Logger.Warn("forwarding to the active controller failed; closing the connection so the client retries",
 			"api_key", req.Body.Key(), "err", err)
@@ -207,10 +194,10 @@ func (h *Handlers) alterPartition(_ context.Context, req *Request) Outcome {
 func (h *Handlers) allocateProducerIDs(_ context.Context, req *Request) Outcome {
 	r := req.Body.(*kmsg.AllocateProducerIDsRequest)
 	resp := r.ResponseKind().(*kmsg.AllocateProducerIDsResponse)
-	start, err := h.deps.Controller.AllocateProducerIDs(r.BrokerID, producerIDBlockSize)
+	start, err := h.deps.Controller.AllocateProducerIDs(r.BrokerID, ctrlchan.ProducerIDBlockSize)
 	resp.ErrorCode = h.controllerCode(err)
 	if err == nil {
-		resp.ProducerIDStart, resp.ProducerIDLen = start, producerIDBlockSize
+		resp.ProducerIDStart, resp.ProducerIDLen = start, ctrlchan.ProducerIDBlockSize
 	}
 	return respond(resp)
 }

@@ -1,7 +1,10 @@
 package arustest
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +22,15 @@ type Cluster struct {
 	dirs       map[int32]string
 	stop       chan struct{}
 	done       chan struct{}
+
+	// started are the brokers started so far (stopped ones too), by
+	// id: an admin request answers once each applied its change
+	// (waitApplied). Its own lock: a request waiting here must never
+	// hold up the nodes' (crashAll holds that while brokers stop).
+	started struct {
+		sync.Mutex
+		byID map[int32]*broker.Broker
+	}
 }
 
 // FastTiming is liveness timing for tests: failures are noticed within
@@ -75,13 +87,39 @@ func (c *Cluster) Start(id int32) *Broker {
 	for _, o := range c.opts {
 		o(&cfg)
 	}
-	b, err := broker.Start(cfg, Logger(c.t).With("node", id), broker.WithController(c.Controller), broker.WithTiming(c.Timing))
+	b, err := broker.Start(cfg, Logger(c.t).With("node", id), broker.WithController(c.Controller), broker.WithTiming(c.Timing),
+		broker.WithAppliedBy(c.waitApplied))
 	if err != nil {
 		c.t.Fatalf("start broker %d: %v", id, err)
 	}
+	c.started.Lock()
+	if c.started.byID == nil {
+		c.started.byID = map[int32]*broker.Broker{}
+	}
+	c.started.byID[id] = b
+	c.started.Unlock()
 	br := &Broker{Broker: b, Config: cfg}
 	c.add(id, br)
 	return br
+}
+
+// waitApplied waits until every running broker applied the shared
+// controller's metadata up to offset: the brokers share one controller,
+// so an admin call answers once the change reached all of them, as a
+// client of a real cluster sees once the metadata propagated.
+func (c *Cluster) waitApplied(ctx context.Context, offset int64) error {
+	c.started.Lock()
+	brokers := make([]*broker.Broker, 0, len(c.started.byID))
+	for _, b := range c.started.byID {
+		brokers = append(brokers, b)
+	}
+	c.started.Unlock()
+	for _, b := range brokers {
+		if err := b.WaitApplied(ctx, offset); err != nil && !errors.Is(err, broker.ErrPublisherStopped) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Leader returns the current leader of topic/partition per the controller.

@@ -25,6 +25,7 @@ import (
 	"github.com/arus-io/arus/internal/commitlog"
 	"github.com/arus-io/arus/internal/config"
 	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/ctrlchan"
 	"github.com/arus-io/arus/internal/group"
 	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/metrics"
@@ -94,6 +95,9 @@ type Broker struct {
 	remote           *remote          // requests to the active controller on another node
 	web              *web.Server      // console on http.listener; nil when off
 	voters           map[int32]string // metadata quorum: node id -> listener address
+	// ctrl is this node's way to the active controller, chosen once at
+	// start: Local on a voter, Remote on a broker-only node.
+	ctrl ctrlchan.Channel
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -183,6 +187,15 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 		ExpectedBrokers: len(quorumVoters), Partitions: b, Logger: logger,
 	})
 	b.remote = newRemote(b)
+	quorumVoter := cfg.ControllerQuorumVoters == ""
+	if _, ok := quorumVoters[cfg.NodeID]; ok || b.opts.controller != nil {
+		quorumVoter = true
+	}
+	if quorumVoter {
+		b.ctrl = ctrlchan.NewLocal(b.controller, b.remote.forward, nil)
+	} else {
+		b.ctrl = ctrlchan.NewRemote(b.remote.forward, b.controller.Image)
+	}
 	b.txns = txn.New(txn.Config{
 		NodeID: cfg.NodeID, Transactions: cfg.Transactions, Metadata: b.controller, CreateTopic: b.createInternalTopic,
 		Partitions: b, SendMarkers: api.MarkerSender(b.sendToNode), Logger: logger,
@@ -203,14 +216,11 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	}
 	b.warnAnonymousPeers(authorizer)
 	var meta api.Metadata = b.publisher
-	if b.opts.controller != nil {
-		meta = sharedMetadata{b.publisher, b.controller}
+	if b.opts.appliedBy != nil {
+		meta = awaitOthers{b.publisher, b.opts.appliedBy}
 	}
-	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Metadata: meta, Partitions: b, Groups: b.groups, Logger: logger,
-		Authorizer: authorizer, AdvertisedFor: b.advertisedFor, Metrics: b.metrics, Txns: b.txns}
-	if b.opts.controller == nil {
-		deps.Forward = b.remote.forward
-	}
+	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Metadata: meta, Channel: b.ctrl, Partitions: b, Groups: b.groups,
+		Logger: logger, Authorizer: authorizer, AdvertisedFor: b.advertisedFor, Metrics: b.metrics, Txns: b.txns}
 	b.metadataKick = make(chan struct{}, 1)
 	deps.MetadataChanged = b.kickMetadata
 	handlers := api.New(deps, func() (string, int32) { return b.advertised.host, b.advertised.port })
@@ -410,6 +420,10 @@ func (b *Broker) Addr() net.Addr { return b.server.Addr() }
 // Controller returns the node's controller (tests inspect the image).
 func (b *Broker) Controller() *controller.Controller { return b.controller }
 
+// ControllerChannel returns the node's way to the active controller,
+// chosen at start (tests check which).
+func (b *Broker) ControllerChannel() ctrlchan.Channel { return b.ctrl }
+
 // Partition implements api.Partitions.
 func (b *Broker) Partition(topic string, index int32) *partition.Partition {
 	b.mu.RLock()
@@ -567,7 +581,7 @@ func (b *Broker) Crash(ctx context.Context) error {
 func (b *Broker) stopAll(ctx context.Context) error {
 	b.stopping.Store(true) // /readyz answers 503 from here on
 	b.shutdownOnce.Do(func() {
-		if b.controlled && b.controller != nil && len(b.controller.Image().Brokers) > 1 {
+		if b.controlled && b.ctrl != nil && len(b.controller.Image().Brokers) > 1 {
 			// Controlled shutdown: hand leadership over before going away.
 			if err := b.sendHeartbeat(true); err != nil {
 				b.logger.Warn("controlled shutdown", "err", err)

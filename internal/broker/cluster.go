@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"time"
 
 	"github.com/arus-io/arus/internal/controller"
@@ -22,6 +23,7 @@ type Timing struct {
 
 type options struct {
 	controller *controller.Controller
+	appliedBy  func(ctx context.Context, offset int64) error
 	timing     Timing
 }
 
@@ -38,9 +40,19 @@ type Option func(*options)
 
 // WithController makes the broker use an existing controller instead of
 // opening its own metadata log: the brokers of an in-process test cluster
-// share one.
+// share one. Its owner drives its clock (Tick); the broker reaches it
+// through a Local controller channel like any voter.
 func WithController(c *controller.Controller) Option {
 	return func(o *options) { o.controller = c }
+}
+
+// WithAppliedBy makes admin requests served here, which answer once this
+// broker applied their change, also wait for wait(ctx, offset): an
+// in-process cluster sharing one controller (WithController) waits for
+// every one of its brokers, as a client of a real cluster sees once the
+// metadata propagated. wait should ignore brokers that stopped.
+func WithAppliedBy(wait func(ctx context.Context, offset int64) error) Option {
+	return func(o *options) { o.appliedBy = wait }
 }
 
 // WithTiming overrides the liveness settings (tests shorten them).

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/arus-io/arus/internal/controller"
 	"github.com/arus-io/arus/internal/metadata"
 )
 
@@ -156,13 +155,6 @@ var ErrPublisherStopped = errors.New("broker: metadata publisher stopped")
 func (b *Broker) startPublisher() error {
 	b.controller.SubscribeDelta(b.publisher.offer)
 	b.goFunc(func() { b.publisher.run(b.stop) })
-	if b.opts.controller != nil {
-		shareController(b.controller, b.publisher)
-		b.goFunc(func() {
-			<-b.stop
-			unshareController(b.controller, b.publisher)
-		})
-	}
 	im := b.controller.Image()
 	b.publisher.offer(im, metadata.FullDelta())
 	ctx, cancel := context.WithTimeout(context.Background(), registrationTimeout)
@@ -188,57 +180,23 @@ func (b *Broker) applyCoordinators(im *metadata.Image, _ *metadata.Delta) {
 	b.txns.OnImage(im)
 }
 
-// sharedPublishers are the publishers of the brokers of one in-process
-// test cluster sharing a controller (WithController): there an admin call
-// answers once every such broker applied the change, as a client of a
-// real cluster would see after metadata propagated (tests rely on it).
-var sharedPublishers struct {
-	sync.Mutex
-	byController map[*controller.Controller]map[*publisher]bool
-}
-
-func shareController(c *controller.Controller, p *publisher) {
-	sharedPublishers.Lock()
-	defer sharedPublishers.Unlock()
-	if sharedPublishers.byController == nil {
-		sharedPublishers.byController = map[*controller.Controller]map[*publisher]bool{}
-	}
-	if sharedPublishers.byController[c] == nil {
-		sharedPublishers.byController[c] = map[*publisher]bool{}
-	}
-	sharedPublishers.byController[c][p] = true
-}
-
-func unshareController(c *controller.Controller, p *publisher) {
-	sharedPublishers.Lock()
-	defer sharedPublishers.Unlock()
-	delete(sharedPublishers.byController[c], p)
-	if len(sharedPublishers.byController[c]) == 0 {
-		delete(sharedPublishers.byController, c)
-	}
-}
-
-// sharedMetadata is the api.Metadata of a broker sharing its controller:
-// its own image, and WaitApplied over every sharing broker.
-type sharedMetadata struct {
+// awaitOthers is the api.Metadata of a broker started WithAppliedBy: its
+// own image, and WaitApplied over its own publisher and then the others'.
+type awaitOthers struct {
 	*publisher
-	ctrl *controller.Controller
+	others func(ctx context.Context, offset int64) error
 }
 
-func (m sharedMetadata) WaitApplied(ctx context.Context, offset int64) error {
-	sharedPublishers.Lock()
-	var all []*publisher
-	for p := range sharedPublishers.byController[m.ctrl] {
-		all = append(all, p)
+func (m awaitOthers) WaitApplied(ctx context.Context, offset int64) error {
+	if err := m.publisher.WaitApplied(ctx, offset); err != nil {
+		return err
 	}
-	sharedPublishers.Unlock()
-	if len(all) == 0 {
-		all = []*publisher{m.publisher}
-	}
-	for _, p := range all {
-		if err := p.WaitApplied(ctx, offset); err != nil && !errors.Is(err, ErrPublisherStopped) {
-			return err
-		}
-	}
-	return nil
+	return m.others(ctx, offset)
+}
+
+// WaitApplied blocks until this broker applied the metadata up to offset
+// (its replica manager and coordinators), ctx ends, or the broker stopped
+// (ErrPublisherStopped).
+func (b *Broker) WaitApplied(ctx context.Context, offset int64) error {
+	return b.publisher.WaitApplied(ctx, offset)
 }

@@ -8,12 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/arus-io/arus/internal/api"
 	"github.com/arus-io/arus/internal/controller"
+	"github.com/arus-io/arus/internal/ctrlchan"
 	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/quorum"
 )
@@ -121,9 +120,9 @@ func (r *remote) close() {
 	}
 }
 
-// register registers this broker with the active controller: directly
-// when it is local, else with BrokerRegistration; it retries until the
-// quorum has a leader (bounded by registrationTimeout).
+// register registers this broker with the active controller through
+// the controller channel; it retries until the quorum has a leader
+// (bounded by registrationTimeout).
 func (b *Broker) register() error {
 	rec := metadata.RegisterBrokerRecord{BrokerID: b.cfg.NodeID, Host: b.advertised.host, Port: b.advertised.port, Rack: b.cfg.Rack,
 		InterBrokerHost: b.interAdvertised.host, InterBrokerPort: b.interAdvertised.port,
@@ -131,10 +130,9 @@ func (b *Broker) register() error {
 	deadline := time.Now().Add(registrationTimeout)
 	backoff := 20 * time.Millisecond
 	for {
-		err := b.controller.Bootstrap(rec)
-		if errors.Is(err, controller.ErrNotController) {
-			err = b.registerRemote(rec)
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := b.ctrl.RegisterBroker(ctx, rec)
+		cancel()
 		if err == nil {
 			return nil
 		}
@@ -157,103 +155,25 @@ func (b *Broker) register() error {
 // registrationTimeout bounds how long a starting node waits for the quorum.
 const registrationTimeout = 2 * time.Minute
 
-func (b *Broker) registerRemote(rec metadata.RegisterBrokerRecord) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req := kmsg.NewPtrBrokerRegistrationRequest()
-	req.BrokerID = rec.BrokerID
-	for _, rl := range rec.Listeners {
-		l := kmsg.NewBrokerRegistrationRequestListener()
-		l.Name, l.Host, l.Port = rl.Name, rl.Host, uint16(rl.Port)
-		l.SecurityProtocol = securityProtocolCode(rl.SecurityProtocol)
-		req.Listeners = append(req.Listeners, l)
-	}
-	ib := kmsg.NewBrokerRegistrationRequestListener()
-	ib.Name, ib.Host, ib.Port = api.InterBrokerListenerName, rec.InterBrokerHost, uint16(rec.InterBrokerPort)
-	req.Listeners = append(req.Listeners, ib)
-	req.ClusterID = b.controller.Image().ClusterID
-	if rec.Rack != "" {
-		req.Rack = &rec.Rack
-	}
-	if rec.MaxPartitions > 0 {
-		api.SetRegistrationMaxPartitions(req, rec.MaxPartitions)
-	}
-	resp, err := b.remote.forward(ctx, req)
-	if err != nil {
-		return err
-	}
-	return kerr.ErrorForCode(resp.(*kmsg.BrokerRegistrationResponse).ErrorCode)
-}
-
 // sendHeartbeat tells the active controller this broker is alive (or,
 // with shutdown, that it is leaving and should be fenced now).
 func (b *Broker) sendHeartbeat(shutdown bool) error {
-	err := b.sendHeartbeatOnce(shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := b.ctrl.Heartbeat(ctx, b.cfg.NodeID, b.controller.Image().Offset, shutdown)
 	if err == nil && !shutdown {
 		b.heartbeatAcked.Store(time.Now().UnixNano())
 	}
 	return err
 }
 
-func (b *Broker) sendHeartbeatOnce(shutdown bool) error {
-	if b.controller.IsActive() || b.remote == nil {
-		if shutdown {
-			return b.controller.FenceBroker(b.cfg.NodeID)
-		}
-		err := b.controller.Heartbeat(b.cfg.NodeID, time.Now())
-		if !errors.Is(err, controller.ErrNotController) || b.opts.controller != nil {
-			return err
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req := kmsg.NewPtrBrokerHeartbeatRequest()
-	req.BrokerID = b.cfg.NodeID
-	req.CurrentMetadataOffset = b.controller.Image().Offset
-	req.WantShutdown = shutdown
-	resp, err := b.remote.forward(ctx, req)
-	if err != nil {
-		return err
-	}
-	return kerr.ErrorForCode(resp.(*kmsg.BrokerHeartbeatResponse).ErrorCode)
-}
-
 // alterPartition proposes an ISR to the active controller.
 func (b *Broker) alterPartition(topic string, index, leaderEpoch, partitionEpoch int32, isr []int32) error {
-	_, err := b.controller.AlterPartition(topic, index, b.cfg.NodeID, leaderEpoch, partitionEpoch, isr)
-	if !errors.Is(err, controller.ErrNotController) || b.opts.controller != nil {
-		return err
-	}
-	t, ok := b.controller.Image().Topics[topic]
-	if !ok {
-		return fmt.Errorf("topic %q is gone", topic)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	req := kmsg.NewPtrAlterPartitionRequest()
-	req.BrokerID = b.cfg.NodeID
-	rt := kmsg.NewAlterPartitionRequestTopic()
-	rt.TopicID = t.ID
-	rp := kmsg.NewAlterPartitionRequestTopicPartition()
-	rp.Partition, rp.LeaderEpoch, rp.PartitionEpoch, rp.NewISR = index, leaderEpoch, partitionEpoch, isr
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := b.remote.forward(ctx, req)
-	if err != nil {
-		return err
-	}
-	ar := resp.(*kmsg.AlterPartitionResponse)
-	if err := kerr.ErrorForCode(ar.ErrorCode); err != nil {
-		return err
-	}
-	for _, t := range ar.Topics {
-		for _, p := range t.Partitions {
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return b.ctrl.AlterPartition(ctx, b.cfg.NodeID, ctrlchan.ISRChange{
+		Topic: topic, Index: index, LeaderEpoch: leaderEpoch, PartitionEpoch: partitionEpoch, ISR: isr,
+	})
 }
 
 // connListener is a net.Listener fed with connections the Kafka server
@@ -292,16 +212,3 @@ func (l *connListener) Close() error {
 }
 
 func (l *connListener) Addr() net.Addr { return l.addr }
-
-// securityProtocolCode is Kafka's SecurityProtocol id of a protocol name.
-func securityProtocolCode(name string) int16 {
-	switch name {
-	case "SSL":
-		return 1
-	case "SASL_PLAINTEXT":
-		return 2
-	case "SASL_SSL":
-		return 3
-	}
-	return 0
-}
