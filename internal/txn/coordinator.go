@@ -174,13 +174,18 @@ func (c *Coordinator) EnsureStateTopic(ctx context.Context) error {
 	if rf < 1 {
 		return fmt.Errorf("%w: no brokers registered to host %s", ErrCoordinatorNotAvailable, StateTopic)
 	}
-	// Kafka's defaults for the topic: compacted, min.insync.replicas 2
-	// (capped here like the replication factor), unclean election off.
+	// Kafka's defaults for the topic: compacted, min.insync.replicas from
+	// transaction.state.log.min.isr (capped here like the replication
+	// factor), unclean election off.
 	compact, segment := "compact", strconv.Itoa(int(tc.StateLogSegmentBytes))
-	minISR := strconv.Itoa(min(2, rf))
+	minISR := int(tc.StateLogMinISR) // transaction.state.log.min.isr
+	if minISR <= 0 {
+		minISR = 2
+	}
+	minISRValue := strconv.Itoa(min(minISR, rf))
 	spec := controller.TopicSpec{
 		Name: StateTopic, NumPartitions: tc.StateLogPartitions, ReplicationFactor: int16(rf),
-		Configs: map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment, "min.insync.replicas": &minISR},
+		Configs: map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment, "min.insync.replicas": &minISRValue},
 	}
 	var err error
 	if c.cfg.CreateTopic != nil {
