@@ -347,11 +347,14 @@ func (c *Coordinator) VerifyPartitions(ctx context.Context, id string, pid int64
 }
 
 // EndTxn commits or aborts the producer's transaction.
-func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit bool) error {
-	err, callErr := call(ctx, c, id, func(now time.Time, set *txnSet, reply func(error)) {
-		set.endTxn(now, id, pid, epoch, commit, reply)
+func (c *Coordinator) EndTxn(ctx context.Context, req EndRequest) EndResult {
+	r, err := call(ctx, c, req.ID, func(now time.Time, set *txnSet, reply func(EndResult)) {
+		set.endTxn(now, req, reply)
 	})
-	return errors.Join(callErr, err)
+	if err != nil {
+		return EndResult{ProducerID: -1, ProducerEpoch: -1, Err: err}
+	}
+	return r
 }
 
 // Describe returns the state of a transactional id.

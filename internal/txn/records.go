@@ -79,6 +79,14 @@ type Metadata struct {
 	Partitions     []TopicPartition // sorted
 	Start          time.Time        // when the current transaction began; zero when none
 	Update         time.Time        // last state change
+	// ClientVersion is the transaction version the client ended its last
+	// transaction with (Kafka's ClientTransactionVersion): 2 when it
+	// used EndTxn v5+ (KIP-890 part 2, an epoch bump at every end), else 0.
+	ClientVersion int16
+	// NextProducerID is the producer id a prepared transaction-version-2
+	// transaction moves to when it completes because its epoch is
+	// exhausted; -1 otherwise.
+	NextProducerID int64
 }
 
 func (m *Metadata) clone() Metadata {
@@ -112,6 +120,12 @@ func stateKey(id string) []byte {
 func stateValue(m *Metadata) []byte {
 	v := kmsg.NewTxnMetadataValue()
 	v.Version = 0
+	if m.ClientVersion > 0 || m.NextProducerID >= 0 || m.LastProducerID >= 0 {
+		// Kafka's flexible version 1 (KIP-890) carries what version 0
+		// cannot; ids that never used it keep writing version 0.
+		v.Version = 1
+		v.PreviousProducerID, v.NextProducerID, v.ClientTransactionVersion = m.LastProducerID, m.NextProducerID, m.ClientVersion
+	}
 	v.ProducerID, v.ProducerEpoch = m.ProducerID, m.ProducerEpoch
 	v.TimeoutMillis = int32(m.Timeout.Milliseconds())
 	v.State = kmsg.TransactionState(m.State)
@@ -148,7 +162,8 @@ func decodeRecord(key, value []byte) (string, *Metadata, error) {
 	}
 	m := &Metadata{
 		ID: k.TransactionalID, ProducerID: v.ProducerID, ProducerEpoch: v.ProducerEpoch,
-		LastProducerID: -1, LastEpoch: -1,
+		LastProducerID: v.PreviousProducerID, LastEpoch: -1, NextProducerID: v.NextProducerID,
+		ClientVersion: v.ClientTransactionVersion,
 		Timeout: time.Duration(v.TimeoutMillis) * time.Millisecond, State: State(v.State),
 		Update: time.UnixMilli(v.LastUpdateTimestamp),
 	}

@@ -51,7 +51,11 @@ type Markers struct {
 	ProducerEpoch    int16
 	CoordinatorEpoch int32
 	Commit           bool
-	Partitions       []TopicPartition
+	// TransactionVersion is 2 when the markers end a transaction with an
+	// epoch bump for a client of transaction version 2 (WriteTxnMarkers
+	// v2, KIP-1228), else 0.
+	TransactionVersion int8
+	Partitions         []TopicPartition
 }
 
 // SendMarkers delivers markers to the leader node of their partitions and
@@ -325,10 +329,14 @@ func (s *shard) deliver(m Metadata, commit bool) bool {
 				again = append(again, tp)
 			}
 		}
+		var tv int8
+		if m.ClientVersion >= 2 && m.LastEpoch >= 0 && m.ProducerEpoch == m.LastEpoch+1 {
+			tv = 2
+		}
 		for node, tps := range byNode {
 			ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 			out, err := s.send(ctx, node, Markers{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch,
-				CoordinatorEpoch: s.coordinatorEpoch, Commit: commit, Partitions: tps})
+				CoordinatorEpoch: s.coordinatorEpoch, Commit: commit, TransactionVersion: tv, Partitions: tps})
 			cancel()
 			if err != nil {
 				s.logger.Debug("sending transaction markers", "node", node, "transactional_id", m.ID, "err", err)

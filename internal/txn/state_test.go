@@ -94,7 +94,8 @@ func (h *harness) end(id string, pid int64, epoch int16, commit bool) error {
 	h.t.Helper()
 	var got error
 	answered := false
-	h.set.endTxn(h.now, id, pid, epoch, commit, func(err error) { got, answered = err, true })
+	h.set.endTxn(h.now, EndRequest{ID: id, ProducerID: pid, ProducerEpoch: epoch, Commit: commit, FreshProducerID: -1},
+		func(r EndResult) { got, answered = r.Err, true })
 	h.store.settle(h.now, nil)
 	if !answered {
 		h.t.Fatal("no EndTxn answer")
@@ -130,7 +131,8 @@ func TestStateMachineCommitAndAbort(t *testing.T) {
 	// EndTxn answers once PrepareCommit is durable; markers, then
 	// CompleteCommit follow.
 	var answered bool
-	h.set.endTxn(h.now, "a", 101, 0, true, func(err error) { answered = err == nil })
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: 101, ProducerEpoch: 0, Commit: true, FreshProducerID: -1},
+		func(r EndResult) { answered = r.Err == nil })
 	if answered || h.state("a") != StateOngoing {
 		t.Fatal("answered before the prepare was durable")
 	}
