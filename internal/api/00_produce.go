@@ -292,7 +292,7 @@ func (h *Handlers) verifyProduce(ctx context.Context, im *metadata.Image, r *kms
 			continue
 		}
 		rp := targets[i].resp
-		code, msg := produceVerifyError(codes[j])
+		code, msg := produceVerifyError(codes[j], r.Version)
 		rp.ErrorCode, rp.BaseOffset = code, -1
 		if msg != "" {
 			rp.ErrorMessage = &msg

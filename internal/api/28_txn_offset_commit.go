@@ -93,7 +93,7 @@ func (h *Handlers) verifyTxnOffsets(ctx context.Context, r *kmsg.TxnOffsetCommit
 	tp := txn.TopicPartition{Topic: group.OffsetsTopic, Partition: group.PartitionFor(r.Group, int32(len(t.Partitions)))}
 	code := h.verifyTxnPartitions(ctx, im, txnCheck{id: r.TransactionalID, pid: r.ProducerID, epoch: r.ProducerEpoch,
 		add: r.Version >= 5, abortable: r.Version >= 4}, []txn.TopicPartition{tp})[0]
-	if code, _ = produceVerifyError(code); code == kerr.NotEnoughReplicas.Code {
+	if code, _ = produceVerifyError(code, 0); code == kerr.NotEnoughReplicas.Code {
 		code = kerr.CoordinatorNotAvailable.Code
 	}
 	return code

@@ -16,6 +16,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -51,6 +52,26 @@ func (h *Handlers) verifyTxnPartitions(ctx context.Context, im *metadata.Image, 
 	ctx, cancel := context.WithTimeout(ctx, txnVerifyTimeout)
 	defer cancel()
 	codes := h.askTxnCoordinator(ctx, im, c, tps)
+	if c.add {
+		// KAFKA-18654: an add right after the previous transaction ended
+		// usually finds its markers still being written; retry on the
+		// server for add.partitions.to.txn.retry.backoff.max.ms.
+		backoff, limit := 20*time.Millisecond, 100*time.Millisecond
+		if b := h.deps.Broker; b != nil && b.Transactions.AddPartitionsRetryBackoff > 0 {
+			backoff, limit = b.Transactions.AddPartitionsRetryBackoff, b.Transactions.AddPartitionsRetryBackoffMax
+		}
+		deadline := time.Now().Add(limit)
+		for slices.Contains(codes, kerr.ConcurrentTransactions.Code) && time.Now().Add(backoff).Before(deadline) {
+			timer := time.NewTimer(backoff)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return codes
+			}
+			codes = h.askTxnCoordinator(ctx, im, c, tps)
+		}
+	}
 	for i, code := range codes {
 		switch {
 		case code == kerr.ProducerFenced.Code:
@@ -152,8 +173,12 @@ func (h *Handlers) verifyTxns() bool {
 // produceVerifyError is how Produce answers a failed verification
 // (ReplicaManager.handleProduceAppend): retriable coordinator errors
 // become NOT_ENOUGH_REPLICAS, which every client retries without a
-// metadata refresh.
-func produceVerifyError(code int16) (int16, string) {
+// metadata refresh; from v12 CONCURRENT_TRANSACTIONS is answered as is.
+func produceVerifyError(code int16, version int16) (int16, string) {
+	if code == kerr.ConcurrentTransactions.Code && version >= 12 {
+		// KAFKA-18662: clients of Produce v12+ know it is retriable.
+		return code, ""
+	}
 	switch code {
 	case kerr.InvalidTxnState.Code:
 		return code, "Partition was not added to the transaction"

@@ -85,6 +85,8 @@ var brokerOwnDefs = []BrokerDef{
 	{Name: "arus.client.telemetry.push.interval.ms", Type: TypeInt, Default: "300000", HasDefault: true, Doc: "arus: how often clients push their metrics (KIP-714)."},
 	{Name: "arus.metrics.per.partition.enabled", Type: TypeBoolean, Default: "true", HasDefault: true, Doc: "arus: export metrics labelled by partition (log sizes and offsets, consumer lag per partition); off keeps only per-topic sums."},
 	{Name: "decompression.buffer.max.bytes", Type: TypeLong, Default: "67108864", HasDefault: true, Doc: "arus: memory all decompression on the node (produce validation, compaction, readers) may hold at once; work beyond it waits."},
+	{Name: "add.partitions.to.txn.retry.backoff.ms", Type: TypeInt, Default: "20", HasDefault: true, Doc: "How often the broker retries adding a partition to a transaction on a client's behalf while the coordinator completes the previous transaction (KIP-890)."},
+	{Name: "add.partitions.to.txn.retry.backoff.max.ms", Type: TypeInt, Default: "100", HasDefault: true, Doc: "How long the broker retries adding a partition to a transaction on a client's behalf before answering CONCURRENT_TRANSACTIONS."},
 	{Name: "transaction.max.timeout.ms", Type: TypeInt, Default: "900000", HasDefault: true, Doc: "Largest transaction.timeout.ms a transactional producer may ask for; larger ones get INVALID_TRANSACTION_TIMEOUT."},
 	{Name: "transactional.id.expiration.ms", Type: TypeInt, Default: "604800000", HasDefault: true, Doc: "A transactional id with no transaction status update for this long is forgotten by its coordinator."},
 	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: TypeInt, Default: "10000", HasDefault: true, Doc: "How often transactions past their timeout are looked for and aborted."},
@@ -478,6 +480,8 @@ func (b *Broker) StaticConfigs() map[string]string {
 		m["transaction.partition.verification.enable"] = strconv.FormatBool(t.VerifyPartitions())
 		m["producer.id.expiration.ms"] = ms(t.ProducerIDExpiration)
 		m["producer.id.expiration.check.interval.ms"] = ms(t.ProducerIDExpirationCheckInterval)
+		m["add.partitions.to.txn.retry.backoff.ms"] = ms(t.AddPartitionsRetryBackoff)
+		m["add.partitions.to.txn.retry.backoff.max.ms"] = ms(t.AddPartitionsRetryBackoffMax)
 	}
 	for name, v := range m {
 		if d, ok := brokerDefByName[name]; ok && d.HasDefault && d.Default == v {

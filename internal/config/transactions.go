@@ -48,6 +48,15 @@ type Transactions struct {
 	// ProducerIDExpirationCheckInterval is
 	// producer.id.expiration.check.interval.ms (10 min).
 	ProducerIDExpirationCheckInterval time.Duration
+	// AddPartitionsRetryBackoff is add.partitions.to.txn.retry.backoff.ms
+	// (20 ms) and AddPartitionsRetryBackoffMax
+	// add.partitions.to.txn.retry.backoff.max.ms (100 ms): when a
+	// partition is added to a transaction on a client's behalf (Produce
+	// v12+, TxnOffsetCommit v5+) and the coordinator is still completing
+	// the previous transaction (CONCURRENT_TRANSACTIONS), the broker tries
+	// again this often, for this long, before answering the client.
+	AddPartitionsRetryBackoff    time.Duration
+	AddPartitionsRetryBackoffMax time.Duration
 }
 
 // VerifyPartitions reports transaction.partition.verification.enable.
@@ -68,6 +77,8 @@ func (t *Transactions) validate() error {
 	def(&t.RemoveExpiredInterval, time.Hour)
 	def(&t.ProducerIDExpiration, 24*time.Hour)
 	def(&t.ProducerIDExpirationCheckInterval, 10*time.Minute)
+	def(&t.AddPartitionsRetryBackoff, 20*time.Millisecond)
+	def(&t.AddPartitionsRetryBackoffMax, 100*time.Millisecond)
 	if t.StateLogMinISR == 0 {
 		t.StateLogMinISR = 2
 	}
@@ -85,7 +96,8 @@ func (t *Transactions) validate() error {
 	}
 	if t.MaxTimeout < 0 || t.IDExpiration < 0 || t.AbortTimedOutInterval < 0 || t.RemoveExpiredInterval < 0 ||
 		t.StateLogPartitions < 0 || t.StateLogReplicationFactor < 0 || t.StateLogSegmentBytes < 0 ||
-		t.StateLogMinISR < 0 || t.StateLogLoadBufferSize < 0 || t.ProducerIDExpiration < 0 || t.ProducerIDExpirationCheckInterval < 0 {
+		t.StateLogMinISR < 0 || t.StateLogLoadBufferSize < 0 || t.ProducerIDExpiration < 0 || t.ProducerIDExpirationCheckInterval < 0 ||
+		t.AddPartitionsRetryBackoff < 0 || t.AddPartitionsRetryBackoffMax < 0 {
 		return fmt.Errorf("transaction settings must be positive")
 	}
 	return nil
@@ -137,6 +149,10 @@ func applyTxnProperty(t *Transactions, key, value string) (ok bool, err error) {
 		return ms(&t.ProducerIDExpiration)
 	case "producer.id.expiration.check.interval.ms":
 		return ms(&t.ProducerIDExpirationCheckInterval)
+	case "add.partitions.to.txn.retry.backoff.ms":
+		return ms(&t.AddPartitionsRetryBackoff)
+	case "add.partitions.to.txn.retry.backoff.max.ms":
+		return ms(&t.AddPartitionsRetryBackoffMax)
 	}
 	return false, nil
 }

@@ -230,7 +230,13 @@ func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 	e.marker(m.ProducerEpoch, m.CoordinatorEpoch)
 	e.LastTimestamp = max(e.LastTimestamp, now)
 	p.mu.txns.marker(m.ProducerID, base, m.Commit)
-	delete(p.mu.verifying, m.ProducerID) // a verification before this marker is stale
+	if v, ok := p.mu.verifying[m.ProducerID]; ok && (v.epoch < m.ProducerEpoch || (v.epoch == m.ProducerEpoch && m.TransactionVersion < 2)) {
+		// The verification was for the transaction this marker ended:
+		// its batch must not open a new one. (A transaction-version-2
+		// marker carries the epoch of the producer's next transaction,
+		// whose verification stays good.)
+		delete(p.mu.verifying, m.ProducerID)
+	}
 	res.BaseOffset, res.End = base, base+1
 	res.LogStartOffset = p.log.LogStartOffset()
 	p.signalAppended()
