@@ -319,7 +319,10 @@ func (s *txnSet) endTxnBump(now time.Time, req EndRequest, reply func(EndResult)
 	var valid bool
 	switch cur.State {
 	case StatePrepareCommit, StatePrepareAbort:
-		valid = retryBump
+		// The current (bumped) epoch is the client's next transaction,
+		// which must wait for this one to complete (KAFKA-18660: do not
+		// fence the producer for it).
+		valid = retryBump || current
 	case StateCompleteCommit, StateCompleteAbort:
 		valid = retryBump || retryOverflow || current
 	default:
@@ -337,7 +340,7 @@ func (s *txnSet) endTxnBump(now time.Time, req EndRequest, reply func(EndResult)
 		(!req.Commit && (cur.State == StatePrepareAbort || cur.State == StateCompleteAbort))
 	switch cur.State {
 	case StatePrepareCommit, StatePrepareAbort:
-		if sameOutcome {
+		if sameOutcome || current {
 			fail(ErrConcurrentTransactions)
 		} else {
 			fail(ErrInvalidTxnState)
