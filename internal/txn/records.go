@@ -85,8 +85,9 @@ type Metadata struct {
 	ClientVersion int16
 	// NextProducerID is the producer id a prepared transaction-version-2
 	// transaction moves to when it completes because its epoch is
-	// exhausted; -1 otherwise.
-	NextProducerID int64
+	// exhausted; set only with HasNextProducerID.
+	NextProducerID    int64
+	HasNextProducerID bool
 }
 
 func (m *Metadata) clone() Metadata {
@@ -120,11 +121,18 @@ func stateKey(id string) []byte {
 func stateValue(m *Metadata) []byte {
 	v := kmsg.NewTxnMetadataValue()
 	v.Version = 0
-	if m.ClientVersion > 0 || m.NextProducerID >= 0 || m.LastProducerID >= 0 {
+	if m.ClientVersion > 0 || m.HasNextProducerID {
 		// Kafka's flexible version 1 (KIP-890) carries what version 0
-		// cannot; ids that never used it keep writing version 0.
+		// cannot; ids that never used transaction version 2 keep writing
+		// version 0.
 		v.Version = 1
-		v.PreviousProducerID, v.NextProducerID, v.ClientTransactionVersion = m.LastProducerID, m.NextProducerID, m.ClientVersion
+		v.ClientTransactionVersion = m.ClientVersion
+		if m.LastProducerID >= 0 {
+			v.PreviousProducerID = m.LastProducerID
+		}
+		if m.HasNextProducerID {
+			v.NextProducerID = m.NextProducerID
+		}
 	}
 	v.ProducerID, v.ProducerEpoch = m.ProducerID, m.ProducerEpoch
 	v.TimeoutMillis = int32(m.Timeout.Milliseconds())
@@ -162,7 +170,8 @@ func decodeRecord(key, value []byte) (string, *Metadata, error) {
 	}
 	m := &Metadata{
 		ID: k.TransactionalID, ProducerID: v.ProducerID, ProducerEpoch: v.ProducerEpoch,
-		LastProducerID: v.PreviousProducerID, LastEpoch: -1, NextProducerID: v.NextProducerID,
+		LastProducerID: v.PreviousProducerID, LastEpoch: -1,
+		NextProducerID: v.NextProducerID, HasNextProducerID: v.NextProducerID >= 0,
 		ClientVersion: v.ClientTransactionVersion,
 		Timeout: time.Duration(v.TimeoutMillis) * time.Millisecond, State: State(v.State),
 		Update: time.UnixMilli(v.LastUpdateTimestamp),

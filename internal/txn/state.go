@@ -86,9 +86,9 @@ func (s *txnSet) initProducerID(now time.Time, req InitRequest, reply func(InitR
 	}
 	e := s.txns[req.ID]
 	if e == nil {
-		m := Metadata{ID: req.ID, ProducerID: req.FreshProducerID, LastProducerID: -1, LastEpoch: -1, NextProducerID: -1,
+		m := Metadata{ID: req.ID, ProducerID: req.FreshProducerID, LastProducerID: -1, LastEpoch: -1,
 			Timeout: req.Timeout, State: StateEmpty, Update: now}
-		e = &entry{meta: Metadata{ID: req.ID, ProducerID: -1, ProducerEpoch: -1, LastProducerID: -1, LastEpoch: -1, NextProducerID: -1, State: StateDead}}
+		e = &entry{meta: Metadata{ID: req.ID, ProducerID: -1, ProducerEpoch: -1, LastProducerID: -1, LastEpoch: -1, State: StateDead}}
 		s.txns[req.ID] = e
 		s.transition(e, m, func(err error) {
 			if err != nil {
@@ -167,7 +167,7 @@ func (s *txnSet) checkProducer(id string, pid int64, epoch int16) (*entry, error
 	switch {
 	case e == nil || e.meta.State == StateDead:
 		return nil, ErrInvalidProducerIDMapping
-	case e.meta.NextProducerID >= 0 && e.meta.NextProducerID == pid && epoch == 0:
+	case e.meta.HasNextProducerID && e.meta.NextProducerID == pid && epoch == 0:
 		// The producer id a prepared transaction moves to (epoch
 		// exhausted at EndTxn v5): usable once it completes.
 		return nil, ErrConcurrentTransactions
@@ -357,17 +357,17 @@ func (s *txnSet) endTxnBump(now time.Time, req EndRequest, reply func(EndResult)
 		}
 	}
 	m := cur.clone()
-	m.LastEpoch, m.ClientVersion, m.NextProducerID, m.Update = cur.ProducerEpoch, 2, -1, now
+	m.LastEpoch, m.ClientVersion, m.NextProducerID, m.HasNextProducerID, m.Update = cur.ProducerEpoch, 2, 0, false, now
 	if cur.ProducerEpoch >= maxEpoch {
 		if req.FreshProducerID < 0 {
 			fail(ErrCoordinatorNotAvailable)
 			return
 		}
-		m.NextProducerID = req.FreshProducerID
+		m.NextProducerID, m.HasNextProducerID = req.FreshProducerID, true
 	}
 	m.ProducerEpoch = cur.ProducerEpoch + 1
 	next := EndResult{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch}
-	if m.NextProducerID >= 0 {
+	if m.HasNextProducerID {
 		next = EndResult{ProducerID: m.NextProducerID, ProducerEpoch: 0}
 	}
 	if cur.State != StateOngoing {
@@ -420,10 +420,11 @@ func (s *txnSet) abort(now time.Time, e *entry, bump bool) {
 // moveToNextProducerID makes a completing transaction's next producer id
 // (epoch exhausted) the current one, at epoch 0.
 func (m *Metadata) moveToNextProducerID() {
-	if m.NextProducerID < 0 {
+	if !m.HasNextProducerID {
 		return
 	}
-	m.LastProducerID, m.ProducerID, m.ProducerEpoch, m.LastEpoch, m.NextProducerID = m.ProducerID, m.NextProducerID, 0, -1, -1
+	m.LastProducerID, m.ProducerID, m.ProducerEpoch, m.LastEpoch = m.ProducerID, m.NextProducerID, 0, -1
+	m.NextProducerID, m.HasNextProducerID = 0, false
 }
 
 // complete sends the markers of a prepared transaction and then writes
