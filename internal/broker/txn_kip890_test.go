@@ -481,8 +481,8 @@ func TestTransactionVersionFeature(t *testing.T) {
 		"transaction.state.log.load.buffer.size": "5242880", "transaction.partition.verification.enable": "true",
 		"producer.id.expiration.ms": "86400000", "producer.id.expiration.check.interval.ms": "600000",
 		"transaction.abort.timed.out.transaction.cleanup.interval.ms": "10000",
-		"transaction.remove.expired.transaction.cleanup.interval.ms": "3600000",
-		"add.partitions.to.txn.retry.backoff.ms": "20", "add.partitions.to.txn.retry.backoff.max.ms": "100",
+		"transaction.remove.expired.transaction.cleanup.interval.ms":  "3600000",
+		"add.partitions.to.txn.retry.backoff.ms":                      "20", "add.partitions.to.txn.retry.backoff.max.ms": "100",
 	}
 	got := map[string]string{}
 	for _, rc := range rcs {

@@ -173,7 +173,7 @@ func decodeRecord(key, value []byte) (string, *Metadata, error) {
 		LastProducerID: v.PreviousProducerID, LastEpoch: -1,
 		NextProducerID: v.NextProducerID, HasNextProducerID: v.NextProducerID >= 0,
 		ClientVersion: v.ClientTransactionVersion,
-		Timeout: time.Duration(v.TimeoutMillis) * time.Millisecond, State: State(v.State),
+		Timeout:       time.Duration(v.TimeoutMillis) * time.Millisecond, State: State(v.State),
 		Update: time.UnixMilli(v.LastUpdateTimestamp),
 	}
 	if v.StartTimestamp >= 0 && m.State != StateEmpty {
