@@ -475,14 +475,20 @@ func TestTransactionVersionFeature(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"transaction.max.timeout.ms": "900000", "transactional.id.expiration.ms": "604800000",
-		"transaction.state.log.num.partitions": "50", "transaction.state.log.replication.factor": "3",
-		"transaction.state.log.min.isr": "2", "transaction.state.log.segment.bytes": "104857600",
-		"transaction.state.log.load.buffer.size": "5242880", "transaction.partition.verification.enable": "true",
-		"producer.id.expiration.ms": "86400000", "producer.id.expiration.check.interval.ms": "600000",
+		"transaction.max.timeout.ms":                                  "900000",
+		"transactional.id.expiration.ms":                              "604800000",
+		"transaction.state.log.num.partitions":                        "50",
+		"transaction.state.log.replication.factor":                    "3",
+		"transaction.state.log.min.isr":                               "2",
+		"transaction.state.log.segment.bytes":                         "104857600",
+		"transaction.state.log.load.buffer.size":                      "5242880",
+		"transaction.partition.verification.enable":                   "true",
+		"producer.id.expiration.ms":                                   "86400000",
+		"producer.id.expiration.check.interval.ms":                    "600000",
 		"transaction.abort.timed.out.transaction.cleanup.interval.ms": "10000",
 		"transaction.remove.expired.transaction.cleanup.interval.ms":  "3600000",
-		"add.partitions.to.txn.retry.backoff.ms":                      "20", "add.partitions.to.txn.retry.backoff.max.ms": "100",
+		"add.partitions.to.txn.retry.backoff.ms":                      "20",
+		"add.partitions.to.txn.retry.backoff.max.ms":                  "100",
 	}
 	got := map[string]string{}
 	for _, rc := range rcs {

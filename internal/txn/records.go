@@ -171,9 +171,8 @@ func decodeRecord(key, value []byte) (string, *Metadata, error) {
 	m := &Metadata{
 		ID: k.TransactionalID, ProducerID: v.ProducerID, ProducerEpoch: v.ProducerEpoch,
 		LastProducerID: v.PreviousProducerID, LastEpoch: -1,
-		NextProducerID: v.NextProducerID, HasNextProducerID: v.NextProducerID >= 0,
-		ClientVersion: v.ClientTransactionVersion,
-		Timeout:       time.Duration(v.TimeoutMillis) * time.Millisecond, State: State(v.State),
+		NextProducerID: v.NextProducerID, HasNextProducerID: v.NextProducerID >= 0, ClientVersion: v.ClientTransactionVersion,
+		Timeout: time.Duration(v.TimeoutMillis) * time.Millisecond, State: State(v.State),
 		Update: time.UnixMilli(v.LastUpdateTimestamp),
 	}
 	if v.StartTimestamp >= 0 && m.State != StateEmpty {
