@@ -538,3 +538,88 @@ func TestProducerIDExpiration(t *testing.T) {
 		t.Fatalf("batch of an expired producer: %v, want it accepted", kerr.ErrorForCode(code))
 	}
 }
+
+// TestKIP890RemoteCoordinator: when the transaction coordinator is on
+// another broker than the partition leader, the leader verifies (and, for
+// Produce v12, adds) the partition with AddPartitionsToTxn v4+ over the
+// inter-broker listener.
+func TestKIP890RemoteCoordinator(t *testing.T) {
+	c := arustest.StartCluster(t, 2, arustest.WithTransactionStatePartitions(1))
+	ctx := testContext(t)
+	cl := newFranz(t, c.Addrs()[0], kgo.SeedBrokers(c.Addrs()...))
+	id := "remote-id"
+	pid, epoch := initTxnProducer(t, ctx, cl, id)
+	coord, err := c.Leader("__transaction_state", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 4, 1, nil, "remote"); err != nil {
+		t.Fatal(err)
+	}
+	var away []int32 // partitions led by the other broker
+	arustest.Eventually(t, 10*time.Second, "partitions of remote placed", func() bool {
+		away = away[:0]
+		for p := int32(0); p < 4; p++ {
+			leader, err := c.Leader("remote", p)
+			if err != nil || leader < 0 {
+				return false
+			}
+			if leader != coord {
+				away = append(away, p)
+			}
+		}
+		return true
+	})
+	if len(away) < 2 {
+		t.Fatalf("partitions %v of 4 are led away from the coordinator %d; need 2", away, coord)
+	}
+	other := 3 - coord
+	leaderNode := func(produceMax int16) *kgo.Broker {
+		v := kversion.Stable()
+		v.SetMaxKeyVersion(int16(kmsg.Produce), produceMax)
+		return newFranz(t, c.Broker(other).Addr(), kgo.MaxVersions(v)).SeedBrokers()[0]
+	}
+	produce := func(node *kgo.Broker, partition int32, records []byte) int16 {
+		t.Helper()
+		req := kmsg.NewPtrProduceRequest()
+		req.TransactionID, req.Acks, req.TimeoutMillis = &id, -1, 10000
+		req.Topics = []kmsg.ProduceRequestTopic{{Topic: "remote", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: partition, Records: records}}}}
+		resp, err := node.Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	v11, v12 := leaderNode(11), leaderNode(12)
+	if code := produce(v11, away[0], batch(t, pid, epoch, 0, true, "stray")); code != kerr.TransactionAbortable.Code {
+		t.Fatalf("unadded partition, remote coordinator: %v, want TRANSACTION_ABORTABLE", kerr.ErrorForCode(code))
+	}
+	capV3 := capped(t, c.Addrs()[0], map[kmsg.Key]int16{kmsg.AddPartitionsToTxn: 3})
+	addPartitionsV3(t, ctx, capV3, id, pid, epoch, "remote", away[0])
+	if code := produce(v11, away[0], batch(t, pid, epoch, 0, true, "verified")); code != 0 {
+		t.Fatalf("added partition, remote coordinator: %v", kerr.ErrorForCode(code))
+	}
+	if code := produce(v12, away[1], batch(t, pid, epoch, 0, true, "implicit")); code != 0 {
+		t.Fatalf("Produce v12, remote coordinator: %v", kerr.ErrorForCode(code))
+	}
+	described, err := kadm.NewClient(cl).DescribeTransactions(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := described[id]; len(d.Topics["remote"]) != 2 {
+		t.Fatalf("transaction partitions %v, want %v", d.Topics, away[:2])
+	}
+	if resp := endTxn(t, ctx, cl, id, pid, epoch, true); resp.ErrorCode != 0 {
+		t.Fatalf("EndTxn: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var got []string
+	for _, vs := range consumeValues(t, short, c.Addrs()[0], "remote", 3, true) {
+		got = append(got, vs...)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"implicit", "verified"}) {
+		t.Fatalf("read_committed: %v", got)
+	}
+}
