@@ -623,3 +623,84 @@ func TestKIP890RemoteCoordinator(t *testing.T) {
 		t.Fatalf("read_committed: %v", got)
 	}
 }
+
+// TestKIP890GroupTransactSessionClassic: consume-transform-produce with
+// franz-go on the classic protocol (AddPartitionsToTxn, AddOffsetsToTxn,
+// TxnOffsetCommit v4, EndTxn v4), where every produce and offset commit is
+// verified with the coordinator: the output has each input record once.
+func TestKIP890GroupTransactSessionClassic(t *testing.T) {
+	b := arustest.StartBroker(t, arustest.WithTransactionStatePartitions(1))
+	ctx := testContext(t)
+	createTopic(t, ctx, b.Addr(), "cl-in", 1, nil)
+	createTopic(t, ctx, b.Addr(), "cl-out", 2, nil)
+	const n = 60
+	in := newFranz(t, b.Addr(), kgo.DefaultProduceTopic("cl-in"))
+	for i := 0; i < n; i += 5 {
+		var recs []*kgo.Record
+		for j := i; j < i+5; j++ {
+			recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprint(j))})
+		}
+		if err := in.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	classic := kversion.Stable()
+	classic.SetMaxKeyVersion(int16(kmsg.Produce), 11)
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("cl"), kgo.MaxVersions(classic),
+		kgo.ConsumerGroup("cl-group"), kgo.ConsumeTopics("cl-in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.DefaultProduceTopic("cl-out"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		kgo.FetchMaxWait(200*time.Millisecond), kgo.FetchMaxPartitionBytes(200))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	done, round := 0, 0
+	for done < n && ctx.Err() == nil {
+		fs := sess.PollFetches(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if err := sess.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		count := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			sess.Produce(ctx, &kgo.Record{Value: append([]byte("out-"), r.Value...)}, nil)
+			count++
+		})
+		round++
+		commit := round%4 != 0
+		if !commit {
+			if err := sess.Client().Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		committed, err := sess.End(ctx, kgo.TransactionEndTry(commit))
+		if err != nil {
+			t.Fatalf("end: %v", err)
+		}
+		if committed {
+			done += count
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var got []string
+	for _, vs := range consumeValues(t, short, b.Addr(), "cl-out", n+1, true) {
+		got = append(got, vs...)
+	}
+	if len(got) != n {
+		t.Fatalf("read_committed output has %d records, want %d", len(got), n)
+	}
+	seen := map[string]bool{}
+	for _, v := range got {
+		if seen[v] {
+			t.Fatalf("%s twice", v)
+		}
+		seen[v] = true
+	}
+	d, err := kadm.NewClient(newFranz(t, b.Addr())).DescribeTransactions(ctx, "cl")
+	if err != nil || d["cl"].ProducerEpoch != 0 {
+		t.Fatalf("classic protocol bumped the epoch: %+v %v", d["cl"], err)
+	}
+}

@@ -210,10 +210,23 @@ func (s *txnSet) addPartitions(now time.Time, id string, pid int64, epoch int16,
 }
 
 // verifyPartitions answers a KIP-890 verification: each partition must be
-// in the producer's ongoing transaction.
+// in the producer's ongoing transaction. As in Kafka's
+// handleVerifyPartitionsInTransaction, a write in flight does not matter
+// (partitions join the transaction once their write is durable, and the
+// append has its own guard), but a transaction being ended is
+// CONCURRENT_TRANSACTIONS.
 func (s *txnSet) verifyPartitions(id string, pid int64, epoch int16, tps []TopicPartition) []error {
 	errs := make([]error, len(tps))
-	e, err := s.checkProducer(id, pid, epoch)
+	e := s.txns[id]
+	var err error
+	switch {
+	case e == nil || e.meta.State == StateDead || e.meta.ProducerID != pid:
+		err = ErrInvalidProducerIDMapping
+	case e.meta.ProducerEpoch != epoch:
+		err = ErrProducerFenced
+	case e.meta.State == StatePrepareCommit || e.meta.State == StatePrepareAbort:
+		err = ErrConcurrentTransactions
+	}
 	for i, tp := range tps {
 		switch {
 		case err != nil:

@@ -413,3 +413,51 @@ func TestStateMachineEpochExhaustionV2(t *testing.T) {
 		t.Fatalf("next transaction on the new id: %v", err)
 	}
 }
+
+// TestVerifyPartitions: the answers of a KIP-890 part 1 verification.
+func TestVerifyPartitions(t *testing.T) {
+	h := newHarness(t)
+	pid := h.init("a", -1, -1).ProducerID
+	in, out := TopicPartition{"t", 0}, TopicPartition{"t", 1}
+	if errs := h.set.verifyPartitions("a", pid, 0, []TopicPartition{in}); !errors.Is(errs[0], ErrTransactionAbortable) {
+		t.Fatalf("no transaction: %v", errs)
+	}
+	if err := h.add("a", pid, 0, in); err != nil {
+		t.Fatal(err)
+	}
+	// A write of the id in flight (adding another partition) does not
+	// stop the verification of one already added.
+	h.set.addPartitions(h.now, "a", pid, 0, []TopicPartition{out}, func(error) {})
+	errs := h.set.verifyPartitions("a", pid, 0, []TopicPartition{in, out})
+	if errs[0] != nil || !errors.Is(errs[1], ErrTransactionAbortable) {
+		t.Fatalf("during a write: %v", errs)
+	}
+	h.store.settle(h.now, nil)
+	for _, c := range []struct {
+		id    string
+		pid   int64
+		epoch int16
+		want  error
+	}{
+		{"a", pid, 0, nil},
+		{"a", pid + 1, 0, ErrInvalidProducerIDMapping},
+		{"a", pid, 1, ErrProducerFenced},
+		{"nope", pid, 0, ErrInvalidProducerIDMapping},
+	} {
+		if errs := h.set.verifyPartitions(c.id, c.pid, c.epoch, []TopicPartition{out}); !errors.Is(errs[0], c.want) {
+			t.Errorf("%+v: %v", c, errs[0])
+		}
+	}
+	// Being ended: CONCURRENT_TRANSACTIONS until the markers are written.
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: pid, ProducerEpoch: 0, Commit: true, FreshProducerID: -1}, func(EndResult) {})
+	w := h.store.writes[0]
+	h.store.writes = nil
+	w.done(h.now, nil)
+	if errs := h.set.verifyPartitions("a", pid, 0, []TopicPartition{in}); !errors.Is(errs[0], ErrConcurrentTransactions) {
+		t.Fatalf("while committing: %v", errs)
+	}
+	h.store.settle(h.now, nil)
+	if errs := h.set.verifyPartitions("a", pid, 0, []TopicPartition{in}); !errors.Is(errs[0], ErrTransactionAbortable) {
+		t.Fatalf("after the commit (a late write): %v", errs)
+	}
+}
