@@ -2,6 +2,7 @@ package partition
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -743,8 +744,33 @@ func (p *Partition) EnforceRetention() (int, error) {
 		p.mu.Lock()
 		p.mu.txns.trim(p.log.LogStartOffset())
 		p.mu.Unlock()
+		p.snapshotProducers()
 	}
 	return n, err
+}
+
+// snapshotProducers writes the producer state at the log end offset. After
+// retention moved the log start, the state of producers whose batches are
+// all gone lives only in memory and in snapshots; without a snapshot at or
+// above the new log start, a restart after a crash would rebuild from the
+// log and forget them. Kafka keeps that state until
+// producer.id.expiration.ms (KIP-360), so a producer can go on writing in
+// sequence, and a sequence gap is still OUT_OF_ORDER_SEQUENCE_NUMBER.
+func (p *Partition) snapshotProducers() {
+	p.mu.Lock()
+	if p.mu.closed {
+		p.mu.Unlock()
+		return
+	}
+	leo := p.log.LogEndOffset()
+	b, err := json.Marshal(snapshot{Producers: p.mu.producers})
+	p.mu.Unlock()
+	if err == nil {
+		err = writeSnapshotBytes(p.dir, leo, b)
+	}
+	if err != nil {
+		p.logger.Warn("write producer state snapshot", "err", err)
+	}
 }
 
 // TopicConfig returns the topic config in effect.

@@ -151,16 +151,25 @@ type snapshot struct {
 }
 
 func writeSnapshot(dir string, offset int64, producers map[int64]*producerEntry) error {
-	path := filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix))
-	// A snapshot at this log end offset already holds this state (producer
-	// state only changes with appends), and an empty log with no
-	// producers needs none: restarts of idle partitions cost no fsync.
-	if _, err := os.Stat(path); err == nil || (offset == 0 && len(producers) == 0) {
+	// An empty log with no producers needs none: restarts of idle
+	// partitions cost no fsync.
+	if offset == 0 && len(producers) == 0 {
 		return nil
 	}
 	b, err := json.Marshal(snapshot{Producers: producers})
 	if err != nil {
 		return err
+	}
+	return writeSnapshotBytes(dir, offset, b)
+}
+
+// writeSnapshotBytes writes an encoded snapshot at offset.
+func writeSnapshotBytes(dir string, offset int64, b []byte) error {
+	path := filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix))
+	// A snapshot at this log end offset already holds this state (producer
+	// state only changes with appends).
+	if _, err := os.Stat(path); err == nil {
+		return nil
 	}
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)

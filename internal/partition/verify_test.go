@@ -110,3 +110,37 @@ func TestExpireProducers(t *testing.T) {
 		t.Fatalf("expired %d producers after a restart, want 1", n)
 	}
 }
+
+// TestProducerStateOutlivesRetention: retention removing every batch of a
+// producer does not forget it (Kafka keeps producer state until
+// producer.id.expiration.ms, KIP-360), even across a crash: the
+// retention pass writes a producer snapshot at or above the new log
+// start. The producer goes on in sequence; a gap is
+// OUT_OF_ORDER_SEQUENCE_NUMBER.
+func TestProducerStateOutlivesRetention(t *testing.T) {
+	dir := t.TempDir()
+	conf := map[string]string{"segment.bytes": "100", "retention.ms": "1"}
+	p := openTest(t, dir, conf)
+	for seq := int32(0); seq < 2; seq++ {
+		if _, err := appendDurable(t, p, idBatch(t, 1, 0, seq, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := appendDurable(t, p, idBatch(t, 2, 0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.EnforceRetention(); err != nil || n == 0 || p.LogStartOffset() < 2 {
+		t.Fatalf("retention deleted %d segments (%v), log start %d; want producer 1's batches gone", n, err, p.LogStartOffset())
+	}
+	crashDir := t.TempDir()
+	copyDir(t, dir, crashDir) // as a kill -9 leaves it: no clean-shutdown snapshot
+	p.Close()
+	p = openTest(t, crashDir, conf)
+	defer p.Close()
+	if _, err := p.Append(idBatch(t, 1, 0, 9, 1), -1); !errors.Is(err, ErrOutOfOrderSequence) {
+		t.Fatalf("sequence gap after retention and a crash: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER", err)
+	}
+	if _, err := appendDurable(t, p, idBatch(t, 1, 0, 2, 1)); err != nil {
+		t.Fatalf("next batch in sequence: %v", err)
+	}
+}
