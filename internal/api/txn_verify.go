@@ -100,7 +100,7 @@ func (h *Handlers) askTxnCoordinator(ctx context.Context, im *metadata.Image, c 
 	if _, ok := im.Brokers[leader]; !ok || leader < 0 {
 		return all(kerr.CoordinatorNotAvailable.Code)
 	}
-	if leader == h.deps.Broker.NodeID {
+	if h.deps.Broker != nil && leader == h.deps.Broker.NodeID {
 		coord, err := h.txnCoordinator()
 		if err != nil {
 			return all(errorCode(h.deps.Logger, err))
