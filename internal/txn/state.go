@@ -324,6 +324,10 @@ func (s *txnSet) endTxnBump(now time.Time, req EndRequest, reply func(EndResult)
 	v2 := cur.ClientVersion >= 2
 	retryBump := v2 && cur.ProducerID == req.ProducerID && req.ProducerEpoch < math.MaxInt16 && cur.ProducerEpoch == req.ProducerEpoch+1
 	retryOverflow := v2 && cur.LastProducerID >= 0 && cur.LastProducerID == req.ProducerID && req.ProducerEpoch >= maxEpoch && cur.ProducerEpoch == 0
+	if cur.HasNextProducerID && cur.NextProducerID == req.ProducerID && req.ProducerEpoch == 0 {
+		fail(ErrConcurrentTransactions) // the new producer id, before the move to it completes
+		return
+	}
 	if cur.ProducerID != req.ProducerID && !retryOverflow {
 		fail(ErrInvalidProducerIDMapping)
 		return

@@ -401,6 +401,12 @@ func TestStateMachineEpochExhaustionV2(t *testing.T) {
 	if err := h.add("a", 500, 0, tp); !errors.Is(err, ErrConcurrentTransactions) {
 		t.Fatalf("new id before the completion: %v", err)
 	}
+	var early error
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: 500, ProducerEpoch: 0, EpochBump: true, FreshProducerID: -1},
+		func(r EndResult) { early = r.Err })
+	if !errors.Is(early, ErrConcurrentTransactions) {
+		t.Fatalf("end on the new id before the completion: %v", early)
+	}
 	h.store.settle(h.now, nil)
 	m := h.set.txns["a"].meta
 	if m.State != StateCompleteCommit || m.ProducerID != 500 || m.ProducerEpoch != 0 || m.LastProducerID != pid || m.HasNextProducerID {
