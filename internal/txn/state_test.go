@@ -398,14 +398,12 @@ func TestStateMachineEpochExhaustionV2(t *testing.T) {
 	if _, m, err := decodeRecord(stateKey("a"), stateValue(w.m)); err != nil || !m.HasNextProducerID || m.NextProducerID != 500 {
 		t.Fatalf("durable prepare: %+v %v", m, err)
 	}
-	if err := h.add("a", 500, 0, tp); !errors.Is(err, ErrConcurrentTransactions) {
-		t.Fatalf("new id before the completion: %v", err)
-	}
-	var early error
+	var addErr, endErr error
+	h.set.addPartitions(h.now, "a", 500, 0, []TopicPartition{tp}, func(err error) { addErr = err })
 	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: 500, ProducerEpoch: 0, EpochBump: true, FreshProducerID: -1},
-		func(r EndResult) { early = r.Err })
-	if !errors.Is(early, ErrConcurrentTransactions) {
-		t.Fatalf("end on the new id before the completion: %v", early)
+		func(r EndResult) { endErr = r.Err })
+	if !errors.Is(addErr, ErrConcurrentTransactions) || !errors.Is(endErr, ErrConcurrentTransactions) {
+		t.Fatalf("add and end on the new id before the completion: %v, %v", addErr, endErr)
 	}
 	h.store.settle(h.now, nil)
 	m := h.set.txns["a"].meta
