@@ -28,7 +28,7 @@ type verification struct {
 // id pid at epoch needs the coordinator's verification before it is
 // appended here, and if so returns the guard to append it with. No
 // verification is needed (guard 0) while the producer has a transaction
-// open here at that epoch.
+// open here at that epoch; one already in progress at that epoch is shared.
 func (p *Partition) StartTxnVerification(pid int64, epoch int16) (guard uint64, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -40,6 +40,11 @@ func (p *Partition) StartTxnVerification(pid int64, epoch int16) (guard uint64, 
 	}
 	if p.hasOngoingTxnLocked(pid, epoch) {
 		return 0, nil
+	}
+	if v, ok := p.mu.verifying[pid]; ok && v.epoch == epoch {
+		// Concurrent requests of the producer share one verification, as
+		// Kafka's maybeCreateVerificationStateEntry reuses its entry.
+		return v.guard, nil
 	}
 	if p.mu.verifying == nil {
 		p.mu.verifying = map[int64]verification{}

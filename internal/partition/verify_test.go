@@ -20,6 +20,9 @@ func TestTxnVerificationGuard(t *testing.T) {
 	if err != nil || guard == 0 {
 		t.Fatalf("first verification: %d %v", guard, err)
 	}
+	if again, _ := p.StartTxnVerification(1, 0); again != guard {
+		t.Fatalf("a second verification in progress got guard %d, want the shared %d", again, guard)
+	}
 	if _, err := p.AppendVerified(ctx, txnBatch(t, 1, 0, 0, 1), -1, guard+1); !errors.Is(err, ErrInvalidTxnState) {
 		t.Fatalf("stale guard: %v", err)
 	}
