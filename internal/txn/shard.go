@@ -62,6 +62,7 @@ type Markers struct {
 // returns the outcome of each; an error means none is known written.
 type SendMarkers func(ctx context.Context, node int32, m Markers) (map[TopicPartition]MarkerOutcome, error)
 
+// loadReadBytes is transaction.state.log.load.buffer.size's default.
 const loadReadBytes = 5 << 20
 
 // markerBackoff bounds the wait between rounds of markers that must be
@@ -88,6 +89,7 @@ type shard struct {
 	send             SendMarkers
 	checkEach        time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
 	expireEach       time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms
+	loadBytes        int           // transaction.state.log.load.buffer.size
 
 	inbox    chan func()
 	stop     chan struct{}
@@ -209,7 +211,11 @@ func (s *shard) load() error {
 			return errors.New("stopped while loading")
 		default:
 		}
-		data, err := s.log.Read(pos, loadReadBytes, true)
+		readBytes := s.loadBytes
+		if readBytes <= 0 {
+			readBytes = loadReadBytes
+		}
+		data, err := s.log.Read(pos, readBytes, true)
 		if err != nil {
 			if errors.Is(err, commitlog.ErrOffsetOutOfRange) && s.log.LogStartOffset() > pos {
 				pos = s.log.LogStartOffset()
