@@ -123,7 +123,7 @@ func (c *Coordinator) startShardLocked(index, leaderEpoch int32) *shard {
 		logger: c.logger.With("state_partition", index), image: c.cfg.Metadata.Image, send: c.cfg.SendMarkers,
 		checkEach: c.cfg.Transactions.AbortTimedOutInterval, expireEach: c.cfg.Transactions.RemoveExpiredInterval,
 		loadBytes: int(c.cfg.Transactions.StateLogLoadBufferSize),
-		inbox: make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}), loadDone: make(chan struct{}),
+		inbox:     make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}), loadDone: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
 	}
 	s.set = newTxnSet(c.settings, s)
