@@ -122,9 +122,8 @@ func (c *Coordinator) startShardLocked(index, leaderEpoch int32) *shard {
 		index: index, coordinatorEpoch: leaderEpoch, log: p, now: c.cfg.Now,
 		logger: c.logger.With("state_partition", index), image: c.cfg.Metadata.Image, send: c.cfg.SendMarkers,
 		checkEach: c.cfg.Transactions.AbortTimedOutInterval, expireEach: c.cfg.Transactions.RemoveExpiredInterval,
-		loadBytes: int(c.cfg.Transactions.StateLogLoadBufferSize),
-		inbox:     make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}), loadDone: make(chan struct{}),
-		ctx: ctx, cancel: cancel,
+		inbox: make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}), loadDone: make(chan struct{}),
+		ctx: ctx, cancel: cancel, loadBytes: int(c.cfg.Transactions.StateLogLoadBufferSize),
 	}
 	s.set = newTxnSet(c.settings, s)
 	c.mu.shards[index] = s
