@@ -1,8 +1,10 @@
 package api
 
-// WriteTxnMarkers (key 27), versions 0-1; inter-broker only.
-//   v1: flexible. (v2 adds TransactionVersion for KIP-890 part 2; not
-//   served yet.)
+// WriteTxnMarkers (key 27), versions 0-2; inter-broker only.
+//   v1: flexible. v2 (KIP-1228): TransactionVersion per marker; a marker
+//   of transaction version 2 ends a transaction with an epoch bump, so the
+//   partition refuses one whose epoch is not newer than the producer's
+//   (INVALID_PRODUCER_EPOCH).
 //
 // The transaction coordinator sends it to each leader of the partitions
 // of a finished transaction. Each marker is appended as a COMMIT or ABORT
@@ -53,7 +55,7 @@ func (h *Handlers) writeTxnMarkers(ctx context.Context, req *Request) Outcome {
 					continue
 				}
 				res, err := part.AppendMarker(partition.Marker{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch,
-					CoordinatorEpoch: m.CoordinatorEpoch, Commit: m.Committed})
+					CoordinatorEpoch: m.CoordinatorEpoch, Commit: m.Committed, TransactionVersion: m.TransactionVersion})
 				if err != nil {
 					rp.ErrorCode = errorCode(h.deps.Logger, err)
 					continue
@@ -96,6 +98,7 @@ func MarkerSender(send func(ctx context.Context, node int32, req kmsg.Request) (
 		req := kmsg.NewPtrWriteTxnMarkersRequest()
 		rm := kmsg.NewWriteTxnMarkersRequestMarker()
 		rm.ProducerID, rm.ProducerEpoch, rm.Committed, rm.CoordinatorEpoch = m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch
+		rm.TransactionVersion = m.TransactionVersion // dropped below v2
 		for _, tp := range m.Partitions {
 			if n := len(rm.Topics); n == 0 || rm.Topics[n-1].Topic != tp.Topic {
 				rm.Topics = append(rm.Topics, kmsg.WriteTxnMarkersRequestMarkerTopic{Topic: tp.Topic})

@@ -70,6 +70,11 @@ type Deps struct {
 	AdvertisedFor func(listenerName string) (host string, port int32, ok bool)
 	// Metrics counts bytes and records in and out per topic; nil: none.
 	Metrics *metrics.Metrics
+	// SendToNode sends a request to another broker's inter-broker
+	// listener (KIP-890 verification with a remote transaction
+	// coordinator); nil: partitions whose coordinator is elsewhere cannot
+	// be verified (COORDINATOR_NOT_AVAILABLE).
+	SendToNode func(ctx context.Context, node int32, req kmsg.Request) (kmsg.Response, error)
 }
 
 // Handlers serves requests. Safe for concurrent use by many connections.

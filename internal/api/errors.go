@@ -45,6 +45,8 @@ func errorCode(logger *slog.Logger, err error) int16 {
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, partition.ErrInvalidProducerEpoch):
 		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, partition.ErrInvalidTxnState):
+		return kerr.InvalidTxnState.Code
 	case errors.Is(err, partition.ErrClosed), errors.Is(err, commitlog.ErrClosed),
 		errors.Is(err, partition.ErrNotLeader), errors.Is(err, partition.ErrUnknownReplica):
 		return kerr.NotLeaderForPartition.Code

@@ -39,8 +39,8 @@ var registry = map[int16]entry{
 	23: {0, 4, (*Handlers).offsetForLeaderEpoch},         //
 	24: {0, 5, (*Handlers).addPartitionsToTxn},           //
 	25: {0, 4, (*Handlers).addOffsetsToTxn},              //
-	26: {0, 4, (*Handlers).endTxn},                       // v5: KIP-890 part 2, not yet
-	27: {0, 1, (*Handlers).writeTxnMarkers},              // inter-broker
+	26: {0, 5, (*Handlers).endTxn},                       // v5: KIP-890 part 2
+	27: {0, 2, (*Handlers).writeTxnMarkers},              // inter-broker
 	28: {0, 5, (*Handlers).txnOffsetCommit},              // v6: topic ids, not yet
 	29: {0, 3, (*Handlers).describeACLs},                 //
 	30: {0, 3, (*Handlers).createACLs},                   //

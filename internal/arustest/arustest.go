@@ -101,6 +101,19 @@ func WithTransactionStatePartitions(n int32) Option {
 	return func(c *config.Broker) { c.Transactions.StateLogPartitions = n }
 }
 
+// WithPartitionVerification sets transaction.partition.verification.enable.
+func WithPartitionVerification(on bool) Option {
+	return func(c *config.Broker) { c.Transactions.PartitionVerification = &on }
+}
+
+// WithProducerIDExpiration sets producer.id.expiration.ms and
+// producer.id.expiration.check.interval.ms.
+func WithProducerIDExpiration(expiration, checkInterval time.Duration) Option {
+	return func(c *config.Broker) {
+		c.Transactions.ProducerIDExpiration, c.Transactions.ProducerIDExpirationCheckInterval = expiration, checkInterval
+	}
+}
+
 // Logger returns a logger for tests: quiet unless ARUS_TEST_LOG is set.
 func Logger(t testing.TB) *slog.Logger {
 	level := slog.LevelError

@@ -366,11 +366,13 @@ func TestFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.SupportedFeatures) != 1 || resp.SupportedFeatures[0].Name != "metadata.version" ||
-		resp.SupportedFeatures[0].MinVersion != 21 || resp.SupportedFeatures[0].MaxVersion != 21 {
+	// metadata.version first; transaction.version 2 (KIP-890) follows.
+	if len(resp.SupportedFeatures) != 2 || resp.SupportedFeatures[0].Name != "metadata.version" ||
+		resp.SupportedFeatures[0].MinVersion != 21 || resp.SupportedFeatures[0].MaxVersion != 21 ||
+		resp.SupportedFeatures[1].Name != "transaction.version" || resp.SupportedFeatures[1].MaxVersion != 2 {
 		t.Fatalf("supported features %+v", resp.SupportedFeatures)
 	}
-	if len(resp.FinalizedFeatures) != 1 || resp.FinalizedFeatures[0].MaxVersionLevel != 21 || resp.FinalizedFeaturesEpoch < 0 {
+	if len(resp.FinalizedFeatures) != 2 || resp.FinalizedFeatures[0].MaxVersionLevel != 21 || resp.FinalizedFeaturesEpoch < 0 {
 		t.Fatalf("finalized features %+v epoch %d", resp.FinalizedFeatures, resp.FinalizedFeaturesEpoch)
 	}
 

@@ -221,6 +221,7 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	}
 	deps := api.Deps{Broker: &b.cfg, Controller: b.controller, Metadata: meta, Channel: b.ctrl, Partitions: b, Groups: b.groups,
 		Logger: logger, Authorizer: authorizer, AdvertisedFor: b.advertisedFor, Metrics: b.metrics, Txns: b.txns}
+	deps.SendToNode = b.remote.sendToNode // KIP-890 verification with a remote transaction coordinator
 	b.metadataKick = make(chan struct{}, 1)
 	deps.MetadataChanged = b.kickMetadata
 	handlers := api.New(deps, func() (string, int32) { return b.advertised.host, b.advertised.port })
@@ -324,6 +325,10 @@ func Start(cfg config.Broker, logger *slog.Logger, opts ...Option) (b *Broker, e
 	// log.retention.check.interval.ms, log.cleaner.backoff.ms
 	b.goFunc(func() { b.every(b.cfg.RetentionCheckInterval, func(time.Time) { b.EnforceRetention() }) })
 	b.goFunc(func() { b.every(b.opts.timing.CleanerBackoff, func(time.Time) { b.Compact() }) })
+	// producer.id.expiration.check.interval.ms
+	if iv := b.cfg.Transactions.ProducerIDExpirationCheckInterval; iv > 0 {
+		b.goFunc(func() { b.every(iv, b.ExpireProducers) })
+	}
 	if err := b.sendHeartbeat(false); err != nil {
 		b.logger.Warn("heartbeat", "err", err)
 	}
@@ -560,6 +565,20 @@ func (b *Broker) EnforceRetention() {
 			b.logger.Error("retention", "topic", p.Topic(), "partition", p.Index(), "err", err)
 		} else if n > 0 {
 			b.logger.Info("retention deleted segments", "topic", p.Topic(), "partition", p.Index(), "segments", n, "log_start_offset", p.LogStartOffset())
+		}
+	}
+}
+
+// ExpireProducers forgets, on every partition, the producer ids idle past
+// producer.id.expiration.ms (partition.ExpireProducers).
+func (b *Broker) ExpireProducers(now time.Time) {
+	exp := b.cfg.Transactions.ProducerIDExpiration
+	if exp <= 0 {
+		return
+	}
+	for _, p := range b.partitionList() {
+		if n := p.ExpireProducers(now, exp); n > 0 {
+			b.logger.Debug("expired producer ids", "topic", p.Topic(), "partition", p.Index(), "producers", n)
 		}
 	}
 }

@@ -85,6 +85,20 @@ var brokerOwnDefs = []BrokerDef{
 	{Name: "arus.client.telemetry.push.interval.ms", Type: TypeInt, Default: "300000", HasDefault: true, Doc: "arus: how often clients push their metrics (KIP-714)."},
 	{Name: "arus.metrics.per.partition.enabled", Type: TypeBoolean, Default: "true", HasDefault: true, Doc: "arus: export metrics labelled by partition (log sizes and offsets, consumer lag per partition); off keeps only per-topic sums."},
 	{Name: "decompression.buffer.max.bytes", Type: TypeLong, Default: "67108864", HasDefault: true, Doc: "arus: memory all decompression on the node (produce validation, compaction, readers) may hold at once; work beyond it waits."},
+	{Name: "add.partitions.to.txn.retry.backoff.ms", Type: TypeInt, Default: "20", HasDefault: true, Doc: "How often the broker retries adding a partition to a transaction on a client's behalf while the coordinator completes the previous transaction (KIP-890)."},
+	{Name: "add.partitions.to.txn.retry.backoff.max.ms", Type: TypeInt, Default: "100", HasDefault: true, Doc: "How long the broker retries adding a partition to a transaction on a client's behalf before answering CONCURRENT_TRANSACTIONS."},
+	{Name: "transaction.max.timeout.ms", Type: TypeInt, Default: "900000", HasDefault: true, Doc: "Largest transaction.timeout.ms a transactional producer may ask for; larger ones get INVALID_TRANSACTION_TIMEOUT."},
+	{Name: "transactional.id.expiration.ms", Type: TypeInt, Default: "604800000", HasDefault: true, Doc: "A transactional id with no transaction status update for this long is forgotten by its coordinator."},
+	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: TypeInt, Default: "10000", HasDefault: true, Doc: "How often transactions past their timeout are looked for and aborted."},
+	{Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Type: TypeInt, Default: "3600000", HasDefault: true, Doc: "How often transactional ids past transactional.id.expiration.ms are removed."},
+	{Name: "transaction.state.log.num.partitions", Type: TypeInt, Default: "50", HasDefault: true, Doc: "Partitions of __transaction_state (do not change after deployment)."},
+	{Name: "transaction.state.log.replication.factor", Type: TypeShort, Default: "3", HasDefault: true, Doc: "Replication factor of __transaction_state (at most the number of brokers)."},
+	{Name: "transaction.state.log.segment.bytes", Type: TypeInt, Default: "104857600", HasDefault: true, Doc: "Segment size of __transaction_state."},
+	{Name: "transaction.state.log.min.isr", Type: TypeInt, Default: "2", HasDefault: true, Doc: "min.insync.replicas of __transaction_state (at most its replication factor)."},
+	{Name: "transaction.state.log.load.buffer.size", Type: TypeInt, Default: "5242880", HasDefault: true, Doc: "Bytes read at a time when a coordinator loads a __transaction_state partition."},
+	{Name: "transaction.partition.verification.enable", Type: TypeBoolean, Default: "true", HasDefault: true, Doc: "Verify with the transaction coordinator that a partition was added to the transaction before writing transactional records to it (KIP-890)."},
+	{Name: "producer.id.expiration.ms", Type: TypeInt, Default: "86400000", HasDefault: true, Doc: "A partition leader forgets a producer id that wrote nothing to it for this long (never while its transaction is open)."},
+	{Name: "producer.id.expiration.check.interval.ms", Type: TypeInt, Default: "600000", HasDefault: true, Doc: "How often producer ids past producer.id.expiration.ms are removed."},
 	{Name: "max.connection.creation.rate", Type: TypeInt, Default: "2147483647", HasDefault: true, Doc: "New connections per second the broker accepts (arus defaults to 1000)."},
 }
 
@@ -451,6 +465,23 @@ func (b *Broker) StaticConfigs() map[string]string {
 		m["offsets.topic.num.partitions"] = strconv.Itoa(int(g.OffsetsTopicPartitions))
 		m["offsets.topic.replication.factor"] = strconv.Itoa(int(g.OffsetsTopicReplicationFactor))
 		m["offsets.topic.segment.bytes"] = strconv.Itoa(int(g.OffsetsTopicSegmentBytes))
+	}
+	if t := b.Transactions; t.MaxTimeout > 0 {
+		ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+		m["transaction.max.timeout.ms"] = ms(t.MaxTimeout)
+		m["transactional.id.expiration.ms"] = ms(t.IDExpiration)
+		m["transaction.abort.timed.out.transaction.cleanup.interval.ms"] = ms(t.AbortTimedOutInterval)
+		m["transaction.remove.expired.transaction.cleanup.interval.ms"] = ms(t.RemoveExpiredInterval)
+		m["transaction.state.log.num.partitions"] = strconv.Itoa(int(t.StateLogPartitions))
+		m["transaction.state.log.replication.factor"] = strconv.Itoa(int(t.StateLogReplicationFactor))
+		m["transaction.state.log.segment.bytes"] = strconv.Itoa(int(t.StateLogSegmentBytes))
+		m["transaction.state.log.min.isr"] = strconv.Itoa(int(t.StateLogMinISR))
+		m["transaction.state.log.load.buffer.size"] = strconv.Itoa(int(t.StateLogLoadBufferSize))
+		m["transaction.partition.verification.enable"] = strconv.FormatBool(t.VerifyPartitions())
+		m["producer.id.expiration.ms"] = ms(t.ProducerIDExpiration)
+		m["producer.id.expiration.check.interval.ms"] = ms(t.ProducerIDExpirationCheckInterval)
+		m["add.partitions.to.txn.retry.backoff.ms"] = ms(t.AddPartitionsRetryBackoff)
+		m["add.partitions.to.txn.retry.backoff.max.ms"] = ms(t.AddPartitionsRetryBackoffMax)
 	}
 	for name, v := range m {
 		if d, ok := brokerDefByName[name]; ok && d.HasDefault && d.Default == v {

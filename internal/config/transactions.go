@@ -30,6 +30,38 @@ type Transactions struct {
 	StateLogReplicationFactor int16
 	// StateLogSegmentBytes is transaction.state.log.segment.bytes (100 MiB).
 	StateLogSegmentBytes int32
+	// StateLogMinISR is transaction.state.log.min.isr (2, capped at the
+	// replication factor): min.insync.replicas of __transaction_state.
+	StateLogMinISR int32
+	// StateLogLoadBufferSize is transaction.state.log.load.buffer.size
+	// (5 MiB): how much of the state log a loading coordinator reads at once.
+	StateLogLoadBufferSize int32
+	// PartitionVerification is transaction.partition.verification.enable
+	// (true): a transactional produce to a partition where the producer
+	// has no open transaction is first verified with the transaction
+	// coordinator (KIP-890 part 1). nil: the default.
+	PartitionVerification *bool
+	// ProducerIDExpiration is producer.id.expiration.ms (1 day): a
+	// partition forgets an idempotent producer's state once it has written
+	// nothing there for this long and has no open transaction.
+	ProducerIDExpiration time.Duration
+	// ProducerIDExpirationCheckInterval is
+	// producer.id.expiration.check.interval.ms (10 min).
+	ProducerIDExpirationCheckInterval time.Duration
+	// AddPartitionsRetryBackoff is add.partitions.to.txn.retry.backoff.ms
+	// (20 ms) and AddPartitionsRetryBackoffMax
+	// add.partitions.to.txn.retry.backoff.max.ms (100 ms): when a
+	// partition is added to a transaction on a client's behalf (Produce
+	// v12+, TxnOffsetCommit v5+) and the coordinator is still completing
+	// the previous transaction (CONCURRENT_TRANSACTIONS), the broker tries
+	// again this often, for this long, before answering the client.
+	AddPartitionsRetryBackoff    time.Duration
+	AddPartitionsRetryBackoffMax time.Duration
+}
+
+// VerifyPartitions reports transaction.partition.verification.enable.
+func (t *Transactions) VerifyPartitions() bool {
+	return t.PartitionVerification == nil || *t.PartitionVerification
 }
 
 // validate fills the transaction defaults.
@@ -43,6 +75,16 @@ func (t *Transactions) validate() error {
 	def(&t.IDExpiration, 7*24*time.Hour)
 	def(&t.AbortTimedOutInterval, 10*time.Second)
 	def(&t.RemoveExpiredInterval, time.Hour)
+	def(&t.ProducerIDExpiration, 24*time.Hour)
+	def(&t.ProducerIDExpirationCheckInterval, 10*time.Minute)
+	def(&t.AddPartitionsRetryBackoff, 20*time.Millisecond)
+	def(&t.AddPartitionsRetryBackoffMax, 100*time.Millisecond)
+	if t.StateLogMinISR == 0 {
+		t.StateLogMinISR = 2
+	}
+	if t.StateLogLoadBufferSize == 0 {
+		t.StateLogLoadBufferSize = 5 << 20
+	}
 	if t.StateLogPartitions == 0 {
 		t.StateLogPartitions = 50
 	}
@@ -53,7 +95,9 @@ func (t *Transactions) validate() error {
 		t.StateLogSegmentBytes = 100 << 20
 	}
 	if t.MaxTimeout < 0 || t.IDExpiration < 0 || t.AbortTimedOutInterval < 0 || t.RemoveExpiredInterval < 0 ||
-		t.StateLogPartitions < 0 || t.StateLogReplicationFactor < 0 || t.StateLogSegmentBytes < 0 {
+		t.StateLogPartitions < 0 || t.StateLogReplicationFactor < 0 || t.StateLogSegmentBytes < 0 ||
+		t.StateLogMinISR < 0 || t.StateLogLoadBufferSize < 0 || t.ProducerIDExpiration < 0 || t.ProducerIDExpirationCheckInterval < 0 ||
+		t.AddPartitionsRetryBackoff < 0 || t.AddPartitionsRetryBackoffMax < 0 {
 		return fmt.Errorf("transaction settings must be positive")
 	}
 	return nil
@@ -91,6 +135,24 @@ func applyTxnProperty(t *Transactions, key, value string) (ok bool, err error) {
 		return integer(16, func(n int64) { t.StateLogReplicationFactor = int16(n) })
 	case "transaction.state.log.segment.bytes":
 		return integer(32, func(n int64) { t.StateLogSegmentBytes = int32(n) })
+	case "transaction.state.log.min.isr":
+		return integer(32, func(n int64) { t.StateLogMinISR = int32(n) })
+	case "transaction.state.log.load.buffer.size":
+		return integer(32, func(n int64) { t.StateLogLoadBufferSize = int32(n) })
+	case "transaction.partition.verification.enable":
+		b, err := strconv.ParseBool(value)
+		if err == nil {
+			t.PartitionVerification = &b
+		}
+		return true, err
+	case "producer.id.expiration.ms":
+		return ms(&t.ProducerIDExpiration)
+	case "producer.id.expiration.check.interval.ms":
+		return ms(&t.ProducerIDExpirationCheckInterval)
+	case "add.partitions.to.txn.retry.backoff.ms":
+		return ms(&t.AddPartitionsRetryBackoff)
+	case "add.partitions.to.txn.retry.backoff.max.ms":
+		return ms(&t.AddPartitionsRetryBackoffMax)
 	}
 	return false, nil
 }

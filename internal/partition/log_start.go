@@ -63,6 +63,7 @@ func (p *Partition) DeleteRecords(offset int64) (int64, error) {
 		p.notify.leoChanged = make(chan struct{})
 		p.notify.Unlock()
 		p.signalLowWatermark()
+		p.snapshotProducers() // keep producer state past the new start (retention does the same)
 	}
 	return offset, nil
 }

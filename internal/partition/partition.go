@@ -2,6 +2,7 @@ package partition
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -139,6 +140,10 @@ type Partition struct {
 		epochs    epochCache
 		leaderHW  int64 // follower only: the leader's HW from the last fetch
 		txns      txnTracker
+		// verifying holds the KIP-890 verification in progress per
+		// producer id (verify.go); nil until the first.
+		verifying map[int64]verification
+		lastGuard uint64
 	}
 
 	notify struct {
@@ -385,7 +390,18 @@ func (p *Partition) Append(batch []byte, acks int16) (AppendResult, error) {
 // decompression budget while the batch's records are validated
 // (record.ValidateProduce): a batch that breaks a rule appends nothing.
 func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16) (AppendResult, error) {
-	return p.appendBatch(ctx, batch, acks, false)
+	return p.appendBatch(ctx, batch, acks, false, 0)
+}
+
+// AppendVerified is AppendContext for a transactional batch whose
+// partition the transaction coordinator verified (KIP-890 part 1): guard
+// is what StartTxnVerification returned. If the batch would open a
+// transaction here and the verification is no longer current (a marker
+// ended the producer's transaction meanwhile, or a newer verification
+// replaced it), nothing is appended and the error is ErrInvalidTxnState.
+// A zero guard checks nothing.
+func (p *Partition) AppendVerified(ctx context.Context, batch []byte, acks int16, guard uint64) (AppendResult, error) {
+	return p.appendBatch(ctx, batch, acks, false, guard)
 }
 
 // AppendFromCoordinator appends a batch a coordinator of this broker
@@ -393,10 +409,10 @@ func (p *Partition) AppendContext(ctx context.Context, batch []byte, acks int16)
 // client's, but a transactional batch carries the producer's id and epoch
 // without a sequence, which is not checked (Kafka's AppendOrigin.COORDINATOR).
 func (p *Partition) AppendFromCoordinator(batch []byte, acks int16) (AppendResult, error) {
-	return p.appendBatch(context.Background(), batch, acks, true)
+	return p.appendBatch(context.Background(), batch, acks, true, 0)
 }
 
-func (p *Partition) appendBatch(ctx context.Context, batch []byte, acks int16, coordinator bool) (AppendResult, error) {
+func (p *Partition) appendBatch(ctx context.Context, batch []byte, acks int16, coordinator bool, guard uint64) (AppendResult, error) {
 	conf := p.conf.Load()
 	res := AppendResult{LogAppendTime: -1}
 	batch, h, err := p.storedBatch(ctx, batch, conf, coordinator)
@@ -431,6 +447,11 @@ func (p *Partition) appendBatch(ctx context.Context, batch []byte, acks int16, c
 		} else if err := entry.check(&h); err != nil {
 			return res, err
 		}
+		if guard != 0 {
+			if err := p.checkVerificationLocked(&h, guard); err != nil {
+				return res, err
+			}
+		}
 	}
 	if conf.LogAppendTime {
 		record.SetLogAppendTime(batch, now)
@@ -449,6 +470,9 @@ func (p *Partition) appendBatch(ctx context.Context, batch []byte, acks int16, c
 		entry.update(&h, now)
 		if _, _, err := p.mu.txns.observe(&h, nil); err != nil {
 			return res, err
+		}
+		if h.IsTransactional() {
+			delete(p.mu.verifying, h.ProducerID) // the transaction is open here now
 		}
 	}
 	res.BaseOffset = base
@@ -715,8 +739,35 @@ func (p *Partition) CheckLeaderEpoch(epoch int32) error {
 // EnforceRetention deletes segments past retention; never past the high
 // watermark, so followers can still fetch what is not committed.
 func (p *Partition) EnforceRetention() (int, error) {
-	// The transaction index entries go with their segments.
-	return p.log.EnforceRetention()
+	n, err := p.log.EnforceRetention() // the transaction index entries go with their segments
+	if n > 0 {
+		p.snapshotProducers()
+	}
+	return n, err
+}
+
+// snapshotProducers writes the producer state at the log end offset. After
+// retention moved the log start, the state of producers whose batches are
+// all gone lives only in memory and in snapshots; without a snapshot at or
+// above the new log start, a restart after a crash would rebuild from the
+// log and forget them. Kafka keeps that state until
+// producer.id.expiration.ms (KIP-360), so a producer can go on writing in
+// sequence, and a sequence gap is still OUT_OF_ORDER_SEQUENCE_NUMBER.
+func (p *Partition) snapshotProducers() {
+	p.mu.Lock()
+	if p.mu.closed {
+		p.mu.Unlock()
+		return
+	}
+	leo := p.log.LogEndOffset()
+	b, err := json.Marshal(snapshot{Producers: p.mu.producers})
+	p.mu.Unlock()
+	if err == nil {
+		err = writeSnapshotBytes(p.dir, leo, b)
+	}
+	if err != nil {
+		p.logger.Warn("write producer state snapshot", "err", err)
+	}
 }
 
 // TopicConfig returns the topic config in effect.

@@ -17,6 +17,11 @@ import (
 var (
 	ErrOutOfOrderSequence   = errors.New("partition: out of order sequence number")
 	ErrInvalidProducerEpoch = errors.New("partition: invalid producer epoch")
+	// ErrInvalidTxnState: a transactional batch would start a transaction
+	// on the partition that the transaction coordinator did not verify,
+	// or whose verification a marker has since ended (KIP-890 part 1;
+	// INVALID_TXN_STATE).
+	ErrInvalidTxnState = errors.New("partition: partition was not added to the transaction")
 )
 
 // maxCachedBatches is how many batches per producer are remembered for
@@ -40,10 +45,16 @@ type producerEntry struct {
 	// CoordinatorEpoch is that of the transaction coordinator that wrote
 	// the producer's last marker here (0 before any).
 	CoordinatorEpoch int32 `json:"coordinatorEpoch,omitempty"`
+	// LastTimestamp is when the producer last wrote here (ms: the append
+	// time, or the batch's max timestamp when replayed from the log); 0 in
+	// snapshots written before it existed. producer.id.expiration.ms
+	// counts from it.
+	LastTimestamp int64 `json:"lastTimestamp,omitempty"`
 }
 
 // observe follows one batch of the log: a marker, or a data batch.
 func (e *producerEntry) observe(h *record.Header, now int64) {
+	e.LastTimestamp = max(e.LastTimestamp, now)
 	if h.IsControl() {
 		e.marker(h.ProducerEpoch, -1)
 		return
@@ -113,6 +124,7 @@ func (e *producerEntry) check(h *record.Header) error {
 
 // update records an appended batch.
 func (e *producerEntry) update(h *record.Header, now int64) {
+	e.LastTimestamp = max(e.LastTimestamp, now)
 	if h.ProducerEpoch != e.Epoch {
 		e.Epoch = h.ProducerEpoch
 		e.Batches = e.Batches[:0]
@@ -139,16 +151,25 @@ type snapshot struct {
 }
 
 func writeSnapshot(dir string, offset int64, producers map[int64]*producerEntry) error {
-	path := filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix))
-	// A snapshot at this log end offset already holds this state (producer
-	// state only changes with appends), and an empty log with no
-	// producers needs none: restarts of idle partitions cost no fsync.
-	if _, err := os.Stat(path); err == nil || (offset == 0 && len(producers) == 0) {
+	// An empty log with no producers needs none: restarts of idle
+	// partitions cost no fsync.
+	if offset == 0 && len(producers) == 0 {
 		return nil
 	}
 	b, err := json.Marshal(snapshot{Producers: producers})
 	if err != nil {
 		return err
+	}
+	return writeSnapshotBytes(dir, offset, b)
+}
+
+// writeSnapshotBytes writes an encoded snapshot at offset.
+func writeSnapshotBytes(dir string, offset int64, b []byte) error {
+	path := filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix))
+	// A snapshot at this log end offset already holds this state (producer
+	// state only changes with appends).
+	if _, err := os.Stat(path); err == nil {
+		return nil
 	}
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)

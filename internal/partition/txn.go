@@ -212,6 +212,11 @@ type Marker struct {
 	ProducerEpoch    int16
 	CoordinatorEpoch int32
 	Commit           bool
+	// TransactionVersion is the coordinator's transaction version for
+	// this producer (WriteTxnMarkers v2, KIP-1228): from 2 (KIP-890 part
+	// 2) every transaction ends with an epoch bump, so its marker must
+	// carry an epoch newer than the producer's data here.
+	TransactionVersion int8
 }
 
 // AppendMarker appends the COMMIT or ABORT control batch that ends the
@@ -231,8 +236,8 @@ func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 	}
 	e := p.mu.producers[m.ProducerID]
 	if e != nil {
-		if m.ProducerEpoch < e.Epoch {
-			return res, fmt.Errorf("%w: marker epoch %d is older than the current %d", ErrInvalidProducerEpoch, m.ProducerEpoch, e.Epoch)
+		if m.ProducerEpoch < e.Epoch || (m.TransactionVersion >= 2 && m.ProducerEpoch == e.Epoch) {
+			return res, fmt.Errorf("%w: marker epoch %d, current %d (transaction version %d)", ErrInvalidProducerEpoch, m.ProducerEpoch, e.Epoch, m.TransactionVersion)
 		}
 		if m.CoordinatorEpoch < e.CoordinatorEpoch {
 			return res, fmt.Errorf("%w: coordinator epoch %d is older than %d", ErrCoordinatorFenced, m.CoordinatorEpoch, e.CoordinatorEpoch)
@@ -253,6 +258,14 @@ func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 		p.mu.producers[m.ProducerID] = e
 	}
 	e.marker(m.ProducerEpoch, m.CoordinatorEpoch)
+	e.LastTimestamp = max(e.LastTimestamp, now)
+	if v, ok := p.mu.verifying[m.ProducerID]; ok && (v.epoch < m.ProducerEpoch || (v.epoch == m.ProducerEpoch && m.TransactionVersion < 2)) {
+		// The verification was for the transaction this marker ended:
+		// its batch must not open a new one. (A transaction-version-2
+		// marker carries the epoch of the producer's next transaction,
+		// whose verification stays good.)
+		delete(p.mu.verifying, m.ProducerID)
+	}
 	if err := p.indexAbortLocked(p.mu.txns.marker(m.ProducerID, base, m.Commit)); err != nil {
 		return res, err
 	}

@@ -123,7 +123,7 @@ func (c *Coordinator) startShardLocked(index, leaderEpoch int32) *shard {
 		logger: c.logger.With("state_partition", index), image: c.cfg.Metadata.Image, send: c.cfg.SendMarkers,
 		checkEach: c.cfg.Transactions.AbortTimedOutInterval, expireEach: c.cfg.Transactions.RemoveExpiredInterval,
 		inbox: make(chan func(), 256), stop: make(chan struct{}), done: make(chan struct{}), loadDone: make(chan struct{}),
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, loadBytes: int(c.cfg.Transactions.StateLogLoadBufferSize),
 	}
 	s.set = newTxnSet(c.settings, s)
 	c.mu.shards[index] = s
@@ -174,13 +174,18 @@ func (c *Coordinator) EnsureStateTopic(ctx context.Context) error {
 	if rf < 1 {
 		return fmt.Errorf("%w: no brokers registered to host %s", ErrCoordinatorNotAvailable, StateTopic)
 	}
-	// Kafka's defaults for the topic: compacted, min.insync.replicas 2
-	// (capped here like the replication factor), unclean election off.
+	// Kafka's defaults for the topic: compacted, min.insync.replicas from
+	// transaction.state.log.min.isr (capped here like the replication
+	// factor), unclean election off.
 	compact, segment := "compact", strconv.Itoa(int(tc.StateLogSegmentBytes))
-	minISR := strconv.Itoa(min(2, rf))
+	minISR := int(tc.StateLogMinISR) // transaction.state.log.min.isr
+	if minISR <= 0 {
+		minISR = 2
+	}
+	minISRValue := strconv.Itoa(min(minISR, rf))
 	spec := controller.TopicSpec{
 		Name: StateTopic, NumPartitions: tc.StateLogPartitions, ReplicationFactor: int16(rf),
-		Configs: map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment, "min.insync.replicas": &minISR},
+		Configs: map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment, "min.insync.replicas": &minISRValue},
 	}
 	var err error
 	if c.cfg.CreateTopic != nil {
@@ -342,11 +347,14 @@ func (c *Coordinator) VerifyPartitions(ctx context.Context, id string, pid int64
 }
 
 // EndTxn commits or aborts the producer's transaction.
-func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit bool) error {
-	err, callErr := call(ctx, c, id, func(now time.Time, set *txnSet, reply func(error)) {
-		set.endTxn(now, id, pid, epoch, commit, reply)
+func (c *Coordinator) EndTxn(ctx context.Context, req EndRequest) EndResult {
+	r, err := call(ctx, c, req.ID, func(now time.Time, set *txnSet, reply func(EndResult)) {
+		set.endTxn(now, req, reply)
 	})
-	return errors.Join(callErr, err)
+	if err != nil {
+		return EndResult{ProducerID: -1, ProducerEpoch: -1, Err: err}
+	}
+	return r
 }
 
 // Describe returns the state of a transactional id.

@@ -18,6 +18,14 @@
 // (COORDINATOR_LOAD_IN_PROGRESS meanwhile) and finishes the prepared
 // transactions it finds.
 //
+// KIP-890 part 2: an EndTxn of transaction version 2 (EndTxn v5+) prepares
+// with the producer epoch bumped (or, when it is exhausted, a next
+// producer id the transactional id moves to on completion), so the markers
+// carry the new epoch and fence every late write of the finished
+// transaction; retries are recognised by the epoch below the current one.
+// Part 1 verification (VerifyPartitions) answers whether partitions are in
+// the producer's ongoing transaction.
+//
 // # Structure and concurrency
 //
 //	Coordinator   routing by transactional id, state topic creation, shard lifecycle

@@ -79,6 +79,15 @@ type Metadata struct {
 	Partitions     []TopicPartition // sorted
 	Start          time.Time        // when the current transaction began; zero when none
 	Update         time.Time        // last state change
+	// ClientVersion is the transaction version the client ended its last
+	// transaction with (Kafka's ClientTransactionVersion): 2 when it
+	// used EndTxn v5+ (KIP-890 part 2, an epoch bump at every end), else 0.
+	ClientVersion int16
+	// NextProducerID is the producer id a prepared transaction-version-2
+	// transaction moves to when it completes because its epoch is
+	// exhausted; set only with HasNextProducerID.
+	NextProducerID    int64
+	HasNextProducerID bool
 }
 
 func (m *Metadata) clone() Metadata {
@@ -112,6 +121,19 @@ func stateKey(id string) []byte {
 func stateValue(m *Metadata) []byte {
 	v := kmsg.NewTxnMetadataValue()
 	v.Version = 0
+	if m.ClientVersion > 0 || m.HasNextProducerID {
+		// Kafka's flexible version 1 (KIP-890) carries what version 0
+		// cannot; ids that never used transaction version 2 keep writing
+		// version 0.
+		v.Version = 1
+		v.ClientTransactionVersion = m.ClientVersion
+		if m.LastProducerID >= 0 {
+			v.PreviousProducerID = m.LastProducerID
+		}
+		if m.HasNextProducerID {
+			v.NextProducerID = m.NextProducerID
+		}
+	}
 	v.ProducerID, v.ProducerEpoch = m.ProducerID, m.ProducerEpoch
 	v.TimeoutMillis = int32(m.Timeout.Milliseconds())
 	v.State = kmsg.TransactionState(m.State)
@@ -148,7 +170,8 @@ func decodeRecord(key, value []byte) (string, *Metadata, error) {
 	}
 	m := &Metadata{
 		ID: k.TransactionalID, ProducerID: v.ProducerID, ProducerEpoch: v.ProducerEpoch,
-		LastProducerID: -1, LastEpoch: -1,
+		LastProducerID: v.PreviousProducerID, LastEpoch: -1,
+		NextProducerID: v.NextProducerID, HasNextProducerID: v.NextProducerID >= 0, ClientVersion: v.ClientTransactionVersion,
 		Timeout: time.Duration(v.TimeoutMillis) * time.Millisecond, State: State(v.State),
 		Update: time.UnixMilli(v.LastUpdateTimestamp),
 	}

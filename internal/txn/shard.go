@@ -51,13 +51,18 @@ type Markers struct {
 	ProducerEpoch    int16
 	CoordinatorEpoch int32
 	Commit           bool
-	Partitions       []TopicPartition
+	// TransactionVersion is 2 when the markers end a transaction with an
+	// epoch bump for a client of transaction version 2 (WriteTxnMarkers
+	// v2, KIP-1228), else 0.
+	TransactionVersion int8
+	Partitions         []TopicPartition
 }
 
 // SendMarkers delivers markers to the leader node of their partitions and
 // returns the outcome of each; an error means none is known written.
 type SendMarkers func(ctx context.Context, node int32, m Markers) (map[TopicPartition]MarkerOutcome, error)
 
+// loadReadBytes is transaction.state.log.load.buffer.size's default.
 const loadReadBytes = 5 << 20
 
 // markerBackoff bounds the wait between rounds of markers that must be
@@ -84,6 +89,7 @@ type shard struct {
 	send             SendMarkers
 	checkEach        time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
 	expireEach       time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms
+	loadBytes        int           // transaction.state.log.load.buffer.size
 
 	inbox    chan func()
 	stop     chan struct{}
@@ -205,7 +211,11 @@ func (s *shard) load() error {
 			return errors.New("stopped while loading")
 		default:
 		}
-		data, err := s.log.Read(pos, loadReadBytes, true)
+		readBytes := s.loadBytes
+		if readBytes <= 0 {
+			readBytes = loadReadBytes
+		}
+		data, err := s.log.Read(pos, readBytes, true)
 		if err != nil {
 			if errors.Is(err, commitlog.ErrOffsetOutOfRange) && s.log.LogStartOffset() > pos {
 				pos = s.log.LogStartOffset()
@@ -325,10 +335,14 @@ func (s *shard) deliver(m Metadata, commit bool) bool {
 				again = append(again, tp)
 			}
 		}
+		var tv int8
+		if m.ClientVersion >= 2 && m.LastEpoch >= 0 && m.ProducerEpoch == m.LastEpoch+1 {
+			tv = 2
+		}
 		for node, tps := range byNode {
 			ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 			out, err := s.send(ctx, node, Markers{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch,
-				CoordinatorEpoch: s.coordinatorEpoch, Commit: commit, Partitions: tps})
+				CoordinatorEpoch: s.coordinatorEpoch, Commit: commit, TransactionVersion: tv, Partitions: tps})
 			cancel()
 			if err != nil {
 				s.logger.Debug("sending transaction markers", "node", node, "transactional_id", m.ID, "err", err)

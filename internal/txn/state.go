@@ -167,6 +167,10 @@ func (s *txnSet) checkProducer(id string, pid int64, epoch int16) (*entry, error
 	switch {
 	case e == nil || e.meta.State == StateDead:
 		return nil, ErrInvalidProducerIDMapping
+	case e.meta.HasNextProducerID && e.meta.NextProducerID == pid && epoch == 0:
+		// The producer id a prepared transaction moves to (epoch
+		// exhausted at EndTxn v5): usable once it completes.
+		return nil, ErrConcurrentTransactions
 	case e.meta.ProducerID != pid:
 		return nil, ErrInvalidProducerIDMapping
 	case e.meta.ProducerEpoch != epoch:
@@ -206,10 +210,23 @@ func (s *txnSet) addPartitions(now time.Time, id string, pid int64, epoch int16,
 }
 
 // verifyPartitions answers a KIP-890 verification: each partition must be
-// in the producer's ongoing transaction.
+// in the producer's ongoing transaction. As in Kafka's
+// handleVerifyPartitionsInTransaction, a write in flight does not matter
+// (partitions join the transaction once their write is durable, and the
+// append has its own guard), but a transaction being ended is
+// CONCURRENT_TRANSACTIONS.
 func (s *txnSet) verifyPartitions(id string, pid int64, epoch int16, tps []TopicPartition) []error {
 	errs := make([]error, len(tps))
-	e, err := s.checkProducer(id, pid, epoch)
+	e := s.txns[id]
+	var err error
+	switch {
+	case e == nil || e.meta.State == StateDead || e.meta.ProducerID != pid:
+		err = ErrInvalidProducerIDMapping
+	case e.meta.ProducerEpoch != epoch:
+		err = ErrProducerFenced
+	case e.meta.State == StatePrepareCommit || e.meta.State == StatePrepareAbort:
+		err = ErrConcurrentTransactions
+	}
 	for i, tp := range tps {
 		switch {
 		case err != nil:
@@ -221,30 +238,59 @@ func (s *txnSet) verifyPartitions(id string, pid int64, epoch int16, tps []Topic
 	return errs
 }
 
+// EndRequest is an EndTxn.
+type EndRequest struct {
+	ID            string
+	ProducerID    int64
+	ProducerEpoch int16
+	Commit        bool
+	// EpochBump is set for clients of transaction version 2 (EndTxn v5+,
+	// KIP-890 part 2): the epoch is bumped at every end, the markers carry
+	// the new epoch and the client gets it back.
+	EpochBump bool
+	// FreshProducerID is a newly allocated producer id for an EpochBump
+	// end whose epoch is exhausted; -1 when none was allocated.
+	FreshProducerID int64
+}
+
+// EndResult is the answer to an EndTxn: the producer id and epoch to
+// use next (EpochBump only, else -1).
+type EndResult struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	Err           error
+}
+
 // endTxn commits or aborts the producer's transaction: the answer comes
 // once PrepareCommit/PrepareAbort is durable; the markers follow.
-func (s *txnSet) endTxn(now time.Time, id string, pid int64, epoch int16, commit bool, reply func(error)) {
+func (s *txnSet) endTxn(now time.Time, req EndRequest, reply func(EndResult)) {
+	if req.EpochBump {
+		s.endTxnBump(now, req, reply)
+		return
+	}
+	id, pid, epoch, commit := req.ID, req.ProducerID, req.ProducerEpoch, req.Commit
+	done := func(err error) { reply(EndResult{ProducerID: -1, ProducerEpoch: -1, Err: err}) }
 	e := s.txns[id]
 	if e != nil && !e.busy && e.meta.ProducerID == pid && epoch == e.meta.LastEpoch && e.meta.ProducerEpoch == epoch+1 &&
 		((commit && e.meta.State == StateCompleteCommit) || (!commit && e.meta.State == StateCompleteAbort)) {
-		reply(nil) // a retry after an epoch bump of the same outcome
+		done(nil) // a retry after an epoch bump of the same outcome
 		return
 	}
 	e, err := s.checkProducer(id, pid, epoch)
 	if err != nil {
-		reply(err)
+		done(err)
 		return
 	}
 	switch st := e.meta.State; {
 	case st == StateOngoing:
 	case st == StatePrepareCommit && commit, st == StatePrepareAbort && !commit:
-		reply(ErrConcurrentTransactions)
+		done(ErrConcurrentTransactions)
 		return
 	case st == StateCompleteCommit && commit, st == StateCompleteAbort && !commit:
-		reply(nil) // a retry: already done
+		done(nil) // a retry: already done
 		return
 	default:
-		reply(ErrInvalidTxnState)
+		done(ErrInvalidTxnState)
 		return
 	}
 	m := e.meta.clone()
@@ -253,10 +299,122 @@ func (s *txnSet) endTxn(now time.Time, id string, pid int64, epoch int16, commit
 		m.State = StatePrepareCommit
 	}
 	s.transition(e, m, func(err error) {
-		reply(err)
+		done(err)
 		if err == nil {
 			s.complete(e, commit)
 		}
+	})
+}
+
+// endTxnBump is EndTxn for transaction version 2 (Kafka's
+// TransactionCoordinator.endTransaction with a client of TV_2): the
+// prepared state carries the bumped epoch (or, when the epoch is
+// exhausted, the next producer id), so the markers fence every write of
+// the finished transaction that arrives late. A retry is recognised by
+// the epoch one below the current one; the same epoch is a new end, and
+// an abort with nothing ongoing is allowed (it only bumps the epoch).
+func (s *txnSet) endTxnBump(now time.Time, req EndRequest, reply func(EndResult)) {
+	fail := func(err error) { reply(EndResult{ProducerID: -1, ProducerEpoch: -1, Err: err}) }
+	e := s.txns[req.ID]
+	if e == nil || e.meta.State == StateDead {
+		fail(ErrInvalidProducerIDMapping)
+		return
+	}
+	cur := &e.meta
+	v2 := cur.ClientVersion >= 2
+	retryBump := v2 && cur.ProducerID == req.ProducerID && req.ProducerEpoch < math.MaxInt16 && cur.ProducerEpoch == req.ProducerEpoch+1
+	retryOverflow := v2 && cur.LastProducerID >= 0 && cur.LastProducerID == req.ProducerID && req.ProducerEpoch >= maxEpoch && cur.ProducerEpoch == 0
+	if cur.HasNextProducerID && cur.NextProducerID == req.ProducerID && req.ProducerEpoch == 0 {
+		fail(ErrConcurrentTransactions) // the new producer id, before the move to it completes
+		return
+	}
+	if cur.ProducerID != req.ProducerID && !retryOverflow {
+		fail(ErrInvalidProducerIDMapping)
+		return
+	}
+	current := cur.ProducerID == req.ProducerID && cur.ProducerEpoch == req.ProducerEpoch
+	var valid bool
+	switch cur.State {
+	case StatePrepareCommit, StatePrepareAbort:
+		// The current (bumped) epoch is the client's next transaction,
+		// which must wait for this one to complete (KAFKA-18660: do not
+		// fence the producer for it).
+		valid = retryBump || current
+	case StateCompleteCommit, StateCompleteAbort:
+		valid = retryBump || retryOverflow || current
+	default:
+		valid = current
+	}
+	if !valid {
+		fail(ErrProducerFenced)
+		return
+	}
+	if e.busy {
+		fail(ErrConcurrentTransactions)
+		return
+	}
+	sameOutcome := (req.Commit && (cur.State == StatePrepareCommit || cur.State == StateCompleteCommit)) ||
+		(!req.Commit && (cur.State == StatePrepareAbort || cur.State == StateCompleteAbort))
+	switch cur.State {
+	case StatePrepareCommit, StatePrepareAbort:
+		if sameOutcome || current {
+			fail(ErrConcurrentTransactions)
+		} else {
+			fail(ErrInvalidTxnState)
+		}
+		return
+	case StateCompleteCommit, StateCompleteAbort:
+		if !current {
+			if sameOutcome {
+				reply(EndResult{ProducerID: cur.ProducerID, ProducerEpoch: cur.ProducerEpoch}) // a retry: already done
+			} else {
+				fail(ErrInvalidTxnState)
+			}
+			return
+		}
+	}
+	m := cur.clone()
+	m.LastEpoch, m.ClientVersion, m.NextProducerID, m.HasNextProducerID, m.Update = cur.ProducerEpoch, 2, 0, false, now
+	if cur.ProducerEpoch >= maxEpoch {
+		if req.FreshProducerID < 0 {
+			fail(ErrCoordinatorNotAvailable)
+			return
+		}
+		m.NextProducerID, m.HasNextProducerID = req.FreshProducerID, true
+	}
+	m.ProducerEpoch = cur.ProducerEpoch + 1
+	next := EndResult{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch}
+	if m.HasNextProducerID {
+		next = EndResult{ProducerID: m.NextProducerID, ProducerEpoch: 0}
+	}
+	if cur.State != StateOngoing {
+		// Nothing ongoing: only an abort, which only bumps the epoch.
+		if req.Commit {
+			fail(ErrInvalidTxnState)
+			return
+		}
+		m.State, m.Partitions, m.Start = StateCompleteAbort, nil, time.Time{}
+		m.moveToNextProducerID()
+		s.transition(e, m, func(err error) {
+			if err != nil {
+				fail(err)
+				return
+			}
+			reply(next)
+		})
+		return
+	}
+	m.State = StatePrepareAbort
+	if req.Commit {
+		m.State = StatePrepareCommit
+	}
+	s.transition(e, m, func(err error) {
+		if err != nil {
+			fail(err)
+			return
+		}
+		reply(next)
+		s.complete(e, req.Commit)
 	})
 }
 
@@ -276,6 +434,16 @@ func (s *txnSet) abort(now time.Time, e *entry, bump bool) {
 	})
 }
 
+// moveToNextProducerID makes a completing transaction's next producer id
+// (epoch exhausted) the current one, at epoch 0.
+func (m *Metadata) moveToNextProducerID() {
+	if !m.HasNextProducerID {
+		return
+	}
+	m.LastProducerID, m.ProducerID, m.ProducerEpoch, m.LastEpoch = m.ProducerID, m.NextProducerID, 0, -1
+	m.NextProducerID, m.HasNextProducerID = 0, false
+}
+
 // complete sends the markers of a prepared transaction and then writes
 // its completion.
 func (s *txnSet) complete(e *entry, commit bool) {
@@ -287,6 +455,7 @@ func (s *txnSet) complete(e *entry, commit bool) {
 		if commit {
 			m.State = StateCompleteCommit
 		}
+		m.moveToNextProducerID()
 		s.transition(e, m, func(error) {})
 	})
 }

@@ -2,6 +2,7 @@ package txn
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 )
@@ -94,7 +95,8 @@ func (h *harness) end(id string, pid int64, epoch int16, commit bool) error {
 	h.t.Helper()
 	var got error
 	answered := false
-	h.set.endTxn(h.now, id, pid, epoch, commit, func(err error) { got, answered = err, true })
+	h.set.endTxn(h.now, EndRequest{ID: id, ProducerID: pid, ProducerEpoch: epoch, Commit: commit, FreshProducerID: -1},
+		func(r EndResult) { got, answered = r.Err, true })
 	h.store.settle(h.now, nil)
 	if !answered {
 		h.t.Fatal("no EndTxn answer")
@@ -130,7 +132,8 @@ func TestStateMachineCommitAndAbort(t *testing.T) {
 	// EndTxn answers once PrepareCommit is durable; markers, then
 	// CompleteCommit follow.
 	var answered bool
-	h.set.endTxn(h.now, "a", 101, 0, true, func(err error) { answered = err == nil })
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: 101, ProducerEpoch: 0, Commit: true, FreshProducerID: -1},
+		func(r EndResult) { answered = r.Err == nil })
 	if answered || h.state("a") != StateOngoing {
 		t.Fatal("answered before the prepare was durable")
 	}
@@ -263,5 +266,202 @@ func TestRecordsRoundTrip(t *testing.T) {
 	}
 	if id, got, err := decodeRecord(stateKey("x"), nil); err != nil || id != "x" || got != nil {
 		t.Fatalf("tombstone: %v %v %v", id, got, err)
+	}
+}
+
+// endV2 sends an EndTxn of transaction version 2 and settles every write
+// and marker round.
+func (h *harness) endV2(id string, pid int64, epoch int16, commit bool, fresh int64) EndResult {
+	h.t.Helper()
+	var got *EndResult
+	h.set.endTxn(h.now, EndRequest{ID: id, ProducerID: pid, ProducerEpoch: epoch, Commit: commit, EpochBump: true,
+		FreshProducerID: fresh}, func(r EndResult) { got = &r })
+	h.store.settle(h.now, nil)
+	if got == nil {
+		h.t.Fatal("no EndTxn answer")
+	}
+	return *got
+}
+
+// TestStateMachineEpochBumpV2: EndTxn v5 (KIP-890 part 2) prepares with
+// the bumped epoch (the markers carry it), answers it, recognises a retry
+// by the epoch below, allows an empty abort (a bump only) but not an
+// empty commit, and fences older epochs.
+func TestStateMachineEpochBumpV2(t *testing.T) {
+	h := newHarness(t)
+	r := h.init("a", -1, -1)
+	pid := r.ProducerID
+	tp := TopicPartition{"t", 0}
+	if err := h.add("a", pid, 0, tp); err != nil {
+		t.Fatal(err)
+	}
+	// The prepare is durable with epoch 1 before the answer; the markers
+	// go out with epoch 1.
+	var got *EndResult
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: pid, ProducerEpoch: 0, Commit: true, EpochBump: true, FreshProducerID: -1},
+		func(r EndResult) { got = &r })
+	if got != nil || len(h.store.writes) != 1 || h.store.writes[0].m.State != StatePrepareCommit || h.store.writes[0].m.ProducerEpoch != 1 {
+		t.Fatalf("prepare: answered %v, writes %+v", got, h.store.writes)
+	}
+	w := h.store.writes[0]
+	h.store.writes = nil
+	h.store.log = append(h.store.log, w.m)
+	w.done(h.now, nil)
+	if got == nil || got.Err != nil || got.ProducerID != pid || got.ProducerEpoch != 1 {
+		t.Fatalf("answer: %+v", got)
+	}
+	if len(h.store.markers) != 1 || h.store.markers[0].m.ProducerEpoch != 1 || h.store.markers[0].m.ClientVersion != 2 {
+		t.Fatalf("markers: %+v", h.store.markers)
+	}
+	// The next transaction's add, and an EndTxn at the new epoch, wait
+	// for this one to complete; they are not fenced.
+	var addErr, endErr error
+	h.set.addPartitions(h.now, "a", pid, 1, []TopicPartition{tp}, func(err error) { addErr = err })
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: pid, ProducerEpoch: 1, Commit: true, EpochBump: true, FreshProducerID: -1},
+		func(r EndResult) { endErr = r.Err })
+	if !errors.Is(addErr, ErrConcurrentTransactions) || !errors.Is(endErr, ErrConcurrentTransactions) {
+		t.Fatalf("add and end at the new epoch while completing: %v, %v", addErr, endErr)
+	}
+	h.store.settle(h.now, nil)
+	if h.state("a") != StateCompleteCommit {
+		t.Fatalf("state %v", h.state("a"))
+	}
+	// A retry with the old epoch gets the same answer; the other outcome
+	// is refused; two epochs back is fenced.
+	if r := h.endV2("a", pid, 0, true, -1); r.Err != nil || r.ProducerEpoch != 1 {
+		t.Fatalf("retry: %+v", r)
+	}
+	if r := h.endV2("a", pid, 0, false, -1); !errors.Is(r.Err, ErrInvalidTxnState) {
+		t.Fatalf("retry with the other outcome: %+v", r)
+	}
+	// Nothing ongoing at epoch 1: a commit is refused, an abort bumps.
+	if r := h.endV2("a", pid, 1, true, -1); !errors.Is(r.Err, ErrInvalidTxnState) {
+		t.Fatalf("empty commit: %+v", r)
+	}
+	if r := h.endV2("a", pid, 1, false, -1); r.Err != nil || r.ProducerEpoch != 2 || h.state("a") != StateCompleteAbort {
+		t.Fatalf("empty abort: %+v %v", r, h.state("a"))
+	}
+	if r := h.endV2("a", pid, 0, true, -1); !errors.Is(r.Err, ErrProducerFenced) {
+		t.Fatalf("end two epochs back: %+v", r)
+	}
+	if err := h.add("a", pid, 1, tp); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("late add of a finished epoch: %v", err)
+	}
+	if errs := h.set.verifyPartitions("a", pid, 1, []TopicPartition{tp}); !errors.Is(errs[0], ErrProducerFenced) {
+		t.Fatalf("late verification of a finished epoch: %v", errs)
+	}
+	// The next transaction at epoch 2 aborts and bumps to 3.
+	if err := h.add("a", pid, 2, tp); err != nil {
+		t.Fatal(err)
+	}
+	if errs := h.set.verifyPartitions("a", pid, 2, []TopicPartition{tp, {"t", 9}}); errs[0] != nil || !errors.Is(errs[1], ErrTransactionAbortable) {
+		t.Fatalf("verification: %v", errs)
+	}
+	if r := h.endV2("a", pid, 2, false, -1); r.Err != nil || r.ProducerEpoch != 3 || h.state("a") != StateCompleteAbort {
+		t.Fatalf("abort: %+v", r)
+	}
+	// The transaction version is durable (value version 1).
+	last := h.store.log[len(h.store.log)-1]
+	if _, m, err := decodeRecord(stateKey("a"), stateValue(last)); err != nil || m.ClientVersion != 2 || m.ProducerEpoch != 3 {
+		t.Fatalf("durable state: %+v %v", m, err)
+	}
+}
+
+// TestStateMachineEpochExhaustionV2: an EndTxn v5 at the last epoch
+// prepares with epoch Short.MaxValue and moves the id to the new producer
+// id at epoch 0 when it completes; the client is told the new id at once,
+// may use it only after the completion, and a retry with the old id and
+// epoch gets the same answer.
+func TestStateMachineEpochExhaustionV2(t *testing.T) {
+	h := newHarness(t)
+	pid := h.init("a", -1, -1).ProducerID
+	h.set.txns["a"].meta.ProducerEpoch = maxEpoch
+	tp := TopicPartition{"t", 0}
+	if err := h.add("a", pid, maxEpoch, tp); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.endV2("a", pid, maxEpoch, true, -1); !errors.Is(r.Err, ErrCoordinatorNotAvailable) {
+		t.Fatalf("exhausted without a fresh id: %+v", r)
+	}
+	var got *EndResult
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: pid, ProducerEpoch: maxEpoch, Commit: true, EpochBump: true, FreshProducerID: 500},
+		func(r EndResult) { got = &r })
+	w := h.store.writes[0]
+	h.store.writes = nil
+	w.done(h.now, nil)
+	if got == nil || got.Err != nil || got.ProducerID != 500 || got.ProducerEpoch != 0 {
+		t.Fatalf("answer: %+v", got)
+	}
+	if m := h.store.markers[0].m; m.ProducerID != pid || m.ProducerEpoch != math.MaxInt16 {
+		t.Fatalf("markers at %d/%d, want %d/%d", m.ProducerID, m.ProducerEpoch, pid, math.MaxInt16)
+	}
+	if _, m, err := decodeRecord(stateKey("a"), stateValue(w.m)); err != nil || !m.HasNextProducerID || m.NextProducerID != 500 {
+		t.Fatalf("durable prepare: %+v %v", m, err)
+	}
+	var addErr, endErr error
+	h.set.addPartitions(h.now, "a", 500, 0, []TopicPartition{tp}, func(err error) { addErr = err })
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: 500, ProducerEpoch: 0, EpochBump: true, FreshProducerID: -1},
+		func(r EndResult) { endErr = r.Err })
+	if !errors.Is(addErr, ErrConcurrentTransactions) || !errors.Is(endErr, ErrConcurrentTransactions) {
+		t.Fatalf("add and end on the new id before the completion: %v, %v", addErr, endErr)
+	}
+	h.store.settle(h.now, nil)
+	m := h.set.txns["a"].meta
+	if m.State != StateCompleteCommit || m.ProducerID != 500 || m.ProducerEpoch != 0 || m.LastProducerID != pid || m.HasNextProducerID {
+		t.Fatalf("after completion: %+v", m)
+	}
+	if r := h.endV2("a", pid, maxEpoch, true, -1); r.Err != nil || r.ProducerID != 500 || r.ProducerEpoch != 0 {
+		t.Fatalf("retry across the new id: %+v", r)
+	}
+	if err := h.add("a", 500, 0, tp); err != nil {
+		t.Fatalf("next transaction on the new id: %v", err)
+	}
+}
+
+// TestVerifyPartitions: the answers of a KIP-890 part 1 verification.
+func TestVerifyPartitions(t *testing.T) {
+	h := newHarness(t)
+	pid := h.init("a", -1, -1).ProducerID
+	in, out := TopicPartition{"t", 0}, TopicPartition{"t", 1}
+	if errs := h.set.verifyPartitions("a", pid, 0, []TopicPartition{in}); !errors.Is(errs[0], ErrTransactionAbortable) {
+		t.Fatalf("no transaction: %v", errs)
+	}
+	if err := h.add("a", pid, 0, in); err != nil {
+		t.Fatal(err)
+	}
+	// A write of the id in flight (adding another partition) does not
+	// stop the verification of one already added.
+	h.set.addPartitions(h.now, "a", pid, 0, []TopicPartition{out}, func(error) {})
+	errs := h.set.verifyPartitions("a", pid, 0, []TopicPartition{in, out})
+	if errs[0] != nil || !errors.Is(errs[1], ErrTransactionAbortable) {
+		t.Fatalf("during a write: %v", errs)
+	}
+	h.store.settle(h.now, nil)
+	for _, c := range []struct {
+		id    string
+		pid   int64
+		epoch int16
+		want  error
+	}{
+		{"a", pid, 0, nil},
+		{"a", pid + 1, 0, ErrInvalidProducerIDMapping},
+		{"a", pid, 1, ErrProducerFenced},
+		{"nope", pid, 0, ErrInvalidProducerIDMapping},
+	} {
+		if errs := h.set.verifyPartitions(c.id, c.pid, c.epoch, []TopicPartition{out}); !errors.Is(errs[0], c.want) {
+			t.Errorf("%+v: %v", c, errs[0])
+		}
+	}
+	// Being ended: CONCURRENT_TRANSACTIONS until the markers are written.
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: pid, ProducerEpoch: 0, Commit: true, FreshProducerID: -1}, func(EndResult) {})
+	w := h.store.writes[0]
+	h.store.writes = nil
+	w.done(h.now, nil)
+	if errs := h.set.verifyPartitions("a", pid, 0, []TopicPartition{in}); !errors.Is(errs[0], ErrConcurrentTransactions) {
+		t.Fatalf("while committing: %v", errs)
+	}
+	h.store.settle(h.now, nil)
+	if errs := h.set.verifyPartitions("a", pid, 0, []TopicPartition{in}); !errors.Is(errs[0], ErrTransactionAbortable) {
+		t.Fatalf("after the commit (a late write): %v", errs)
 	}
 }
