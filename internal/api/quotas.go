@@ -12,6 +12,7 @@ package api
 // (replication) are not counted.
 
 import (
+	"github.com/arus-io/arus/internal/metadata"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -48,7 +49,7 @@ func (h *Handlers) throttleProduce(req *Request, out Outcome) Outcome {
 	if req.Listener == ListenerInterBroker {
 		return out
 	}
-	quotas := h.deps.Controller.Image().ClientQuotas
+	quotas := h.clientQuotas()
 	if len(quotas) == 0 {
 		return out
 	}
@@ -76,7 +77,7 @@ func (h *Handlers) fetchOutcome(req *Request, r *kmsg.FetchRequest, res *fetchRe
 	if req.Listener == ListenerInterBroker {
 		return res.outcome()
 	}
-	quotas := h.deps.Controller.Image().ClientQuotas
+	quotas := h.clientQuotas()
 	if len(quotas) == 0 {
 		return res.outcome()
 	}
@@ -104,7 +105,7 @@ func (h *Handlers) fetchQuotaBytes(req *Request) (int, bool) {
 	if req.Listener == ListenerInterBroker {
 		return 0, false
 	}
-	quotas := h.deps.Controller.Image().ClientQuotas
+	quotas := h.clientQuotas()
 	if len(quotas) == 0 {
 		return 0, false
 	}
@@ -130,7 +131,7 @@ func (h *Handlers) requestThrottle(req *Request) time.Duration {
 	if req.Listener == ListenerInterBroker || unmeasured(req.Body.Key()) || req.start.IsZero() {
 		return 0
 	}
-	quotas := h.deps.Controller.Image().ClientQuotas
+	quotas := h.clientQuotas()
 	if len(quotas) == 0 {
 		return 0
 	}
@@ -189,7 +190,7 @@ func (h *Handlers) limitMutations(req *Request) func(Outcome) Outcome {
 	if (key != 19 && key != 20 && key != 37) || req.Listener == ListenerInterBroker {
 		return nil
 	}
-	quotas := h.deps.Controller.Image().ClientQuotas
+	quotas := h.clientQuotas()
 	if len(quotas) == 0 {
 		return nil
 	}
@@ -322,3 +323,13 @@ func (h *Handlers) limitMutations(req *Request) func(Outcome) Outcome {
 }
 
 func str(s string) *string { return &s }
+
+// clientQuotas are the quotas in the controller's image (AlterClientQuotas
+// answers once the controller applied them, before the publisher has);
+// none without a controller (handlers serving only framing tests).
+func (h *Handlers) clientQuotas() map[metadata.QuotaEntity]map[string]float64 {
+	if h.deps.Controller == nil {
+		return nil
+	}
+	return h.deps.Controller.Image().ClientQuotas
+}
