@@ -453,11 +453,13 @@ func reassignUnderLoad(t *testing.T, from, to []int32, minISR string) {
 	}
 	mu.Unlock()
 
-	arustest.Eventually(t, 30*time.Second, "the running consumer read every acknowledged record", func() bool {
+	var missing string
+	arustest.EventuallyExplained(t, 30*time.Second, func() string { return "the running consumer read every acknowledged record: " + missing }, func() bool {
 		consumedMu.Lock()
 		defer consumedMu.Unlock()
 		for _, a := range all {
 			if consumed[a.offset] != a.value {
+				missing = fmt.Sprintf("offset %d: acknowledged %q, read %q (%d of %d acknowledged records read)", a.offset, a.value, consumed[a.offset], len(consumed), len(all))
 				return false
 			}
 		}
