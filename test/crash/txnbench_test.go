@@ -10,7 +10,7 @@ package crash
 //
 // In one sitting, on one node (RF 1) and on three nodes (RF 3,
 // min.insync.replicas 2), a topic of 3 partitions receives
-// ARUS_TXN_BENCH_RECORDS (default 200,000) records of 100 bytes from one
+// ARUS_TXN_BENCH_RECORDS (default 100,000) records of 100 bytes from one
 // franz-go producer, acks=all, round-robin over the partitions, in three
 // modes, ARUS_TXN_BENCH_ROUNDS (default 2) times each, interleaved:
 //
@@ -82,7 +82,7 @@ func TestTxnBench(t *testing.T) {
 	if os.Getenv("ARUS_TXN_BENCH") == "" {
 		t.Skip("a measurement: set ARUS_TXN_BENCH=1 to run it")
 	}
-	records := envInt(t, "ARUS_TXN_BENCH_RECORDS", 200_000)
+	records := envInt(t, "ARUS_TXN_BENCH_RECORDS", 100_000)
 	rounds := envInt(t, "ARUS_TXN_BENCH_ROUNDS", 2)
 	t.Run("1node", func(t *testing.T) {
 		b := newBroker(t)
