@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,13 +67,24 @@ func TestCommitCompletesAfterCoordinatorFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 		var values []string
+		var mu sync.Mutex
+		var failed []error
 		for i := 0; i < n; i++ {
 			v := fmt.Sprintf("%s-%d", prefix, i)
 			values = append(values, v)
-			producer.Produce(ctx, &kgo.Record{Value: []byte(v)}, nil)
+			producer.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					mu.Lock()
+					failed = append(failed, err)
+					mu.Unlock()
+				}
+			})
 		}
 		if err := producer.Flush(ctx); err != nil {
 			t.Fatal(err)
+		}
+		if len(failed) > 0 {
+			t.Fatalf("%s: %d records failed: %v", prefix, len(failed), failed[0])
 		}
 		if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
 			t.Fatalf("commit %s: %v", prefix, err)
@@ -100,11 +112,30 @@ func TestCommitCompletesAfterCoordinatorFailover(t *testing.T) {
 	defer consumer.Close()
 	want := append(slices.Clone(first), second...)
 	var got []string
-	for len(got) < len(want) && ctx.Err() == nil {
-		consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	readCtx, cancelRead := context.WithTimeout(ctx, time.Minute)
+	defer cancelRead()
+	for len(got) < len(want) && readCtx.Err() == nil {
+		consumer.PollFetches(readCtx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
 	}
 	if !slices.Equal(got, want) {
-		t.Fatalf("read_committed after the failover: %v, want %v", got, want)
+		for id := int32(1); id <= 3; id++ {
+			b := c.Broker(id)
+			if b == nil {
+				t.Logf("node %d: down", id)
+				continue
+			}
+			p := b.Partition(topic, 0)
+			if p == nil {
+				t.Logf("node %d: no replica", id)
+				continue
+			}
+			t.Logf("node %d: role %+v, log end %d, high watermark %d, last stable %d, producers %+v",
+				id, p.Role(), p.LogEndOffset(), p.HighWatermark(), p.LastStableOffset(), p.Producers())
+		}
+		if d, err := adm.DescribeTransactions(ctx, id); err == nil {
+			t.Logf("transaction: %+v", d)
+		}
+		t.Fatalf("read_committed after the failover (coordinator %d crashed): %v, want %v", coordinator, got, want)
 	}
 	arustest.Eventually(t, clusterTimeout, "a new coordinator answers", func() bool {
 		resp, err := find.RequestWith(ctx, admCl)
