@@ -253,6 +253,11 @@ func TestClusterConsumeTransformProduce(t *testing.T) {
 		sessions++
 		return s
 	}
+	// The goroutine must not outlive the test, even when it fails early.
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
 	go func() {
 		defer close(stopped)
 		sess := newSession()
