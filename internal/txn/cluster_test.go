@@ -55,41 +55,63 @@ func TestCommitCompletesAfterCoordinatorFailover(t *testing.T) {
 		return true
 	})
 	const id = "failover-txn"
-	producer, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic),
-		kgo.RequestTimeoutOverhead(2*time.Second), kgo.RetryTimeout(clusterTimeout))
-	if err != nil {
-		t.Fatal(err)
+	newProducer := func() *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic),
+			kgo.RequestTimeoutOverhead(2*time.Second), kgo.RetryTimeout(clusterTimeout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
 	}
-	defer producer.Close()
+	producer := newProducer()
+	defer func() { producer.Close() }()
+	// run produces n records in one transaction and commits it. When
+	// records fail it aborts, or starts a new producer with the same
+	// transactional id if the abort fails too, and tries again (at most
+	// three times), as an application would: franz-go (v1.22) keeps the
+	// cached coordinator of the dead node for its sharded
+	// AddPartitionsToTxn and, once Metadata no longer lists that node,
+	// fails the transaction's records with "unknown broker" (and the
+	// producer id with them) instead of looking the coordinator up again.
 	run := func(prefix string, n int) []string {
 		t.Helper()
-		if err := producer.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		var values []string
-		var mu sync.Mutex
-		var failed []error
-		for i := 0; i < n; i++ {
-			v := fmt.Sprintf("%s-%d", prefix, i)
-			values = append(values, v)
-			producer.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					mu.Lock()
-					failed = append(failed, err)
-					mu.Unlock()
+		for attempt := 1; ; attempt++ {
+			if err := producer.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			var values []string
+			var mu sync.Mutex
+			var failed []error
+			for i := 0; i < n; i++ {
+				v := fmt.Sprintf("%s-%d", prefix, i)
+				values = append(values, v)
+				producer.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(_ *kgo.Record, err error) {
+					if err != nil {
+						mu.Lock()
+						failed = append(failed, err)
+						mu.Unlock()
+					}
+				})
+			}
+			if err := producer.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if len(failed) == 0 {
+				if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+					t.Fatalf("commit %s: %v", prefix, err)
 				}
-			})
+				return values
+			}
+			if attempt == 3 {
+				t.Fatalf("%s: %d records failed in attempt %d: %v", prefix, len(failed), attempt, failed[0])
+			}
+			t.Logf("%s: %d records failed (%v); aborting and trying again", prefix, len(failed), failed[0])
+			if err := producer.EndTransaction(ctx, kgo.TryAbort); err != nil {
+				t.Logf("abort %s: %v; a new producer fences this one", prefix, err)
+				producer.Close()
+				producer = newProducer()
+			}
 		}
-		if err := producer.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if len(failed) > 0 {
-			t.Fatalf("%s: %d records failed: %v", prefix, len(failed), failed[0])
-		}
-		if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			t.Fatalf("commit %s: %v", prefix, err)
-		}
-		return values
 	}
 	find := kmsg.NewPtrFindCoordinatorRequest()
 	find.CoordinatorKey, find.CoordinatorType = id, 1
