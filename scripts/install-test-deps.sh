@@ -4,7 +4,7 @@
 # quiet when everything is there; `apt-get update` runs at most once.
 #
 #   kcat                     test/compat kcat tests (librdkafka)
-#   python3-confluent-kafka  test/compat/python/confluent_group.py (librdkafka)
+#   python3-confluent-kafka  test/compat/python/confluent_group.py, confluent_txn.py (librdkafka)
 #   python3-kafka            test/compat/python/kafka_python_group.py (kafka-python)
 #
 # Nothing is installed globally for KafkaJS: its test runs `npm ci` in

@@ -78,6 +78,10 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 		}
 		resp.Brokers = append(resp.Brokers, mb)
 	}
+	listed := make(map[int32]bool, len(resp.Brokers))
+	for _, b := range resp.Brokers {
+		listed[b.NodeID] = true
+	}
 	clusterID := im.ClusterID
 	resp.ClusterID = &clusterID
 	resp.ControllerID = h.deps.Controller.ActiveID(h.deps.Broker.NodeID)
@@ -86,7 +90,7 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 		for _, name := range im.TopicNames() {
 			// All topics: only those the principal may describe.
 			if h.authorized(req, auth.OpDescribe, auth.ResourceTopic, name) {
-				resp.Topics = append(resp.Topics, describeTopic(im, im.Topics[name]))
+				resp.Topics = append(resp.Topics, describeTopic(im, im.Topics[name], listed))
 			}
 		}
 		return respond(h.metadataAuthorizedOperations(req, r, resp))
@@ -120,7 +124,7 @@ func (h *Handlers) metadata(_ context.Context, req *Request) Outcome {
 			mt.ErrorCode, topic = kerr.TopicAuthorizationFailed.Code, nil
 		}
 		if topic != nil {
-			mt = describeTopic(im, topic)
+			mt = describeTopic(im, topic, listed)
 		} else if mt.ErrorCode == kerr.UnknownTopicOrPartition.Code && t.Topic != nil && allowAuto &&
 			config.ValidTopicName(*t.Topic) == nil && !config.IsInternalTopic(*t.Topic) && !h.mayAutoCreate(req, *t.Topic) {
 			// Kafka: a topic the principal may describe but not create.
@@ -155,7 +159,14 @@ func (h *Handlers) metadataAuthorizedOperations(req *Request, r *kmsg.MetadataRe
 	return resp
 }
 
-func describeTopic(im *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseTopic {
+// describeTopic describes t's partitions. listed holds the brokers the
+// response lists; a partition whose leader is not among them (gone,
+// fenced and about to lose its leadership, or without this listener) is
+// LEADER_NOT_AVAILABLE with leader -1, as Kafka answers for a leader it has
+// no live endpoint for. Naming a leader missing from the broker list makes
+// clients fail the partition's records outright (franz-go: "unknown
+// broker") instead of waiting for the new leader.
+func describeTopic(im *metadata.Image, t *metadata.Topic, listed map[int32]bool) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -173,8 +184,8 @@ func describeTopic(im *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseT
 				mp.OfflineReplicas = append(mp.OfflineReplicas, r)
 			}
 		}
-		if _, ok := im.Brokers[p.Leader]; !ok {
-			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		if !listed[p.Leader] {
+			mp.ErrorCode, mp.Leader = kerr.LeaderNotAvailable.Code, -1
 		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/arus-io/arus/internal/auth"
 	"github.com/arus-io/arus/internal/group"
+	"github.com/arus-io/arus/internal/metadata"
 	"github.com/arus-io/arus/internal/txn"
 )
 
@@ -44,7 +45,7 @@ func (h *Handlers) findCoordinator(ctx context.Context, req *Request) Outcome {
 		case r.CoordinatorType == 0:
 			var node int32
 			if node, err = h.deps.Groups.FindCoordinator(ctx, key); err == nil {
-				host, port, ok := h.brokerAddress(h.deps.Metadata.Image(), node, req.ListenerName)
+				host, port, ok := h.coordinatorAddress(h.deps.Metadata.Image(), node, req.ListenerName)
 				if !ok {
 					err = group.ErrCoordinatorNotAvailable
 				} else {
@@ -56,7 +57,7 @@ func (h *Handlers) findCoordinator(ctx context.Context, req *Request) Outcome {
 			var node int32
 			if tc, err = h.txnCoordinator(); err == nil {
 				if node, err = tc.FindCoordinator(ctx, key); err == nil {
-					host, port, ok := h.brokerAddress(h.deps.Metadata.Image(), node, req.ListenerName)
+					host, port, ok := h.coordinatorAddress(h.deps.Metadata.Image(), node, req.ListenerName)
 					if !ok {
 						err = txn.ErrCoordinatorNotAvailable
 					} else {
@@ -83,4 +84,18 @@ func (h *Handlers) findCoordinator(ctx context.Context, req *Request) Outcome {
 		resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
 	}
 	return respond(resp)
+}
+
+// coordinatorAddress is node's address for a FindCoordinator answer, or
+// !ok when node is fenced: Metadata leaves a fenced broker out of its
+// broker list (unless it is this one), so a client could not reach the
+// coordinator by id (franz-go fails the transaction's records with
+// "unknown broker"). Kafka answers COORDINATOR_NOT_AVAILABLE for a
+// coordinator without a live endpoint, and clients retry until the
+// partition has a new leader.
+func (h *Handlers) coordinatorAddress(im *metadata.Image, node int32, listenerName string) (host string, port int32, ok bool) {
+	if b, known := im.Brokers[node]; known && b.Fenced && node != h.deps.Broker.NodeID {
+		return "", -1, false
+	}
+	return h.brokerAddress(im, node, listenerName)
 }

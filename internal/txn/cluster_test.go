@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,30 +55,60 @@ func TestCommitCompletesAfterCoordinatorFailover(t *testing.T) {
 		return true
 	})
 	const id = "failover-txn"
-	producer, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic),
-		kgo.RequestTimeoutOverhead(2*time.Second), kgo.RetryTimeout(clusterTimeout))
-	if err != nil {
-		t.Fatal(err)
+	newProducer := func() *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic),
+			kgo.RequestTimeoutOverhead(2*time.Second), kgo.RetryTimeout(clusterTimeout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
 	}
-	defer producer.Close()
+	producer := newProducer()
+	defer func() { producer.Close() }()
+	// run produces n records in one transaction and commits it. When
+	// records fail it starts a new producer with the same transactional id
+	// (InitProducerId fences the old one and aborts what it left open) and
+	// tries again, at most three times, as an application would: franz-go
+	// (v1.22) keeps the cached coordinator of the dead node for its sharded
+	// AddPartitionsToTxn and, once Metadata no longer lists that node,
+	// fails the transaction's records with "unknown broker" (and the
+	// producer id with them) instead of looking the coordinator up again.
 	run := func(prefix string, n int) []string {
 		t.Helper()
-		if err := producer.BeginTransaction(); err != nil {
-			t.Fatal(err)
+		for attempt := 1; ; attempt++ {
+			if err := producer.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			var values []string
+			var mu sync.Mutex
+			var failed []error
+			for i := 0; i < n; i++ {
+				v := fmt.Sprintf("%s-%d", prefix, i)
+				values = append(values, v)
+				producer.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(_ *kgo.Record, err error) {
+					if err != nil {
+						mu.Lock()
+						failed = append(failed, err)
+						mu.Unlock()
+					}
+				})
+			}
+			if err := producer.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if len(failed) == 0 {
+				if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+					t.Fatalf("commit %s: %v", prefix, err)
+				}
+				return values
+			}
+			if attempt == 3 {
+				t.Fatalf("%s: %d records failed in attempt %d: %v", prefix, len(failed), attempt, failed[0])
+			}
+			t.Logf("%s: %d records failed (%v); a new producer fences this one and tries again", prefix, len(failed), failed[0])
+			producer.Close()
+			producer = newProducer()
 		}
-		var values []string
-		for i := 0; i < n; i++ {
-			v := fmt.Sprintf("%s-%d", prefix, i)
-			values = append(values, v)
-			producer.Produce(ctx, &kgo.Record{Value: []byte(v)}, nil)
-		}
-		if err := producer.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			t.Fatalf("commit %s: %v", prefix, err)
-		}
-		return values
 	}
 	find := kmsg.NewPtrFindCoordinatorRequest()
 	find.CoordinatorKey, find.CoordinatorType = id, 1
@@ -100,11 +131,30 @@ func TestCommitCompletesAfterCoordinatorFailover(t *testing.T) {
 	defer consumer.Close()
 	want := append(slices.Clone(first), second...)
 	var got []string
-	for len(got) < len(want) && ctx.Err() == nil {
-		consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	readCtx, cancelRead := context.WithTimeout(ctx, time.Minute)
+	defer cancelRead()
+	for len(got) < len(want) && readCtx.Err() == nil {
+		consumer.PollFetches(readCtx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
 	}
 	if !slices.Equal(got, want) {
-		t.Fatalf("read_committed after the failover: %v, want %v", got, want)
+		for id := int32(1); id <= 3; id++ {
+			b := c.Broker(id)
+			if b == nil {
+				t.Logf("node %d: down", id)
+				continue
+			}
+			p := b.Partition(topic, 0)
+			if p == nil {
+				t.Logf("node %d: no replica", id)
+				continue
+			}
+			t.Logf("node %d: role %+v, log end %d, high watermark %d, last stable %d, producers %+v",
+				id, p.Role(), p.LogEndOffset(), p.HighWatermark(), p.LastStableOffset(), p.Producers())
+		}
+		if d, err := adm.DescribeTransactions(ctx, id); err == nil {
+			t.Logf("transaction: %+v", d)
+		}
+		t.Fatalf("read_committed after the failover (coordinator %d crashed): %v, want %v", coordinator, got, want)
 	}
 	arustest.Eventually(t, clusterTimeout, "a new coordinator answers", func() bool {
 		resp, err := find.RequestWith(ctx, admCl)
