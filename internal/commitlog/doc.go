@@ -21,11 +21,18 @@
 //     before it.
 //   - A .log file holds whole, CRC-valid batches only; the published size
 //     of a segment always ends at a batch boundary.
-//   - Every segment but the active one was fsynced, with its indexes, when
-//     it was rolled. Recovery after a crash therefore rescans only the last
-//     segment, from the recovery point when the .arus-recovery-point file
-//     names one in it (recovery.go), and truncates it at the first invalid
-//     batch (a torn tail). It never removes bytes before an invalid batch.
+//   - A roll seals the old segment (its index files written) and creates
+//     the new one without fsync; the next Sync fsyncs the rolled segments
+//     and the directory outside the lock, before it vouches for anything
+//     after them, and only then moves the recovery point past them (as
+//     Kafka's roll hands the old segment to an asynchronous flush). Every
+//     segment before the recovery point is durable. Recovery after a crash
+//     therefore rescans the segments from the one the .arus-recovery-point
+//     file names (from the point in it; every segment when there is no
+//     file, recovery.go) and cuts the log at the first invalid batch (a
+//     torn tail), removing the segments after it, which a crash before
+//     their Sync left unacknowledged. It never removes bytes before an
+//     invalid batch.
 //   - Index entries are kept in memory for lookups and written to their
 //     files in small buffered chunks; the files are complete after a roll or
 //     Close and rebuilt from the .log file whenever they are in doubt.
@@ -69,7 +76,7 @@
 // retention has dropped it and the last reader has released it. Because
 // TruncateTo lets later appends overwrite bytes a reader planned to read,
 // readers compare a truncation counter before and after and retry (a
-// sequence lock). Sync fsyncs without the lock. LogEndOffset,
+// sequence lock). Sync fsyncs without the lock, rolled segments too. LogEndOffset,
 // LogStartOffset and Size are atomics readable without any lock. Lock
 // order: Log.startMu (IncrementLogStartOffset) and the cleaner mutex
 // (Log.cleaner.mu), never both, before Log.mu, before a
