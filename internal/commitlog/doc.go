@@ -70,7 +70,9 @@
 // and Close are serialized by the cleaner mutex (TruncateTo and Close make
 // a running Compact stop early). Log.mu (an RWMutex) guards the segment
 // list and each segment's in-memory state; appends hold it for writing
-// around one pwrite. Readers
+// to decide where a batch goes (and to roll), release it for the pwrite
+// (readers never look past the published size) and hold it again to
+// publish the batch. Readers
 // copy what they need under the read lock, take a reference on the segments
 // and read the files (pread) without the lock; a segment's files close when
 // retention has dropped it and the last reader has released it. Because

@@ -330,7 +330,7 @@ func (l *Log) Append(batch []byte, h *record.Header, leaderEpoch int32) (baseOff
 		s = l.activeLocked()
 	}
 	pos := s.size
-	if err := l.writeLocked(s, batch); err != nil {
+	if err := l.writeUnlocked(s, batch); err != nil {
 		return -1, err
 	}
 	s.observeLocked(h, pos, cfg.IndexIntervalBytes)
@@ -402,7 +402,7 @@ func (l *Log) AppendAsFollower(batches []byte) (lastOffset int64, err error) {
 			j++
 		}
 		pos := s.size
-		if err := l.writeLocked(s, batches[p:end]); err != nil {
+		if err := l.writeUnlocked(s, batches[p:end]); err != nil {
 			return l.leo.Load() - 1, err
 		}
 		for k := i; k < j; k++ {
@@ -515,25 +515,36 @@ func (l *Log) forgetRolledLocked(n int) {
 	l.mu.rolled = slices.Delete(l.mu.rolled, 0, n)
 }
 
-// writeLocked writes data at the end of s with one pwrite. A failed write is
-// cut off again so that the file holds whole batches only.
-func (l *Log) writeLocked(s *segment, data []byte) error {
+// writeUnlocked writes data at the end of s with one pwrite, called with
+// mu held for writing: it releases mu for the write (readers and Sync go
+// on; they never look past the published size, and appends are
+// serialised by the caller) and holds it again when it returns. A failed
+// write is cut off again so that the file holds whole batches only.
+func (l *Log) writeUnlocked(s *segment, data []byte) error {
 	f, err := s.log.pin()
 	if err != nil {
 		return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
 	}
-	n, err := l.fs.WriteAt(f, data, s.size)
-	if err == nil {
-		s.log.unpin()
-		return nil
+	pos := s.size
+	s.acquire()
+	l.mu.Unlock()
+	n, err := l.fs.WriteAt(f, data, pos)
+	var cutErr error
+	if err != nil && n > 0 {
+		cutErr = l.fs.Truncate(f, pos)
 	}
-	defer s.log.unpin()
-	if n > 0 {
-		if terr := l.fs.Truncate(f, s.size); terr != nil {
-			l.mu.failed = fmt.Errorf("commitlog: segment %d: failed write could not be undone: %w", s.base, terr)
+	s.log.unpin()
+	l.mu.Lock()
+	s.release()
+	if err != nil {
+		if cutErr != nil {
+			l.mu.failed = fmt.Errorf("commitlog: segment %d: failed write could not be undone: %w", s.base, cutErr)
 		}
+		return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
 	}
-	return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
+	// Close may have run meanwhile (callers keep it out); the bytes past
+	// the published size are then not part of the log.
+	return l.writableLocked()
 }
 
 // publishLocked makes n bytes just observed in s visible to readers.
