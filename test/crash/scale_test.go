@@ -56,7 +56,7 @@ func scaleCluster(t *testing.T, topic string) *cluster {
 		b := c.nodes[id]
 		args := b.args
 		b.args = func(listener string) []string {
-			return append(args(listener), "--log-level", "warn", "--override", "arus.max.partitions.per.broker=-1")
+			return append(args(listener), "--override", "arus.max.partitions.per.broker=-1")
 		}
 	}
 	c.startAll()
@@ -121,6 +121,11 @@ func createTopics(t *testing.T, c *cluster, prefix string, topics, parts, rf, pe
 		}
 		if err != nil {
 			t.Fatalf("create topics %s..: %v", names[0], err)
+		}
+		// Per-request times show whether creation stays linear as the
+		// cluster grows.
+		if done := first + len(names); done == len(names) || done*10/topics != first*10/topics {
+			t.Logf("%d of %d topics created after %s", done, topics, time.Since(start).Round(time.Millisecond))
 		}
 	}
 	return time.Since(start)
