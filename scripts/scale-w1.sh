@@ -26,6 +26,9 @@ run() { # name idle-partitions
     exec "$ARUS" --listener 127.0.0.1:$PORT --data-dir "$dir" --log-level warn --http-listener off \
     --override arus.max.partitions.per.broker=-1 >"$dir.log" 2>&1 ) &
   local pid=$!
+  trap "kill -TERM $pid 2>/dev/null || true" EXIT
+  sleep 0.5
+  if ! kill -0 $pid 2>/dev/null; then echo "broker exited at start:"; cat "$dir.log"; exit 1; fi
   for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
   local created=0
   if [ "$idle" -gt 0 ]; then
@@ -44,6 +47,7 @@ run() { # name idle-partitions
   rate=$(echo "$out" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(int(d["records_per_s"]))')
   echo "$name idle=$idle create_s=$created W1_records/s=$rate broker_cpu_s=$(( c1-c0 ))e-2 rss_idle_MiB=$rss0 rss_after_MiB=$(rss $pid) rss_peak_MiB=$(hwm $pid) fds_idle=$fd0 fds_after=$(fds $pid)"
   kill -TERM $pid; wait $pid 2>/dev/null || true
+  trap - EXIT
   rm -rf "$dir" "$dir.log" "$dir.create"
 }
 for _ in $(seq "$ROUNDS"); do

@@ -127,3 +127,21 @@ func TestCrashAfterRollBeforeSync(t *testing.T) {
 		})
 	}
 }
+
+// TestNoRecoveryPointFileForAnIdleLog: a new log with nothing written
+// writes no recovery point file (it would save recovery nothing); one
+// that synced data does.
+func TestNoRecoveryPointFileForAnIdleLog(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Config{})
+	mustCheckpoint(t, l)
+	if _, err := os.Stat(filepath.Join(dir, recoveryPointFile)); !os.IsNotExist(err) {
+		t.Fatalf("idle log wrote a recovery point file: %v", err)
+	}
+	appendN(t, l, 2, 3, 100)
+	mustSync(t, l)
+	mustCheckpoint(t, l)
+	if rp, err := readRecoveryPoint(OS, dir); err != nil || rp.offset != 6 {
+		t.Fatalf("recovery point file %+v (%v), want offset 6", rp, err)
+	}
+}

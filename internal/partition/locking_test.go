@@ -2,6 +2,8 @@ package partition
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -218,5 +220,40 @@ func TestAppendNotBlockedByStuckFsync(t *testing.T) {
 	}
 	if rp := p.RecoveryPoint(); rp != last.End {
 		t.Fatalf("recovery point %d, want %d", rp, last.End)
+	}
+}
+
+// TestCheckpointHWOnlyWhenMoved: the high-watermark checkpoint touches no
+// file while the HW did not move (a new partition's HW 0 equals no
+// file), so rounds over thousands of idle partitions cost no I/O.
+func TestCheckpointHWOnlyWhenMoved(t *testing.T) {
+	dir := t.TempDir()
+	p := openTest(t, dir, nil)
+	defer p.Close()
+	path := filepath.Join(dir, hwCheckpointFile)
+	if err := p.CheckpointHW(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("checkpoint of HW 0 wrote a file: %v", err)
+	}
+	res, err := appendDurable(t, p, idBatch(t, -1, -1, -1, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CheckpointHW(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readHWCheckpoint(dir); got != res.End {
+		t.Fatalf("checkpoint %d, want %d", got, res.End)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CheckpointHW(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("checkpoint of an unchanged HW wrote the file again: %v", err)
 	}
 }

@@ -176,6 +176,15 @@ type Partition struct {
 		changed chan struct{}
 	}
 
+	// hwCheckpoint is the high watermark the checkpoint file holds (0
+	// when there is none: a missing file reads as 0), so CheckpointHW
+	// touches no file while it did not move; thousands of idle partitions
+	// then cost nothing per checkpoint round.
+	hwCheckpoint struct {
+		sync.Mutex
+		written int64
+	}
+
 	flushReq chan struct{}
 	flushes  FlushObserver // nil: none
 	unsynced atomic.Int64  // appends since the last fsync started (metrics)
@@ -226,10 +235,11 @@ func Open(cfg Config) (*Partition, error) {
 	// truncated the rest). A replicated one starts from its last
 	// checkpointed HW (never above its log end) and learns newer ones from
 	// the leader or, as leader, from its followers.
+	p.hwCheckpoint.written = readHWCheckpoint(cfg.Dir)
 	if len(cfg.Role.Replicas) <= 1 {
 		p.hw.Store(leo)
 	} else {
-		p.hw.Store(min(readHWCheckpoint(cfg.Dir), leo))
+		p.hw.Store(min(p.hwCheckpoint.written, leo))
 	}
 	p.SetRole(cfg.Role)
 	go p.flushLoop()
@@ -870,8 +880,19 @@ const hwCheckpointFile = "high-watermark-checkpoint"
 // CheckpointHW writes the high watermark (Kafka's
 // replication-offset-checkpoint, per partition), so a restarted replica
 // does not show consumers an HW of 0 until its followers report in.
+// It writes only when the high watermark moved since the last write.
 func (p *Partition) CheckpointHW() error {
-	return writeCheckpointFile(p.dir, hwCheckpointFile, []byte(strconv.FormatInt(p.hw.Load(), 10)+"\n"))
+	p.hwCheckpoint.Lock()
+	defer p.hwCheckpoint.Unlock()
+	hw := p.hw.Load()
+	if hw == p.hwCheckpoint.written {
+		return nil
+	}
+	if err := writeCheckpointFile(p.dir, hwCheckpointFile, []byte(strconv.FormatInt(hw, 10)+"\n")); err != nil {
+		return err
+	}
+	p.hwCheckpoint.written = hw
+	return nil
 }
 
 func readHWCheckpoint(dir string) int64 {
