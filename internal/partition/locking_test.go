@@ -2,6 +2,7 @@ package partition
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/arus-io/arus/internal/arustest/errorfs"
 	"github.com/arus-io/arus/internal/config"
+	"github.com/arus-io/arus/internal/record"
 )
 
 // within fails the test unless fn returns before the deadline: the
@@ -255,5 +257,147 @@ func TestCheckpointHWOnlyWhenMoved(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatalf("checkpoint of an unchanged HW wrote the file again: %v", err)
+	}
+}
+
+// TestConcurrentAppendsStayOrdered: idempotent producers appending from
+// several goroutines while readers fetch and a small segment size makes
+// the log roll: offsets are contiguous, each producer's batches are in
+// sequence order, none is duplicated, and readers only ever see whole,
+// durable batches below the high watermark.
+func TestConcurrentAppendsStayOrdered(t *testing.T) {
+	p := openTest(t, t.TempDir(), map[string]string{"segment.bytes": "2048"})
+	defer p.Close()
+	const producers, batches = 4, 40
+	done := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(readErr)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			b, err := p.Read(0, 1<<20, true)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			for pos := 0; pos < len(b); {
+				h, err := record.ParseHeader(b[pos:])
+				if err != nil || h.NextOffset() > p.HighWatermark() {
+					readErr <- fmt.Errorf("batch at byte %d: %v (next %d, HW %d)", pos, err, h.NextOffset(), p.HighWatermark())
+					return
+				}
+				pos += h.Size()
+			}
+		}
+	}()
+	errs := make(chan error, producers)
+	for pid := range int64(producers) {
+		go func() {
+			for i := range int32(batches) {
+				if _, err := p.Append(idBatch(t, pid, 0, i*2, 2), 1); err != nil {
+					errs <- fmt.Errorf("producer %d batch %d: %w", pid, i, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range producers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if err := <-readErr; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	end := int64(producers * batches * 2)
+	if err := p.WaitDurable(ctx, end); err != nil {
+		t.Fatal(err)
+	}
+	if p.LogEndOffset() != end || p.HighWatermark() != end {
+		t.Fatalf("LEO %d, HW %d, want %d", p.LogEndOffset(), p.HighWatermark(), end)
+	}
+	if p.SegmentCount() < 2 {
+		t.Fatalf("%d segments: the test should roll", p.SegmentCount())
+	}
+	next := map[int64]int32{}
+	var offset int64
+	err := p.log.ScanBatches(0, func(h record.Header) error {
+		if h.BaseOffset != offset {
+			return fmt.Errorf("batch at %d, want %d", h.BaseOffset, offset)
+		}
+		if h.BaseSequence != next[h.ProducerID] {
+			return fmt.Errorf("producer %d: sequence %d, want %d", h.ProducerID, h.BaseSequence, next[h.ProducerID])
+		}
+		next[h.ProducerID] += 2
+		offset = h.NextOffset()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLeaderEpochChangeWaitsForAppend: a new leader epoch arriving while
+// an append hangs in its write waits for it, so the batch carries the
+// old epoch and the new epoch starts after it.
+func TestLeaderEpochChangeWaitsForAppend(t *testing.T) {
+	fs := errorfs.New()
+	role := Role{Self: 1, Leader: 1, LeaderEpoch: 3, Replicas: []int32{1}, ISR: []int32{1}}
+	p, err := Open(Config{Topic: "t", Dir: t.TempDir(), TopicConf: config.ResolveTopic(nil, nil), Role: role, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	hold := fs.Hold(errorfs.OpWrite, errorfs.HasSuffix(".log"))
+	defer hold.Release()
+	appended := make(chan error, 1)
+	go func() {
+		_, err := p.Append(idBatch(t, -1, -1, -1, 3), 1)
+		appended <- err
+	}()
+	waitReached(t, hold)
+	changed := make(chan struct{})
+	go func() {
+		next := role
+		next.LeaderEpoch = 4
+		p.SetRole(next)
+		close(changed)
+	}()
+	// The role change cannot finish before the append: it waits on appendMu.
+	select {
+	case <-changed:
+		t.Fatal("leader epoch changed while an append of the old epoch was in flight")
+	case err := <-appended:
+		t.Fatalf("held append returned: %v", err)
+	default:
+	}
+	hold.Release()
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("role change did not finish after the append")
+	}
+	// Had the epoch changed first, epoch 4 would start at offset 0 and
+	// the batch of epoch 3 would sit inside it.
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
+	if epoch, end := p.EndOffsetForEpoch(3); epoch != 3 || end != 3 {
+		t.Fatalf("epoch 3 ends at %d (epoch %d), want 3", end, epoch)
+	}
+	var epochs []int32
+	if err := p.log.ScanBatches(0, func(h record.Header) error {
+		epochs = append(epochs, h.PartitionLeaderEpoch)
+		return nil
+	}); err != nil || len(epochs) != 1 || epochs[0] != 3 {
+		t.Fatalf("batch epochs %v (%v), want [3]", epochs, err)
 	}
 }
