@@ -24,11 +24,18 @@
 //     before it.
 //   - A .log file holds whole, CRC-valid batches only; the published size
 //     of a segment always ends at a batch boundary.
-//   - Every segment but the active one was fsynced, with its indexes, when
-//     it was rolled. Recovery after a crash therefore rescans only the last
-//     segment, from the recovery point when the .arus-recovery-point file
-//     names one in it (recovery.go), and truncates it at the first invalid
-//     batch (a torn tail). It never removes bytes before an invalid batch.
+//   - A roll seals the old segment (its index files written) and creates
+//     the new one without fsync; the next Sync fsyncs the rolled segments
+//     and the directory outside the lock, before it vouches for anything
+//     after them, and only then moves the recovery point past them (as
+//     Kafka's roll hands the old segment to an asynchronous flush). Every
+//     segment before the recovery point is durable. Recovery after a crash
+//     therefore rescans the segments from the one the .arus-recovery-point
+//     file names (from the point in it; every segment when there is no
+//     file, recovery.go) and cuts the log at the first invalid batch (a
+//     torn tail), removing the segments after it, which a crash before
+//     their Sync left unacknowledged. It never removes bytes before an
+//     invalid batch.
 //   - Index entries are kept in memory for lookups and written to their
 //     files in small buffered chunks; the files are complete after a roll or
 //     Close and rebuilt from the .log file whenever they are in doubt. The
@@ -70,13 +77,15 @@
 // and Close are serialized by the cleaner mutex (TruncateTo and Close make
 // a running Compact stop early). Log.mu (an RWMutex) guards the segment
 // list and each segment's in-memory state; appends hold it for writing
-// around one pwrite. Readers
+// to decide where a batch goes (and to roll), release it for the pwrite
+// (readers never look past the published size) and hold it again to
+// publish the batch. Readers
 // copy what they need under the read lock, take a reference on the segments
 // and read the files (pread) without the lock; a segment's files close when
 // retention has dropped it and the last reader has released it. Because
 // TruncateTo lets later appends overwrite bytes a reader planned to read,
 // readers compare a truncation counter before and after and retry (a
-// sequence lock). Sync fsyncs without the lock. LogEndOffset,
+// sequence lock). Sync fsyncs without the lock, rolled segments too. LogEndOffset,
 // LogStartOffset and Size are atomics readable without any lock. Lock
 // order: Log.startMu (IncrementLogStartOffset) and the cleaner mutex
 // (Log.cleaner.mu), never both, before Log.mu, before a

@@ -197,9 +197,10 @@ func TestFaultsAppend(t *testing.T) {
 		})
 }
 
-// TestFaultsRoll fails each step of a segment roll: sealing the old
-// segment (index writes, fsyncs), creating the new one, syncing the
-// directory.
+// TestFaultsRoll fails each step of a segment roll and of the Sync after
+// it: sealing the old segment (index writes), creating the new one, and
+// the fsyncs of the old segment's files and of the directory, which the
+// roll leaves to the next Sync.
 func TestFaultsRoll(t *testing.T) {
 	eio := syscall.EIO
 	cfg := Config{SegmentBytes: 1500, IndexIntervalBytes: 64}
@@ -228,7 +229,7 @@ func TestFaultsRoll(t *testing.T) {
 		{name: "seal write of the index", rules: []errorfs.Rule{{Ops: errorfs.OpWrite, Path: errorfs.HasSuffix(indexSuffix), Err: eio}}, wantFailed: true},
 		{name: "seal fsync of the time index", rules: []errorfs.Rule{{Ops: errorfs.OpSync, Path: errorfs.HasSuffix(timeIndexSuffix), Err: eio}}, wantFailed: true},
 		{name: "create the new segment", rules: []errorfs.Rule{{Ops: errorfs.OpCreate, Path: errorfs.HasSuffix(logSuffix), Err: syscall.ENOSPC}}, errIs: syscall.ENOSPC},
-		{name: "sync the directory", rules: []errorfs.Rule{{Ops: errorfs.OpSyncDir, Err: eio}}, errIs: eio},
+		{name: "sync the directory", rules: []errorfs.Rule{{Ops: errorfs.OpSyncDir, Err: eio}}, wantFailed: true, errIs: eio},
 		{name: "full disk while sealing", rules: []errorfs.Rule{{Ops: errorfs.OpWrite | errorfs.OpCreate, Path: errorfs.HasSuffix(indexSuffix), Err: syscall.ENOSPC, Partial: true}},
 			wantFailed: true, errIs: syscall.ENOSPC},
 	})

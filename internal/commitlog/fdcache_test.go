@@ -116,6 +116,7 @@ func TestRegionsStayValidUnderEviction(t *testing.T) {
 	root := t.TempDir()
 	l := openCached(t, filepath.Join(root, "held"), files, Config{SegmentBytes: 600, IndexIntervalBytes: 100})
 	appendN(t, l, 12, 3, 1000)
+	mustSync(t, l) // rolled segments are held open until a Sync made them durable
 	want := mustRead(t, l, 0, math.MaxInt64, 1<<20, true)
 	var others []*Log
 	for i := range 3 * MinFileCacheCapacity {
@@ -164,6 +165,7 @@ func TestDeletedSegmentReadableAfterEviction(t *testing.T) {
 	root := t.TempDir()
 	l := openCached(t, filepath.Join(root, "l"), files, Config{SegmentBytes: 600, IndexIntervalBytes: 100, RetentionBytes: 1})
 	appendN(t, l, 12, 3, 1000)
+	mustSync(t, l) // rolled segments are held open until a Sync made them durable
 	want := mustRead(t, l, 0, math.MaxInt64, 1<<20, true)
 	var others []*Log
 	for i := range 2 * MinFileCacheCapacity {

@@ -56,6 +56,15 @@ type Log struct {
 		// failed is set when a write or fsync failed in a way that leaves
 		// the files in doubt; every later write returns it.
 		failed error
+		// rolled are the segments a roll sealed since the last Sync, oldest
+		// first: their index files are written but nothing of them is
+		// fsynced yet. Sync fsyncs them outside the lock (appends and reads
+		// go on meanwhile) before it vouches for anything after them. Each
+		// holds a reference, so retention or compaction keep its .log open.
+		rolled []*segment
+		// dirDirty: a segment file was created since the directory was
+		// last fsynced; Sync fsyncs it.
+		dirDirty bool
 	}
 
 	// cleaner serializes Compact with TruncateTo, EnforceRetention and
@@ -167,8 +176,25 @@ func (l *Log) openLocked() error {
 			return err
 		}
 		l.mu.segments = append(l.mu.segments, s)
-		if err := l.loadSegmentLocked(s, i == len(bases)-1, clean, rebuild[base], rp); err != nil {
+		cut, err := l.loadSegmentLocked(s, clean, rebuild[base], rp)
+		if err != nil {
 			return fmt.Errorf("segment %d: %w", base, err)
+		}
+		if cut && i < len(bases)-1 {
+			// A torn segment before the last: a crash came before the Sync
+			// that would have made it durable, so nothing after the cut
+			// was acknowledged. As Kafka's LogLoader.recoverLog, the log
+			// ends at the cut and the later segments go.
+			for _, later := range bases[i+1:] {
+				if err := removeSegmentFiles(l.fs, segmentPath(l.dir, later)); err != nil {
+					return fmt.Errorf("segment %d after a torn one: %w", later, err)
+				}
+			}
+			if err := l.fs.SyncDir(l.dir); err != nil {
+				return err
+			}
+			l.logger.Warn("commitlog: removed segments after a torn one", "segment", base, "removed", len(bases)-i-1)
+			break
 		}
 	}
 	if len(l.mu.segments) == 0 {
@@ -199,14 +225,20 @@ func (l *Log) openLocked() error {
 	return nil
 }
 
-// loadSegmentLocked loads one segment at open. Older segments were fsynced
-// when they were rolled, so their index files are trusted once checked; the
-// last one is rescanned unless the previous shutdown was clean, from the
-// recovery point rp when it lies in it. rebuild forces a rescan (a segment
-// swapped in by recoverCleanerFiles).
-func (l *Log) loadSegmentLocked(s *segment, last, clean, rebuild bool, rp recoveryPoint) error {
+// loadSegmentLocked loads one segment at open. After a clean shutdown
+// every segment is trusted once its indexes check out. After a crash the
+// segments from the recovery point rp on may hold bytes that were never
+// fsynced (a roll does not fsync; the next Sync does), so they are
+// rescanned, the one holding rp from rp, and cut at the first invalid
+// batch; cut reports such a cut. Without a recovery point every segment
+// is rescanned (Kafka recovers from offset 0 without a checkpoint).
+// Segments before rp were fsynced and are loaded as after a clean
+// shutdown. rebuild forces a rescan (a segment swapped in by
+// recoverCleanerFiles).
+func (l *Log) loadSegmentLocked(s *segment, clean, rebuild bool, rp recoveryPoint) (cut bool, err error) {
 	interval := l.cfg.Load().IndexIntervalBytes
-	if last && !clean && !rebuild && rp.valid() && rp.segment == s.base {
+	unflushed := !clean && (!rp.valid() || s.base >= rp.segment)
+	if unflushed && !rebuild && rp.valid() && rp.segment == s.base {
 		dropped, err := s.recoverFromLocked(rp, interval)
 		if err == nil {
 			if dropped > 0 {
@@ -215,50 +247,51 @@ func (l *Log) loadSegmentLocked(s *segment, last, clean, rebuild bool, rp recove
 			}
 			// Entries below the recovery point were fsynced with it; those
 			// after it are rebuilt from the log (RebuildTxnIndex).
-			return l.loadTxnIndexLocked(s, min(rp.offset, s.next))
+			return dropped > 0, l.loadTxnIndexLocked(s, min(rp.offset, s.next))
 		}
 		if !errors.Is(err, record.ErrCorrupt) {
-			return err
+			return false, err
 		}
 		l.logger.Warn("commitlog: recovery point does not fit the segment, rescanning it", "segment", s.base, "err", err)
 	}
-	if last && !clean && !rebuild && l.rp.disk.valid() {
+	if unflushed && !rebuild && l.rp.disk.valid() && l.rp.disk.segment == s.base {
 		// The full rescan below may cut the segment before the point the
 		// file names; later appends would then rewrite bytes it vouches
 		// for. Remove it first.
 		if err := l.fs.Remove(filepath.Join(l.dir, recoveryPointFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+			return false, err
 		}
 		if err := l.fs.SyncDir(l.dir); err != nil {
-			return err
+			return false, err
 		}
 		l.rp.disk = noRecoveryPoint
 	}
-	if (!last || clean) && !rebuild {
+	if !unflushed && !rebuild {
 		err := s.loadLocked()
 		if err == nil {
-			return l.loadTxnIndexLocked(s, s.next)
+			return false, l.loadTxnIndexLocked(s, s.next)
 		}
 		if !errors.Is(err, record.ErrCorrupt) {
-			return err
+			return false, err
 		}
 		l.logger.Warn("commitlog: segment indexes inconsistent, rebuilding", "segment", s.base, "err", err)
 	}
-	dropped, err := s.recoverLocked(interval, last)
+	dropped, err := s.recoverLocked(interval, unflushed)
 	if err != nil {
-		return err
+		return false, err
 	}
 	switch {
-	case dropped > 0 && last:
+	case dropped > 0 && unflushed:
 		l.logger.Warn("commitlog: truncated torn tail of segment", "segment", s.base,
 			"position", s.size, "bytesDropped", dropped, "logEndOffset", s.next)
+		return true, nil
 	case dropped > 0:
-		// Truncating an older segment would leave a hole in the offsets;
-		// keep the bytes and stop reading before them.
+		// Truncating a segment that was fsynced would leave a hole in
+		// the offsets; keep the bytes and stop reading before them.
 		l.logger.Error("commitlog: corrupt batch inside an older segment; later bytes of it are unreadable",
 			"segment", s.base, "position", s.size, "bytesUnreadable", dropped)
 	}
-	return nil
+	return false, nil
 }
 
 // loadTxnIndexLocked loads the transaction index of a segment at open,
@@ -315,7 +348,7 @@ func (l *Log) Append(batch []byte, h *record.Header, leaderEpoch int32) (baseOff
 		s = l.activeLocked()
 	}
 	pos := s.size
-	if err := l.writeLocked(s, batch); err != nil {
+	if err := l.writeUnlocked(s, batch); err != nil {
 		return -1, err
 	}
 	s.observeLocked(h, pos, cfg.IndexIntervalBytes)
@@ -387,7 +420,7 @@ func (l *Log) AppendAsFollower(batches []byte) (lastOffset int64, err error) {
 			j++
 		}
 		pos := s.size
-		if err := l.writeLocked(s, batches[p:end]); err != nil {
+		if err := l.writeUnlocked(s, batches[p:end]); err != nil {
 			return l.leo.Load() - 1, err
 		}
 		for k := i; k < j; k++ {
@@ -416,11 +449,16 @@ func (l *Log) needsRollLocked(cfg *Config, s *segment, size int64, h *record.Hea
 	return cfg.Now().UnixMilli()-since > cfg.SegmentMs
 }
 
-// rollLocked seals the active segment (final time index entry, fsync) and
-// starts a new one at base.
+// rollLocked seals the active segment (final time index entry, index
+// files written) and starts a new one at base. It does not fsync: the old
+// segment and the directory join l.mu.rolled and dirDirty, and the next
+// Sync makes them durable outside the lock, as Kafka's roll schedules an
+// asynchronous flush of the old segment. The recovery point stays where
+// it is until then, so recovery after a crash rescans the old segment.
 func (l *Log) rollLocked(base int64) error {
 	old := l.activeLocked()
-	if err := old.sealLocked(); err != nil {
+	old.maybeAppendTimeLocked()
+	if err := old.flushIndexesLocked(); err != nil {
 		l.mu.failed = fmt.Errorf("commitlog: roll: %w", err)
 		return l.mu.failed
 	}
@@ -428,37 +466,106 @@ func (l *Log) rollLocked(base int64) error {
 	if err := s.openFiles(true); err != nil {
 		return fmt.Errorf("commitlog: roll: %w", err)
 	}
-	if err := l.fs.SyncDir(l.dir); err != nil {
-		_ = s.closeFiles() // the new segment is not used
-		_ = s.remove()
-		return fmt.Errorf("commitlog: roll: %w", err)
-	}
+	old.acquire() // released by the Sync that fsyncs it
+	l.mu.rolled = append(l.mu.rolled, old)
+	l.mu.dirDirty = true
 	l.mu.segments = append(l.mu.segments, s)
-	// Everything before the new segment was fsynced by the seal.
-	l.advanceRecoveryPoint(recoveryPoint{segment: base, position: 0, offset: base}, l.truncations.Load())
 	l.logger.Debug("commitlog: rolled segment", "segment", base, "previous", old.base, "previousBytes", old.size)
 	return nil
 }
 
-// writeLocked writes data at the end of s with one pwrite. A failed write is
-// cut off again so that the file holds whole batches only.
-func (l *Log) writeLocked(s *segment, data []byte) error {
+// syncRolled fsyncs the .log and index files of segments a roll sealed.
+// It runs without Log.mu; the caller holds a reference on each (the one
+// rollLocked took).
+func (l *Log) syncRolled(rolled []rolledSegment) error {
+	for _, r := range rolled {
+		if err := r.seg.log.with(l.fs.Sync); err != nil {
+			return fmt.Errorf("sync segment %d: %w", r.seg.base, err)
+		}
+		for _, name := range r.indexes {
+			err := r.seg.log.cache.withTransient(l.fs, name, os.O_RDWR, l.fs.Sync)
+			// A segment with no index entries has no index file; one that
+			// retention or compaction removed meanwhile needs no fsync.
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("sync index of segment %d: %w", r.seg.base, err)
+			}
+		}
+		if err := r.seg.syncTxnIndex(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rolledSegment is a sealed segment waiting for its fsync, with the
+// names of its index files taken under Log.mu.
+type rolledSegment struct {
+	seg     *segment
+	indexes [2]string
+}
+
+// syncRolledLocked makes every rolled segment and the directory durable
+// while holding Log.mu (Close, TruncateTo: rare, and they need it done).
+func (l *Log) syncRolledLocked() error {
+	if err := l.syncRolled(l.rolledLocked()); err != nil {
+		return err
+	}
+	if l.mu.dirDirty {
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return err
+		}
+		l.mu.dirDirty = false
+	}
+	l.forgetRolledLocked(len(l.mu.rolled))
+	return nil
+}
+
+func (l *Log) rolledLocked() []rolledSegment {
+	out := make([]rolledSegment, len(l.mu.rolled))
+	for i, s := range l.mu.rolled {
+		out[i] = rolledSegment{seg: s, indexes: [2]string{s.indexName(), s.timeIndexName()}}
+	}
+	return out
+}
+
+// forgetRolledLocked drops the first n rolled segments, now durable.
+func (l *Log) forgetRolledLocked(n int) {
+	for _, s := range l.mu.rolled[:n] {
+		s.release()
+	}
+	l.mu.rolled = slices.Delete(l.mu.rolled, 0, n)
+}
+
+// writeUnlocked writes data at the end of s with one pwrite, called with
+// mu held for writing: it releases mu for the write (readers and Sync go
+// on; they never look past the published size, and appends are
+// serialised by the caller) and holds it again when it returns. A failed
+// write is cut off again so that the file holds whole batches only.
+func (l *Log) writeUnlocked(s *segment, data []byte) error {
 	f, err := s.log.pin()
 	if err != nil {
 		return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
 	}
-	n, err := l.fs.WriteAt(f, data, s.size)
-	if err == nil {
-		s.log.unpin()
-		return nil
+	pos := s.size
+	s.acquire()
+	l.mu.Unlock()
+	n, err := l.fs.WriteAt(f, data, pos)
+	var cutErr error
+	if err != nil && n > 0 {
+		cutErr = l.fs.Truncate(f, pos)
 	}
-	defer s.log.unpin()
-	if n > 0 {
-		if terr := l.fs.Truncate(f, s.size); terr != nil {
-			l.mu.failed = fmt.Errorf("commitlog: segment %d: failed write could not be undone: %w", s.base, terr)
+	s.log.unpin()
+	l.mu.Lock()
+	s.release()
+	if err != nil {
+		if cutErr != nil {
+			l.mu.failed = fmt.Errorf("commitlog: segment %d: failed write could not be undone: %w", s.base, cutErr)
 		}
+		return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
 	}
-	return fmt.Errorf("commitlog: append to segment %d: %w", s.base, err)
+	// Close may have run meanwhile (callers keep it out); the bytes past
+	// the published size are then not part of the log.
+	return l.writableLocked()
 }
 
 // publishLocked makes n bytes just observed in s visible to readers.
@@ -472,11 +579,14 @@ func (l *Log) publishLocked(s *segment, n int64) {
 	}
 }
 
-// Sync flushes the active segment's data to disk and returns the log end
-// offset that was durable when it started: everything below it survives a
-// crash. It does not hold the lock during the fsync, so appends continue;
-// callers batch acknowledgements behind it (group commit). Older segments
-// were synced when they were rolled.
+// Sync makes the log durable up to the end it had when Sync started and
+// returns that offset: everything below it survives a crash. It fsyncs the
+// segments rolled since the last Sync (their .log and index files), the
+// directory when a segment was created, then the active segment. It does
+// not hold the lock during the fsyncs, so appends and reads continue;
+// callers batch acknowledgements behind it (group commit). When it made
+// rolled segments durable it also writes the recovery point file (without
+// fsync), so a crash rescans from the current segment, not the old one.
 func (l *Log) Sync() (syncedTo int64, err error) {
 	l.mu.RLock()
 	if l.mu.closed {
@@ -489,24 +599,30 @@ func (l *Log) Sync() (syncedTo int64, err error) {
 	}
 	s := l.activeLocked()
 	s.acquire()
+	rolled := l.rolledLocked()
+	dirDirty := l.mu.dirDirty
 	leo := l.leo.Load()
 	rp := recoveryPoint{segment: s.base, position: s.size, offset: leo}
 	seen := l.truncations.Load()
 	l.mu.RUnlock()
 	defer s.release()
-	if err := s.log.with(l.fs.Sync); err != nil {
+	err = l.syncRolled(rolled)
+	if err == nil && dirDirty {
+		err = l.fs.SyncDir(l.dir)
+	}
+	if err == nil {
+		err = s.log.with(l.fs.Sync)
+		if err != nil {
+			err = fmt.Errorf("sync segment %d: %w", s.base, err)
+		}
+	}
+	if err == nil {
+		err = s.syncTxnIndex()
+	}
+	l.mu.Lock()
+	if err != nil {
 		// After a failed fsync the kernel may have dropped the dirty pages;
 		// a later fsync could succeed without the data. Refuse further writes.
-		l.mu.Lock()
-		if l.mu.failed == nil {
-			l.mu.failed = fmt.Errorf("commitlog: sync segment %d: %w", s.base, err)
-		}
-		err = l.mu.failed
-		l.mu.Unlock()
-		return 0, err
-	}
-	if err := s.syncTxnIndex(); err != nil {
-		l.mu.Lock()
 		if l.mu.failed == nil {
 			l.mu.failed = fmt.Errorf("commitlog: %w", err)
 		}
@@ -514,7 +630,23 @@ func (l *Log) Sync() (syncedTo int64, err error) {
 		l.mu.Unlock()
 		return 0, err
 	}
+	// Rolls that happened meanwhile stay for the next Sync. TruncateTo
+	// and Close sync the rolled segments themselves; they leave fewer.
+	n := 0
+	for n < len(rolled) && n < len(l.mu.rolled) && l.mu.rolled[n] == rolled[n].seg {
+		n++
+	}
+	l.forgetRolledLocked(n)
+	if dirDirty && len(l.mu.rolled) == 0 && l.activeLocked() == s {
+		l.mu.dirDirty = false
+	}
+	l.mu.Unlock()
 	l.advanceRecoveryPoint(rp, seen)
+	if len(rolled) > 0 {
+		if err := l.CheckpointRecoveryPoint(); err != nil && !errors.Is(err, ErrClosed) {
+			l.logger.Warn("commitlog: recovery point after a roll", "err", err)
+		}
+	}
 	return leo, nil
 }
 
@@ -567,6 +699,12 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	if offset == l.leo.Load() {
 		return nil
+	}
+	// The recovery point set below vouches for every segment before the
+	// cut: segments rolled but not yet fsynced are made durable first.
+	if err := l.syncRolledLocked(); err != nil {
+		l.mu.failed = fmt.Errorf("commitlog: truncate to %d: %w", offset, err)
+		return l.mu.failed
 	}
 	segs := l.mu.segments
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
@@ -707,7 +845,11 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.mu.closed = true
-	err := l.activeLocked().sealLocked()
+	err := l.syncRolledLocked()
+	if err != nil {
+		l.forgetRolledLocked(len(l.mu.rolled))
+	}
+	err = errors.Join(err, l.activeLocked().sealLocked())
 	for _, s := range l.mu.segments {
 		if s.refs.Load() > 1 {
 			// Readers finish on the files even if the directory is then

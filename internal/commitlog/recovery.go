@@ -185,6 +185,10 @@ func (l *Log) RecoveryPoint() int64 {
 func (l *Log) CheckpointRecoveryPoint() error {
 	l.mu.RLock()
 	closed := l.mu.closed
+	var first int64
+	if !closed {
+		first = l.mu.segments[0].base
+	}
 	l.mu.RUnlock()
 	if closed {
 		return ErrClosed
@@ -192,6 +196,12 @@ func (l *Log) CheckpointRecoveryPoint() error {
 	l.rp.Lock()
 	defer l.rp.Unlock()
 	if !l.rp.mem.valid() || l.rp.mem == l.rp.disk {
+		return nil
+	}
+	if !l.rp.disk.valid() && l.rp.mem.segment == first && l.rp.mem.position == 0 {
+		// A point at the very start of the log saves recovery nothing
+		// over no file: an idle new log (thousands of them after a
+		// CreateTopics) writes none.
 		return nil
 	}
 	if err := writeRecoveryPoint(l.fs, l.dir, l.rp.mem, false); err != nil {

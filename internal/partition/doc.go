@@ -24,6 +24,15 @@
 // is rebuilt from the log whenever the partition opens or truncates, and
 // so are the index entries a crash left missing.
 //
-// Locking: mu guards producer and transaction state and serialises appends. The high
+// Locking: appendMu serialises the writers of the log (appends, follower
+// appends, markers, truncation) and is held across their disk writes, so
+// offsets are assigned in order and idempotence checks stay atomic with
+// the append; a change of leader or leader epoch takes it too. mu guards
+// the role, the ISR tracker, producer and transaction state and is held
+// only around in-memory work, never across a write or fsync of the log:
+// fetches, offset lookups, follower fetches and ISR changes do not wait
+// for the disk. An append updates producer state after its write, so the
+// high watermark never passes the end up to which that state is recorded
+// (stateEnd) nor the durable end. Lock order: appendMu before mu. The high
 // watermark is atomic and its changes are broadcast by closing a channel.
 package partition

@@ -5,17 +5,18 @@ import (
 )
 
 // observeBatchesLocked updates the epoch cache and producer state from
-// batches a follower appended.
-func (p *Partition) observeBatchesLocked(batches []byte) error {
+// batches a follower appended. It reports whether the epoch cache changed:
+// the caller writes its checkpoint after unlocking mu.
+func (p *Partition) observeBatchesLocked(batches []byte) (epochsChanged bool, err error) {
 	changed := false
 	for pos := 0; pos < len(batches); {
 		size, err := record.PeekSize(batches[pos:])
 		if err != nil {
-			return err
+			return changed, err
 		}
 		h, err := record.ParseHeader(batches[pos:])
 		if err != nil {
-			return err
+			return changed, err
 		}
 		if h.PartitionLeaderEpoch > p.mu.epochs.latest() {
 			p.mu.epochs = p.mu.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset)
@@ -30,18 +31,13 @@ func (p *Partition) observeBatchesLocked(batches []byte) error {
 			e.observe(&h, h.MaxTimestamp)
 			a, aborted, err := p.mu.txns.observe(&h, batches[pos:pos+size])
 			if err != nil {
-				return err
+				return changed, err
 			}
 			if err := p.indexAbortLocked(a, aborted); err != nil {
-				return err
+				return changed, err
 			}
 		}
 		pos += size
 	}
-	if changed {
-		if err := writeEpochCheckpoint(p.dir, p.mu.epochs); err != nil {
-			p.logger.Warn("write leader epoch checkpoint", "err", err)
-		}
-	}
-	return nil
+	return changed, nil
 }

@@ -127,10 +127,22 @@ type Partition struct {
 	replicaLagMax time.Duration
 	rpInterval    time.Duration // Config.RecoveryPointInterval
 
-	conf    atomic.Pointer[config.Topic]
-	flushed atomic.Int64 // local durable log end offset
+	conf atomic.Pointer[config.Topic]
+	// flushed is the local durable log end whose batches the partition
+	// state reflects: min(mu.synced, mu.stateEnd). Written under mu.
+	flushed atomic.Int64
 	hw      atomic.Int64 // high watermark: what consumers may read
 
+	// appendMu serialises the writers of the log (appends, follower
+	// appends, markers, truncation) and is held across their disk writes,
+	// so offsets are assigned in order and producer checks stay atomic
+	// with the append. Readers, fetches, ISR and follower-state updates
+	// never take it; a change of leadership or leader epoch does, so an
+	// append never straddles one. Lock order: appendMu before mu.
+	appendMu sync.Mutex
+
+	// mu guards the state below; it is never held across a disk write or
+	// fsync of the log.
 	mu struct {
 		sync.Mutex
 		producers map[int64]*producerEntry
@@ -144,6 +156,15 @@ type Partition struct {
 		// producer id (verify.go); nil until the first.
 		verifying map[int64]verification
 		lastGuard uint64
+		// stateEnd is the log end offset up to which producers, txns and
+		// epochs reflect the log; the log's own end may be ahead while an
+		// append is between its write and its state update.
+		stateEnd int64
+		// synced is the log end the last Sync made durable; truncations
+		// counts TruncateTo calls so that a Sync that raced one is
+		// ignored.
+		synced      int64
+		truncations uint64
 	}
 
 	notify struct {
@@ -158,6 +179,15 @@ type Partition struct {
 	lowWM struct {
 		sync.Mutex
 		changed chan struct{}
+	}
+
+	// hwCheckpoint is the high watermark the checkpoint file holds (0
+	// when there is none: a missing file reads as 0), so CheckpointHW
+	// touches no file while it did not move; thousands of idle partitions
+	// then cost nothing per checkpoint round.
+	hwCheckpoint struct {
+		sync.Mutex
+		written int64
 	}
 
 	flushReq chan struct{}
@@ -199,6 +229,7 @@ func Open(cfg Config) (*Partition, error) {
 	p.conf.Store(&tc)
 	leo := l.LogEndOffset()
 	p.flushed.Store(leo)
+	p.mu.stateEnd, p.mu.synced = leo, leo
 	p.notify.hwChanged = make(chan struct{})
 	p.notify.leoChanged = make(chan struct{})
 	if err := p.rebuildState(); err != nil {
@@ -209,10 +240,11 @@ func Open(cfg Config) (*Partition, error) {
 	// truncated the rest). A replicated one starts from its last
 	// checkpointed HW (never above its log end) and learns newer ones from
 	// the leader or, as leader, from its followers.
+	p.hwCheckpoint.written = readHWCheckpoint(cfg.Dir)
 	if len(cfg.Role.Replicas) <= 1 {
 		p.hw.Store(leo)
 	} else {
-		p.hw.Store(min(readHWCheckpoint(cfg.Dir), leo))
+		p.hw.Store(min(p.hwCheckpoint.written, leo))
 	}
 	p.SetRole(cfg.Role)
 	go p.flushLoop()
@@ -288,10 +320,31 @@ func (p *Partition) Role() Role {
 }
 
 // SetRole applies the metadata's view of this partition: leader or
-// follower, leader epoch, replicas and ISR.
+// follower, leader epoch, replicas and ISR. A change of the ISR or
+// replicas within one leadership does not wait for an append's disk
+// write; a change of leader or leader epoch does (appendMu), so no append
+// is stamped with an epoch that ended.
 func (p *Partition) SetRole(r Role) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	old := p.mu.role
+	if old.Leader != r.Leader || old.LeaderEpoch != r.LeaderEpoch || old.Self != r.Self {
+		p.mu.Unlock()
+		p.appendMu.Lock()
+		defer p.appendMu.Unlock()
+		p.mu.Lock()
+	}
+	epochs, write := p.setRoleLocked(r)
+	p.mu.Unlock()
+	if write {
+		if err := writeEpochCheckpoint(p.dir, epochs); err != nil {
+			p.logger.Warn("write leader epoch checkpoint", "err", err)
+		}
+	}
+}
+
+// setRoleLocked applies r; it returns the epoch cache when it changed and
+// must be written to its checkpoint (the caller holds appendMu then).
+func (p *Partition) setRoleLocked(r Role) (epochCache, bool) {
 	old := p.mu.role
 	p.mu.role = r
 	if old.IsLeader() && (!r.IsLeader() || old.LeaderEpoch != r.LeaderEpoch) {
@@ -303,17 +356,16 @@ func (p *Partition) SetRole(r Role) {
 	}
 	if !r.IsLeader() {
 		p.mu.tracker = nil
-		return
+		return nil, false
 	}
 	now := p.now()
+	write := false
 	if !old.IsLeader() || old.LeaderEpoch != r.LeaderEpoch || p.mu.tracker == nil {
 		// A new leadership: remember where this epoch starts and give
 		// every follower a full lag period before it can be dropped.
 		if r.LeaderEpoch > p.mu.epochs.latest() {
-			p.mu.epochs = p.mu.epochs.assign(r.LeaderEpoch, p.log.LogEndOffset())
-			if err := writeEpochCheckpoint(p.dir, p.mu.epochs); err != nil {
-				p.logger.Warn("write leader epoch checkpoint", "err", err)
-			}
+			p.mu.epochs = p.mu.epochs.assign(r.LeaderEpoch, p.mu.stateEnd)
+			write = true
 		}
 		var epochStart int64
 		if n := len(p.mu.epochs); n > 0 {
@@ -324,6 +376,7 @@ func (p *Partition) SetRole(r Role) {
 		p.mu.tracker.setRole(r, now)
 	}
 	p.maybeAdvanceHWLocked()
+	return p.mu.epochs, write
 }
 
 // maybeAdvanceHWLocked recomputes a leader's high watermark: the smallest
@@ -419,22 +472,31 @@ func (p *Partition) appendBatch(ctx context.Context, batch []byte, acks int16, c
 	if err != nil {
 		return res, err
 	}
+	// appendMu keeps the checks below true until the state update after
+	// the write: producer state and the leader epoch change only under it.
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	switch {
 	case p.mu.closed:
+		p.mu.Unlock()
 		return res, ErrClosed
 	case !p.mu.role.IsLeader():
+		p.mu.Unlock()
 		return res, ErrNotLeader
 	case acks == -1 && len(p.mu.role.ISR) < int(conf.MinInsyncReplicas):
-		return res, fmt.Errorf("%w: ISR %v, min.insync.replicas %d", ErrNotEnoughReplicas, p.mu.role.ISR, conf.MinInsyncReplicas)
+		err := fmt.Errorf("%w: ISR %v, min.insync.replicas %d", ErrNotEnoughReplicas, p.mu.role.ISR, conf.MinInsyncReplicas)
+		p.mu.Unlock()
+		return res, err
 	}
+	leaderEpoch := p.mu.role.LeaderEpoch
 	now := p.now().UnixMilli()
 	var entry *producerEntry
 	if h.ProducerID >= 0 {
 		entry = p.mu.producers[h.ProducerID]
 		if entry != nil {
 			if dup, ok := entry.duplicate(&h); ok {
+				p.mu.Unlock()
 				res.BaseOffset, res.Duplicate, res.End = dup.FirstOffset, true, dup.LastOffset+1
 				res.LogStartOffset = p.log.LogStartOffset()
 				return res, nil
@@ -442,44 +504,72 @@ func (p *Partition) appendBatch(ctx context.Context, batch []byte, acks int16, c
 		}
 		if coordinator && h.BaseSequence == record.NoSequence {
 			if entry != nil && h.ProducerEpoch < entry.Epoch {
+				p.mu.Unlock()
 				return res, fmt.Errorf("%w: epoch %d is older than the current %d", ErrInvalidProducerEpoch, h.ProducerEpoch, entry.Epoch)
 			}
 		} else if err := entry.check(&h); err != nil {
+			p.mu.Unlock()
 			return res, err
 		}
 		if guard != 0 {
 			if err := p.checkVerificationLocked(&h, guard); err != nil {
+				p.mu.Unlock()
 				return res, err
 			}
 		}
 	}
+	p.mu.Unlock()
 	if conf.LogAppendTime {
 		record.SetLogAppendTime(batch, now)
 		h.MaxTimestamp = now
 		res.LogAppendTime = now
 	}
-	base, err := p.log.Append(batch, &h, p.mu.role.LeaderEpoch)
+	// The disk write, and a roll, run without mu: fetches, ListOffsets and
+	// follower fetches do not wait for them.
+	base, err := p.log.Append(batch, &h, leaderEpoch)
 	if err != nil {
 		return res, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
+	p.mu.Lock()
 	if h.ProducerID >= 0 {
 		if entry == nil {
 			entry = &producerEntry{Epoch: h.ProducerEpoch}
 			p.mu.producers[h.ProducerID] = entry
 		}
 		entry.update(&h, now)
-		if _, _, err := p.mu.txns.observe(&h, nil); err != nil {
-			return res, err
-		}
-		if h.IsTransactional() {
+		_, _, err = p.mu.txns.observe(&h, nil)
+		if err == nil && h.IsTransactional() {
 			delete(p.mu.verifying, h.ProducerID) // the transaction is open here now
 		}
+	}
+	p.appendedLocked(h.NextOffset())
+	p.mu.Unlock()
+	if err != nil {
+		return res, err
 	}
 	res.BaseOffset = base
 	res.LogStartOffset = p.log.LogStartOffset()
 	res.End = h.NextOffset()
 	p.signalAppended()
 	return res, nil
+}
+
+// appendedLocked records that the partition state now reflects the log up
+// to end, and counts what a finished Sync already covered as durable.
+func (p *Partition) appendedLocked(end int64) {
+	p.mu.stateEnd = end
+	p.updateFlushedLocked()
+}
+
+// updateFlushedLocked sets flushed to min(synced, stateEnd) when that is
+// ahead: the high watermark never passes a batch whose producer or
+// transaction state is not yet recorded (read_committed's LSO depends on
+// it), nor one that is not durable.
+func (p *Partition) updateFlushedLocked() {
+	if f := min(p.mu.synced, p.mu.stateEnd); f > p.flushed.Load() {
+		p.flushed.Store(f)
+		p.maybeAdvanceHWLocked()
+	}
 }
 
 // storedBatch validates a produced batch (record.ValidateProduce) and
@@ -652,6 +742,9 @@ func (p *Partition) flushOnce() {
 		appends = p.unsynced.Swap(0)
 		start = time.Now()
 	}
+	p.mu.Lock()
+	truncations := p.mu.truncations
+	p.mu.Unlock()
 	synced, err := p.log.Sync()
 	if p.flushes != nil && err == nil && appends > 0 {
 		p.flushes.ObserveFlush(time.Since(start), int(appends))
@@ -668,16 +761,19 @@ func (p *Partition) flushOnce() {
 		p.wakeWaiters()
 		return
 	}
-	if synced > p.flushed.Load() {
-		p.flushed.Store(synced)
+	p.mu.Lock()
+	// A truncation since the Sync started may have cut below what it
+	// synced: its answer says nothing about the bytes written since.
+	if p.mu.truncations == truncations && synced > p.mu.synced {
+		p.mu.synced = synced
 	}
+	p.updateFlushedLocked()
+	p.maybeAdvanceHWLocked()
+	p.mu.Unlock()
 	p.notify.Lock()
 	close(p.notify.leoChanged)
 	p.notify.leoChanged = make(chan struct{})
 	p.notify.Unlock()
-	p.mu.Lock()
-	p.maybeAdvanceHWLocked()
-	p.mu.Unlock()
 }
 
 // HighWatermark is the offset below which records are visible to consumers.
@@ -715,7 +811,7 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err err
 func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.mu.epochs.endOffsetFor(epoch, p.log.LogEndOffset())
+	return p.mu.epochs.endOffsetFor(epoch, p.mu.stateEnd)
 }
 
 // CheckLeaderEpoch compares a requester's leader epoch with ours (KIP-320);
@@ -787,15 +883,19 @@ func (p *Partition) Close() error { return p.shutdown(false) }
 func (p *Partition) Delete() error { return p.shutdown(true) }
 
 func (p *Partition) shutdown(remove bool) error {
+	// An append in flight finishes first: its state goes into the snapshot.
+	p.appendMu.Lock()
 	p.mu.Lock()
 	if p.mu.closed {
 		p.mu.Unlock()
+		p.appendMu.Unlock()
 		return nil
 	}
 	p.mu.closed = true
 	producers := p.mu.producers
 	epochs := p.mu.epochs
 	p.mu.Unlock()
+	p.appendMu.Unlock()
 	close(p.stop)
 	<-p.done
 	p.wakeWaiters() // long-poll fetches answer now, not at their MaxWait
@@ -827,8 +927,19 @@ const hwCheckpointFile = "high-watermark-checkpoint"
 // CheckpointHW writes the high watermark (Kafka's
 // replication-offset-checkpoint, per partition), so a restarted replica
 // does not show consumers an HW of 0 until its followers report in.
+// It writes only when the high watermark moved since the last write.
 func (p *Partition) CheckpointHW() error {
-	return writeCheckpointFile(p.dir, hwCheckpointFile, []byte(strconv.FormatInt(p.hw.Load(), 10)+"\n"))
+	p.hwCheckpoint.Lock()
+	defer p.hwCheckpoint.Unlock()
+	hw := p.hw.Load()
+	if hw == p.hwCheckpoint.written {
+		return nil
+	}
+	if err := writeCheckpointFile(p.dir, hwCheckpointFile, []byte(strconv.FormatInt(hw, 10)+"\n")); err != nil {
+		return err
+	}
+	p.hwCheckpoint.written = hw
+	return nil
 }
 
 func readHWCheckpoint(dir string) int64 {

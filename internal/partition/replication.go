@@ -139,49 +139,78 @@ var ErrRoleChanged = errors.New("partition: role changed during fetch")
 // offsets and epochs, then takes the leader's high watermark (bounded by
 // its own log end).
 func (p *Partition) AppendFromLeader(leaderEpoch int32, batches []byte, leaderHW int64) error {
+	// appendMu: the role checked here holds until the state update (a
+	// leadership change waits for it), and the disk write runs without mu.
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mu.closed {
+	closed, changed := p.mu.closed, p.mu.role.IsLeader() || p.mu.role.LeaderEpoch != leaderEpoch
+	p.mu.Unlock()
+	switch {
+	case closed:
 		return ErrClosed
-	}
-	if p.mu.role.IsLeader() || p.mu.role.LeaderEpoch != leaderEpoch {
+	case changed:
 		return ErrRoleChanged
 	}
+	var err error
 	if len(batches) > 0 {
-		if _, err := p.log.AppendAsFollower(batches); err != nil {
+		if _, err = p.log.AppendAsFollower(batches); err != nil {
 			return err
 		}
+	}
+	p.mu.Lock()
+	var epochs epochCache
+	writeEpochs := false
+	if len(batches) > 0 {
 		// Producer state and epochs follow the leader's batches.
-		if err := p.observeBatchesLocked(batches); err != nil {
-			return err
-		}
-		p.signalAppended()
+		writeEpochs, err = p.observeBatchesLocked(batches)
+		epochs = p.mu.epochs
+		p.appendedLocked(p.log.LogEndOffset())
 	}
 	p.mu.leaderHW = leaderHW
-	p.setHW(min(leaderHW, p.log.LogEndOffset()))
-	return nil
+	p.setHW(min(leaderHW, p.mu.stateEnd))
+	p.mu.Unlock()
+	if writeEpochs {
+		if werr := writeEpochCheckpoint(p.dir, epochs); werr != nil {
+			p.logger.Warn("write leader epoch checkpoint", "err", werr)
+		}
+	}
+	if len(batches) > 0 {
+		p.signalAppended()
+	}
+	return err
 }
 
 // TruncateTo drops the log at and after offset (a diverged tail) and
 // rebuilds the producer state and epoch cache.
 func (p *Partition) TruncateTo(offset int64) error {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mu.closed {
+	closed := p.mu.closed
+	p.mu.Unlock()
+	if closed {
 		return ErrClosed
 	}
 	if offset >= p.log.LogEndOffset() {
 		return nil
 	}
 	p.logger.Info("truncating diverged log", "from", p.log.LogEndOffset(), "to", offset)
+	// The cut and its fsyncs run without mu; appendMu keeps appends out.
 	if err := p.log.TruncateTo(offset); err != nil {
 		return err
 	}
+	p.mu.Lock()
+	p.mu.truncations++
+	p.mu.synced = min(p.mu.synced, offset)
+	p.mu.stateEnd = offset
 	if p.flushed.Load() > offset {
 		p.flushed.Store(offset)
 	}
 	p.mu.epochs = p.mu.epochs.truncateFrom(offset)
-	_ = writeEpochCheckpoint(p.dir, p.mu.epochs)
+	epochs := p.mu.epochs
+	p.mu.Unlock()
+	_ = writeEpochCheckpoint(p.dir, epochs)
 	// Producer state is rebuilt from the log (truncation is rare).
 	producers := map[int64]*producerEntry{}
 	err := p.log.ScanBatches(p.log.LogStartOffset(), func(h record.Header) error {
@@ -195,10 +224,18 @@ func (p *Partition) TruncateTo(offset int64) error {
 		}
 		return nil
 	})
-	p.mu.producers = producers
 	if err != nil {
+		p.mu.Lock()
+		p.mu.producers = producers
+		p.mu.Unlock()
 		return err
 	}
-	p.mu.txns, err = p.scanTxns()
+	txns, err := p.scanTxns()
+	p.mu.Lock()
+	p.mu.producers = producers
+	if err == nil {
+		p.mu.txns = txns
+	}
+	p.mu.Unlock()
 	return err
 }

@@ -226,33 +226,42 @@ type Marker struct {
 // WaitReplicated before answering the coordinator.
 func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 	res := AppendResult{LogAppendTime: -1}
+	// As appendBatch: appendMu across the write, mu only around it.
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	switch {
 	case p.mu.closed:
+		p.mu.Unlock()
 		return res, ErrClosed
 	case !p.mu.role.IsLeader():
+		p.mu.Unlock()
 		return res, ErrNotLeader
 	}
+	leaderEpoch := p.mu.role.LeaderEpoch
 	e := p.mu.producers[m.ProducerID]
 	if e != nil {
 		if m.ProducerEpoch < e.Epoch || (m.TransactionVersion >= 2 && m.ProducerEpoch == e.Epoch) {
+			p.mu.Unlock()
 			return res, fmt.Errorf("%w: marker epoch %d, current %d (transaction version %d)", ErrInvalidProducerEpoch, m.ProducerEpoch, e.Epoch, m.TransactionVersion)
 		}
 		if m.CoordinatorEpoch < e.CoordinatorEpoch {
+			p.mu.Unlock()
 			return res, fmt.Errorf("%w: coordinator epoch %d is older than %d", ErrCoordinatorFenced, m.CoordinatorEpoch, e.CoordinatorEpoch)
 		}
 	}
+	p.mu.Unlock()
 	now := p.now().UnixMilli()
 	batch := record.BuildMarker(m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Commit, now)
 	h, err := record.ParseHeader(batch)
 	if err != nil {
 		return res, err
 	}
-	base, err := p.log.Append(batch, &h, p.mu.role.LeaderEpoch)
+	base, err := p.log.Append(batch, &h, leaderEpoch)
 	if err != nil {
 		return res, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
+	p.mu.Lock()
 	if e == nil {
 		e = &producerEntry{Epoch: m.ProducerEpoch}
 		p.mu.producers[m.ProducerID] = e
@@ -266,7 +275,14 @@ func (p *Partition) AppendMarker(m Marker) (AppendResult, error) {
 		// whose verification stays good.)
 		delete(p.mu.verifying, m.ProducerID)
 	}
-	if err := p.indexAbortLocked(p.mu.txns.marker(m.ProducerID, base, m.Commit)); err != nil {
+	// The .txnindex entry is written under mu (a page-cache write; an
+	// fsync only if the segment was sealed meanwhile): once the marker
+	// counts, the last stable offset may pass the aborted data, and a
+	// read_committed fetch must then find the entry.
+	err = p.indexAbortLocked(p.mu.txns.marker(m.ProducerID, base, m.Commit))
+	p.appendedLocked(h.NextOffset())
+	p.mu.Unlock()
+	if err != nil {
 		return res, err
 	}
 	res.BaseOffset, res.End = base, base+1

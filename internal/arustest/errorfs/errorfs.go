@@ -101,8 +101,59 @@ type rule struct {
 type FS struct {
 	mu       sync.Mutex
 	rules    []*rule
+	holds    []*Hold
 	counts   map[Op]int
 	injected int
+}
+
+// Hold stops matching operations before they run until Release: a slow or
+// hung disk, so tests can show what still works while a write or an fsync
+// is stuck. See FS.Hold.
+type Hold struct {
+	ops     Op
+	path    func(string) bool
+	reached chan struct{}
+	release chan struct{}
+	once    sync.Once // closes reached
+	freed   sync.Once // closes release
+}
+
+// Hold makes every later operation of a kind in ops whose path path
+// accepts (nil: any) wait until the Hold is released, then run normally
+// (rules still apply). Reached is closed when the first one waits.
+func (fs *FS) Hold(ops Op, path func(string) bool) *Hold {
+	h := &Hold{ops: ops, path: path, reached: make(chan struct{}), release: make(chan struct{})}
+	fs.mu.Lock()
+	fs.holds = append(fs.holds, h)
+	fs.mu.Unlock()
+	return h
+}
+
+// Reached is closed once an operation waits on the Hold.
+func (h *Hold) Reached() <-chan struct{} { return h.reached }
+
+// Release lets every waiting and later matching operation run. Idempotent.
+func (h *Hold) Release() { h.freed.Do(func() { close(h.release) }) }
+
+// wait blocks while a Hold matches op on path.
+func (fs *FS) wait(op Op, path string) {
+	fs.mu.Lock()
+	var match []*Hold
+	for _, h := range fs.holds {
+		if h.ops&op != 0 && (h.path == nil || h.path(path)) {
+			match = append(match, h)
+		}
+	}
+	fs.mu.Unlock()
+	for _, h := range match {
+		select {
+		case <-h.release:
+			continue
+		default:
+		}
+		h.once.Do(func() { close(h.reached) })
+		<-h.release
+	}
 }
 
 // New returns an FS that fails nothing until Inject.
@@ -116,11 +167,16 @@ func (fs *FS) Inject(r Rule) {
 	fs.rules = append(fs.rules, &rule{Rule: r})
 }
 
-// Reset removes every rule (the disk is healthy again). Counters stay.
+// Reset removes every rule (the disk is healthy again) and releases
+// every Hold. Counters stay.
 func (fs *FS) Reset() {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.rules = nil
+	for _, h := range fs.holds {
+		h.Release()
+	}
+	fs.holds = nil
 }
 
 // Injected is how many operations failed by a rule.
@@ -143,8 +199,10 @@ func (fs *FS) Count(op Op) int {
 	return n
 }
 
-// check counts an operation and returns the rule that fails it, if any.
+// check waits out the Holds that match an operation, counts it and
+// returns the rule that fails it, if any.
 func (fs *FS) check(op Op, path string) *rule {
+	fs.wait(op, path)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.counts[op]++
