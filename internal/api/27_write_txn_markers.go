@@ -58,6 +58,8 @@ func (h *Handlers) writeTxnMarkers(ctx context.Context, req *Request) Outcome {
 					CoordinatorEpoch: m.CoordinatorEpoch, Commit: m.Committed, TransactionVersion: m.TransactionVersion})
 				if err != nil {
 					rp.ErrorCode = errorCode(h.deps.Logger, err)
+					h.deps.Logger.Info("transaction marker not written", "topic", t.Topic, "partition", index,
+						"producer_id", m.ProducerID, "producer_epoch", m.ProducerEpoch, "commit", m.Committed, "err", err)
 					continue
 				}
 				waits = append(waits, pending{rp: rp, p: part, end: res.End, pid: m.ProducerID, commit: m.Committed,

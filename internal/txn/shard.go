@@ -335,10 +335,7 @@ func (s *shard) deliver(m Metadata, commit bool) bool {
 				again = append(again, tp)
 			}
 		}
-		var tv int8
-		if m.ClientVersion >= 2 && m.LastEpoch >= 0 && m.ProducerEpoch == m.LastEpoch+1 {
-			tv = 2
-		}
+		tv := m.markerVersion()
 		for node, tps := range byNode {
 			ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 			out, err := s.send(ctx, node, Markers{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch,

@@ -294,7 +294,11 @@ func (s *txnSet) endTxn(now time.Time, req EndRequest, reply func(EndResult)) {
 		return
 	}
 	m := e.meta.clone()
-	m.State, m.Update = StatePrepareAbort, now
+	// An EndTxn below v5 is transaction version 0 whatever the producer
+	// used before (Kafka's transactionVersionForEndTxn): its markers
+	// carry the data's epoch, no bump. (A restarted client may end its
+	// first transaction before it learned the cluster's features.)
+	m.State, m.Update, m.ClientVersion = StatePrepareAbort, now, 0
 	if commit {
 		m.State = StatePrepareCommit
 	}
@@ -563,4 +567,15 @@ func (s *txnSet) list(now time.Time, f Filter) []Metadata {
 		out = append(out, m.clone())
 	}
 	return out
+}
+
+// markerVersion is the transaction version the markers of m's prepared
+// transaction carry (WriteTxnMarkers v2): 2 when the client ends its
+// transactions with an epoch bump (EndTxn v5) and this end bumped, so
+// the markers' epoch is newer than the transaction's data; 0 otherwise.
+func (m *Metadata) markerVersion() int8 {
+	if m.ClientVersion >= 2 && m.LastEpoch >= 0 && m.ProducerEpoch == m.LastEpoch+1 {
+		return 2
+	}
+	return 0
 }

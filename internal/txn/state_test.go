@@ -12,6 +12,7 @@ type fakeStore struct {
 	writes  []fakeWrite
 	markers []fakeMarkers
 	log     []*Metadata // every write made durable, in order (nil: tombstone)
+	sent    []Metadata  // every marker round, in order
 }
 
 type fakeWrite struct {
@@ -32,6 +33,7 @@ func (f *fakeStore) write(id string, m *Metadata, done func(time.Time, error)) {
 
 func (f *fakeStore) sendMarkers(m Metadata, commit bool, done func(time.Time)) {
 	f.markers = append(f.markers, fakeMarkers{m, commit, done})
+	f.sent = append(f.sent, m)
 }
 
 // settle completes every pending write (with err) and marker round until
@@ -463,5 +465,45 @@ func TestVerifyPartitions(t *testing.T) {
 	h.store.settle(h.now, nil)
 	if errs := h.set.verifyPartitions("a", pid, 0, []TopicPartition{in}); !errors.Is(errs[0], ErrTransactionAbortable) {
 		t.Fatalf("after the commit (a late write): %v", errs)
+	}
+}
+
+// TestMarkerVersionFollowsEachEnd: a producer that ended with EndTxn v5
+// (transaction version 2) and then, as a new instance, ends with EndTxn
+// v4 (a client that had not yet learned the cluster's features) gets
+// markers of transaction version 0 at its data's epoch; a partition
+// would refuse a version-2 marker at that epoch as not newer than the
+// data (found by test/crash TestKillMidTransaction).
+func TestMarkerVersionFollowsEachEnd(t *testing.T) {
+	h := newHarness(t)
+	tp := TopicPartition{"t", 0}
+	r := h.init("a", -1, -1)
+	if err := h.add("a", r.ProducerID, r.ProducerEpoch, tp); err != nil {
+		t.Fatal(err)
+	}
+	h.store.sent = nil
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: r.ProducerID, ProducerEpoch: r.ProducerEpoch, Commit: true,
+		EpochBump: true, FreshProducerID: -1}, func(EndResult) {})
+	h.store.settle(h.now, nil)
+	sent := h.store.sent
+	if len(sent) != 1 || sent[0].markerVersion() != 2 || sent[0].ProducerEpoch != r.ProducerEpoch+1 {
+		t.Fatalf("EndTxn v5 markers: %+v", sent)
+	}
+
+	// A new instance: InitProducerId bumps the epoch; its first end is v4.
+	r2 := h.init("a", -1, -1)
+	if err := h.add("a", r2.ProducerID, r2.ProducerEpoch, tp); err != nil {
+		t.Fatal(err)
+	}
+	h.store.sent = nil
+	h.set.endTxn(h.now, EndRequest{ID: "a", ProducerID: r2.ProducerID, ProducerEpoch: r2.ProducerEpoch, Commit: true,
+		FreshProducerID: -1}, func(EndResult) {})
+	h.store.settle(h.now, nil)
+	sent = h.store.sent
+	if len(sent) != 1 || sent[0].markerVersion() != 0 || sent[0].ProducerEpoch != r2.ProducerEpoch {
+		t.Fatalf("EndTxn v4 markers after a v5 end: version %d epoch %d (data epoch %d)", sent[0].markerVersion(), sent[0].ProducerEpoch, r2.ProducerEpoch)
+	}
+	if h.state("a") != StateCompleteCommit {
+		t.Fatalf("state %v", h.state("a"))
 	}
 }
