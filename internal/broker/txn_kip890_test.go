@@ -197,7 +197,15 @@ func TestKIP890VerifyRejectsUnaddedPartition(t *testing.T) {
 	}
 	arustest.Eventually(t, 10*time.Second, "the commit marker on kv-0", func() bool { return endOffset(t, ctx, adm, "kv", 0) == 3 })
 	// The late write: same producer, same epoch, transaction finished.
-	if code := rawProduce(t, ctx, v10, &id, "kv", 0, batch(t, pid, epoch, 2, true, "late")); code != kerr.InvalidTxnState.Code {
+	// Until the coordinator has written CompleteCommit (the marker can be
+	// on kv-0 before), verification answers CONCURRENT_TRANSACTIONS, which
+	// Produce v10 turns into the retriable NOT_ENOUGH_REPLICAS, as Kafka.
+	var code int16
+	arustest.Eventually(t, 10*time.Second, "the coordinator completed the commit", func() bool {
+		code = rawProduce(t, ctx, v10, &id, "kv", 0, batch(t, pid, epoch, 2, true, "late"))
+		return code != kerr.NotEnoughReplicas.Code
+	})
+	if code != kerr.InvalidTxnState.Code {
 		t.Fatalf("late write after the commit: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
 	}
 	if off := endOffset(t, ctx, adm, "kv", 0); off != 3 {
@@ -291,7 +299,14 @@ func TestKIP890EpochBumpFencesLateWrites(t *testing.T) {
 		t.Fatalf("tv2-0 holds epoch %d for the producer after the marker, want %d", got, e+1)
 	}
 	for _, p := range []int32{0, 1} {
-		if code := rawProduce(t, ctx, cl, &id, "tv2", p, batch(t, pid, e, 1, true, "late")); code != kerr.InvalidProducerEpoch.Code {
+		// CONCURRENT_TRANSACTIONS (retriable) while the coordinator still
+		// completes the commit.
+		var code int16
+		arustest.Eventually(t, 10*time.Second, "the coordinator completed the commit", func() bool {
+			code = rawProduce(t, ctx, cl, &id, "tv2", p, batch(t, pid, e, 1, true, "late"))
+			return code != kerr.ConcurrentTransactions.Code
+		})
+		if code != kerr.InvalidProducerEpoch.Code {
 			t.Fatalf("late write of the finished transaction to tv2-%d: %v, want INVALID_PRODUCER_EPOCH", p, kerr.ErrorForCode(code))
 		}
 	}
