@@ -47,8 +47,10 @@ func NewCA(t testing.TB, name string) *CA {
 
 // Issue returns a PEM body holding a new private key and its certificate
 // for subject CN=cn (Kafka's PEM keystore layout); a server certificate is
-// valid for 127.0.0.1 and localhost, as a server and as a client.
-func (ca *CA) Issue(t testing.TB, cn string, server bool) []byte {
+// valid for 127.0.0.1 and localhost, as a server and as a client. Each of
+// hosts is added as a subject alternative name (an IP address as an IP
+// SAN, anything else as a DNS name), for servers listening elsewhere.
+func (ca *CA) Issue(t testing.TB, cn string, server bool, hosts ...string) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -66,6 +68,13 @@ func (ca *CA) Issue(t testing.TB, cn string, server bool) []byte {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
 		tmpl.DNSNames = []string{"localhost"}
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {

@@ -1196,18 +1196,43 @@ func TestClusterNetworkPartition(t *testing.T) {
 	rng, seed := seededRand(t)
 	ids := []int32{1, 2, 3}
 	lab := newNetLab(t, rng, ids)
+	runClusterNetworkPartition(t, lab, lab.spec(ids), rng, seed)
+}
+
+// runClusterNetworkPartition is TestClusterNetworkPartition's body on the
+// nodes of spec (placed in lab's namespaces): the load, the cut of a
+// partition leader's link, the isolated producer, healing, then every
+// acknowledged record checked and the replicas compared byte for byte.
+func runClusterNetworkPartition(t *testing.T, lab *netLab, spec clusterSpec, rng *rand.Rand, seed uint64) {
 	const topic = "split"
-	c := newCluster(t, lab.spec(ids), topic)
+	c := newCluster(t, spec, topic)
+	ids := c.ids
 	c.startAll()
 	c.createTopic()
 	c.waitHealthy(30*time.Second, "topic created with full ISRs on every node")
 
+	// A cut link drops packets silently: only timeouts reveal it to the
+	// client, so shorten them (defaults: 10 s each).
+	producerOpts := []kgo.Opt{kgo.ProduceRequestTimeout(5 * time.Second),
+		kgo.RequestTimeoutOverhead(5 * time.Second), kgo.DialTimeout(3 * time.Second)}
+	// The isolated producer's options besides its dialer (which must add
+	// TLS itself on a secured cluster: franz-go takes a custom dialer or
+	// a TLS configuration, not both).
+	var isoOpts []kgo.Opt
+	isoDial := lab.dialer
+	if spec.secure != nil {
+		for _, id := range ids {
+			spec.secure.checkPlainRefused(t, net.JoinHostPort(spec.hosts[id], strconv.Itoa(spec.inter[id])))
+		}
+		producerOpts = append(producerOpts, spec.secure.producerSetup(t, c)...)
+		isoOpts = append(isoOpts, spec.secure.saslOpt(producerUser))
+		isoDial = func(id int32) func(ctx context.Context, network, host string) (net.Conn, error) {
+			return spec.secure.tlsDialer(lab.dialer(id))
+		}
+	}
 	l := startLoad(t, c.addrs(), topic, loadOpts{
 		perSecond: 200, maxRecords: 40000, maxDuration: 3 * time.Minute, maxInFlight: 4000, valueSize: 100,
-		// A cut link drops packets silently: only timeouts reveal it to
-		// the client, so shorten them (defaults: 10 s each).
-		extraOptions: []kgo.Opt{kgo.ProduceRequestTimeout(5 * time.Second),
-			kgo.RequestTimeoutOverhead(5 * time.Second), kgo.DialTimeout(3 * time.Second)},
+		extraOptions: producerOpts,
 	})
 	l.waitAcks(-1, 0, 300+rng.Int64N(700), 60*time.Second, "acks before the partition")
 
@@ -1247,16 +1272,16 @@ func TestClusterNetworkPartition(t *testing.T) {
 	const isoRecords = 30
 	const isoRound = 99
 	var isoHooks produceHooks
-	iso, err := kgo.NewClient(
+	iso, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(c.addr(victim)),
-		kgo.Dialer(lab.dialer(victim)),
+		kgo.Dialer(isoDial(victim)),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.DisableIdempotentWrite(),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProduceRequestTimeout(5*time.Second),
-		kgo.RecordDeliveryTimeout(15*time.Second),
+		kgo.ProduceRequestTimeout(5 * time.Second),
+		kgo.RecordDeliveryTimeout(15 * time.Second),
 		kgo.WithHooks(&isoHooks),
-	)
+	}, isoOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1355,7 +1380,7 @@ func TestClusterNetworkPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := verify(t, c.addr(v.leader[0]), topic, acked)
+	logs := verify(t, c.addr(v.leader[0]), topic, acked, c.clientOpts...)
 	for p, recs := range logs {
 		for _, r := range recs {
 			if _, _, rnd, _, err := parseValue(r.value); err == nil && rnd == isoRound {

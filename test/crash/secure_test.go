@@ -50,13 +50,17 @@ type clusterSecurity struct {
 	keystore, truststore string
 }
 
-func newClusterSecurity(t *testing.T) *clusterSecurity {
+// newClusterSecurity makes the CA and the nodes' certificate, valid for
+// 127.0.0.1 and for every one of hosts (the nodes' listener addresses
+// when they are not on 127.0.0.1): peers and clients verify the host
+// they dial.
+func newClusterSecurity(t *testing.T, hosts ...string) *clusterSecurity {
 	t.Helper()
 	dir := t.TempDir()
 	ca := arustest.NewCA(t, "arus crash CA")
-	// One certificate for 127.0.0.1 serves every node (and is each
-	// node's client certificate towards its peers).
-	return &clusterSecurity{ca: ca, keystore: arustest.WriteFile(t, dir, "node.pem", ca.Issue(t, "arus-node", true)),
+	// One certificate serves every node (and is each node's client
+	// certificate towards its peers).
+	return &clusterSecurity{ca: ca, keystore: arustest.WriteFile(t, dir, "node.pem", ca.Issue(t, "arus-node", true, hosts...)),
 		truststore: arustest.WriteFile(t, dir, "ca.pem", ca.PEM)}
 }
 
@@ -88,13 +92,48 @@ func (s *clusterSecurity) writeProperties(t *testing.T, dir, listener, inter str
 // clientOpts are the TLS and SASL options of a client logging in as user
 // (admin: PLAIN; producer: SCRAM-SHA-512).
 func (s *clusterSecurity) clientOpts(user string) []kgo.Opt {
+	return []kgo.Opt{kgo.DialTLSConfig(s.clientTLS()), s.saslOpt(user)}
+}
+
+// clientTLS is a client's TLS configuration: the test CA as the only
+// root, the server's host name (or IP) verified.
+func (s *clusterSecurity) clientTLS() *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s.ca.PEM)
-	opts := []kgo.Opt{kgo.DialTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
+
+// saslOpt is user's login (admin: PLAIN; others: SCRAM-SHA-512).
+func (s *clusterSecurity) saslOpt(user string) kgo.Opt {
 	if user == adminUser {
-		return append(opts, kgo.SASL(plain.Auth{User: adminUser, Pass: adminSecret}.AsMechanism()))
+		return kgo.SASL(plain.Auth{User: adminUser, Pass: adminSecret}.AsMechanism())
 	}
-	return append(opts, kgo.SASL(scram.Auth{User: user, Pass: producerScram}.AsSha512Mechanism()))
+	return kgo.SASL(scram.Auth{User: user, Pass: producerScram}.AsSha512Mechanism())
+}
+
+// tlsDialer wraps dial (a custom dialer, which franz-go does not combine
+// with DialTLSConfig) with a TLS client handshake that verifies the
+// dialed host against the test CA.
+func (s *clusterSecurity) tlsDialer(dial func(ctx context.Context, network, host string) (net.Conn, error)) func(ctx context.Context, network, host string) (net.Conn, error) {
+	return func(ctx context.Context, network, host string) (net.Conn, error) {
+		raw, err := dial(ctx, network, host)
+		if err != nil {
+			return nil, err
+		}
+		name, _, err := net.SplitHostPort(host)
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+		cfg := s.clientTLS()
+		cfg.ServerName = name
+		c := tls.Client(raw, cfg)
+		if err := c.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		return c, nil
+	}
 }
 
 // producerSetup creates the producer's SCRAM credential and its ACLs
@@ -198,4 +237,27 @@ func TestClusterKillSASLSSL(t *testing.T) {
 	spec := localSpec(t, 3)
 	spec.secure = newClusterSecurity(t)
 	runClusterKill(t, spec, rounds, seed)
+}
+
+// TestClusterNetworkPartitionSASLSSL: TestClusterNetworkPartition on a
+// cluster secured as TestClusterKillSASLSSL's, in network namespaces. The
+// nodes' certificate names their lab addresses (10.a.b.N) as IP SANs, so
+// brokers and clients verify the host they dial; the producer (SCRAM, ACLs
+// only) and the isolated producer inside the cut-off node's namespace
+// (TLS and SCRAM over its own dialer) write through the SASL_SSL client
+// listener, the brokers talk over the SASL_SSL inter-broker listener.
+func TestClusterNetworkPartitionSASLSSL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network partition test (about 1 minute); skipped with -short")
+	}
+	rng, seed := seededRand(t)
+	ids := []int32{1, 2, 3}
+	lab := newNetLab(t, rng, ids)
+	spec := lab.spec(ids)
+	var hosts []string
+	for _, id := range ids {
+		hosts = append(hosts, spec.hosts[id])
+	}
+	spec.secure = newClusterSecurity(t, hosts...)
+	runClusterNetworkPartition(t, lab, spec, rng, seed)
 }
