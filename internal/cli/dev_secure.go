@@ -30,8 +30,9 @@ import (
 )
 
 // `arus dev cluster --secure`: a generated CA and broker certificate, a
-// SASL_SSL client listener per node, the authorizer on with "admin" the
-// only super user, and the client settings written out. Everything lives
+// SASL_SSL client listener and a SASL_SSL inter-broker listener per node,
+// the authorizer on with "admin" (and the nodes' own "broker") the only
+// super users, and the client settings written out. Everything lives
 // in <data dir>/secure and is reused by later runs (same CA, same
 // password), so a second `arus dev cluster --secure` joins the first.
 //
@@ -43,7 +44,11 @@ import (
 // SCRAM-SHA-512 credentials, which are what the printed settings use.
 
 const (
-	devAdminUser      = "admin"
+	devAdminUser = "admin"
+	// devBrokerUser is the nodes' principal towards each other: the
+	// inter-broker listener is SASL_SSL too (PLAIN, the admin's password),
+	// and the broker user a super user, so peers hold CLUSTER_ACTION.
+	devBrokerUser     = "broker"
 	devSecureDir      = "secure"
 	devClientListener = "SASL_SSL"
 	devPeerListener   = "BROKER"
@@ -129,17 +134,20 @@ func (s *devSecurity) nodeProperties(client, peer string) string {
 	return fmt.Sprintf(`# arus dev cluster --secure node (generated; rewritten on every start)
 listeners=%[1]s://%[2]s,%[3]s://%[4]s
 inter.broker.listener.name=%[3]s
-listener.security.protocol.map=%[1]s:SASL_SSL,%[3]s:PLAINTEXT
+listener.security.protocol.map=%[1]s:SASL_SSL,%[3]s:SASL_SSL
 sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
 listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_%[5]s="%[6]s";
+listener.name.broker.sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.broker.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="%[10]s" password="%[6]s" user_%[10]s="%[6]s";
 ssl.keystore.type=PEM
 ssl.keystore.location=%[7]s
 ssl.truststore.type=PEM
 ssl.truststore.location=%[8]s
 authorizer.class.name=%[9]s
-super.users=User:%[5]s
+super.users=User:%[5]s;User:%[10]s
 allow.everyone.if.no.acl.found=false
-`, devClientListener, client, devPeerListener, peer, devAdminUser, s.password, s.keystoreFile, s.caFile, config.StandardAuthorizer)
+`, devClientListener, client, devPeerListener, peer, devAdminUser, s.password, s.keystoreFile, s.caFile, config.StandardAuthorizer, devBrokerUser)
 }
 
 // writeNodeConfig writes node i's properties file and returns its path.
