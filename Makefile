@@ -47,6 +47,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeProposal -fuzztime $(FUZZTIME) ./internal/quorum
 	$(GO) test -run '^$$' -fuzz FuzzWALReplay -fuzztime $(FUZZTIME) ./internal/quorum
 	$(GO) test -run '^$$' -fuzz FuzzTransportFrame -fuzztime $(FUZZTIME) ./internal/quorum
+	$(GO) test -run '^$$' -fuzz FuzzAuthorize -fuzztime $(FUZZTIME) ./internal/auth
+	$(GO) test -run '^$$' -fuzz FuzzScramServer -fuzztime $(FUZZTIME) ./internal/auth
+	$(GO) test -run '^$$' -fuzz FuzzPlainAndJAAS -fuzztime $(FUZZTIME) ./internal/auth
+	$(GO) test -run '^$$' -fuzz FuzzParseTxnIndex -fuzztime $(FUZZTIME) ./internal/commitlog
+	$(GO) test -run '^$$' -fuzz FuzzTxnIndexOpen -fuzztime $(FUZZTIME) ./internal/commitlog
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/subtle"
 	"encoding/base64"
@@ -200,4 +201,29 @@ func TestPrincipalMapping(t *testing.T) {
 	if _, err := NewPrincipalMapper("RULE:broken"); err == nil {
 		t.Error("bad rule parsed")
 	}
+}
+
+// FuzzPlainAndJAAS: the PLAIN message parser never panics and only the
+// right password of a known user authenticates; the JAAS parser (server
+// configuration, but read from files operators edit) never panics.
+func FuzzPlainAndJAAS(f *testing.F) {
+	creds := testCreds{plain: map[string]string{"alice": "secret"}}
+	f.Add([]byte("\x00alice\x00secret"), `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="secret";`)
+	f.Add([]byte("alice\x00alice\x00secret\x00"), `x required username="a\"b" password='c';`)
+	f.Add([]byte("\x00\x00"), `;;"`)
+	f.Fuzz(func(t *testing.T, token []byte, jaas string) {
+		s, err := NewSession(MechanismPlain, Mechanisms, "SASL_PLAINTEXT", creds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, done, err := s.Step(token)
+		if err == nil && done {
+			parts := bytes.Split(token, []byte{0})
+			if len(parts) != 3 || string(parts[1]) != "alice" || string(parts[2]) != "secret" {
+				t.Fatalf("%q authenticated as %v", token, s.Principal())
+			}
+		}
+		_, _ = ParseJAAS(jaas)
+		_, _ = PlainUsers(jaas)
+	})
 }
