@@ -202,26 +202,10 @@ func TestClusterConsumeTransformProduce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 
-	// Input: "p-seq" for seq 0..perPartition-1 in partition p, in batches
-	// of 5 so that fetches (FetchMaxPartitionBytes below) and therefore
+	// Input: "p-seq" for seq 0..perPartition-1 in partition p, in small
+	// batches so that fetches (FetchMaxPartitionBytes below) and therefore
 	// transactions stay small.
-	in, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.DefaultProduceTopic(inTopic), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for seq := 0; seq < perPartition; seq += 5 {
-		var recs []*kgo.Record
-		for p := range int32(numPartitions) {
-			for s := seq; s < seq+5; s++ {
-				recs = append(recs, &kgo.Record{Partition: p, Value: []byte(fmt.Sprintf("%d-%d", p, s))})
-			}
-		}
-		if err := in.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatalf("fill %s: %v", inTopic, err)
-		}
-	}
-	in.Close()
+	fillCTPInput(ctx, t, c.addrs(), inTopic, perPartition)
 
 	// The transformer: one session at a time (a new one after an error,
 	// as an application would restart), output "p-seq|tN" to partition p,
@@ -400,8 +384,21 @@ func TestClusterConsumeTransformProduce(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	rc := readTopic(t, c.addrs(), outTopic, true)
-	ru := readTopic(t, c.addrs(), outTopic, false)
+	uncommitted := checkCTPOutput(t, c.addrs(), outTopic, perPartition, abortedTags, abortedVals)
+	t.Logf("%d inputs transformed exactly once through %d transactions (%d committed, %d aborted on purpose with %d writes, %d sessions); output log holds %d records read_uncommitted, 2 kills",
+		total, txns.Load(), commits, len(abortedTags), len(abortedVals), sessions, uncommitted)
+}
+
+// checkCTPOutput checks the output topic of a consume-transform-produce
+// run: read_committed holds "p-seq|tag" for seq 0..perPartition-1 in every
+// partition p, each exactly once and in order, none tagged as a
+// deliberately aborted transaction; every acknowledged write of those
+// aborted transactions is in the log (read_uncommitted), and there was at
+// least one. It returns the number of records read_uncommitted.
+func checkCTPOutput(t *testing.T, seeds []string, outTopic string, perPartition int, abortedTags map[string]bool, abortedVals []string) int {
+	t.Helper()
+	rc := readTopic(t, seeds, outTopic, true)
+	ru := readTopic(t, seeds, outTopic, false)
 	for p := range int32(numPartitions) {
 		next := 0
 		for _, r := range rc[p] {
@@ -442,8 +439,7 @@ func TestClusterConsumeTransformProduce(t *testing.T) {
 	for _, recs := range ru {
 		uncommitted += len(recs)
 	}
-	t.Logf("%d inputs transformed exactly once through %d transactions (%d committed, %d aborted on purpose with %d writes, %d sessions); output log holds %d records read_uncommitted, 2 kills",
-		total, txns.Load(), commits, len(abortedTags), len(abortedVals), sessions, uncommitted)
+	return uncommitted
 }
 
 // readRec is one record read back: its offset and value.
