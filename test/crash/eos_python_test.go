@@ -88,10 +88,16 @@ func TestClusterConsumeTransformProducePython(t *testing.T) {
 	}
 	defer stderr.Close()
 	cmd := exec.CommandContext(ctx, python, "python/confluent_ctp.py", strings.Join(c.addrs(), ","),
-		inTopic, outTopic, group, txnID, strconv.Itoa(perPartition), strconv.Itoa(int(scriptLimit/time.Second)))
+		inTopic, outTopic, group, txnID, strconv.Itoa(perPartition), strconv.Itoa(int(scriptLimit/time.Second)),
+		fmt.Sprintf("%d,%d", total/5, 3*total/5))
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +107,7 @@ func TestClusterConsumeTransformProducePython(t *testing.T) {
 	}
 	var (
 		progress    atomic.Int64 // input records in committed transactions, as the script reports
+		paused      atomic.Int64 // pauses begun (a transaction open with its writes delivered)
 		mu          sync.Mutex
 		abortedTags = map[string]bool{}
 		abortedVals []string
@@ -132,6 +139,12 @@ func TestClusterConsumeTransformProducePython(t *testing.T) {
 				}
 				abortedTags[tag] = true
 				abortedVals = append(abortedVals, vs...)
+			case "PAUSED":
+				n, err := strconv.ParseInt(rest, 10, 64)
+				if err != nil {
+					badLines = append(badLines, line)
+				}
+				paused.Store(n)
 			case "DONE":
 				doneLine = rest
 			default:
@@ -164,31 +177,46 @@ func TestClusterConsumeTransformProducePython(t *testing.T) {
 		t.Helper()
 		waitFor(t, 60*time.Second, what, func() bool { return progress.Load() >= atLeast || hasExited() })
 	}
-
-	// Fault 1: the transaction coordinator's node, mid-stream.
-	awaitProgress(total/5, "a fifth of the input transformed")
-	coord, err := c.txnCoordinator(txnID)
-	if err != nil {
-		t.Fatalf("find the transaction coordinator: %v", err)
+	// awaitPause waits until the script paused for the k-th time, inside
+	// an open transaction whose writes were delivered, and reports whether
+	// it did (rather than exit).
+	awaitPause := func(k int64, what string) bool {
+		t.Helper()
+		waitFor(t, 60*time.Second, what, func() bool { return paused.Load() >= k || hasExited() })
+		return paused.Load() >= k
 	}
+	resume := func() {
+		t.Helper()
+		if _, err := stdin.Write([]byte("go\n")); err != nil {
+			t.Fatalf("resume confluent_ctp.py: %v", err)
+		}
+	}
+
+	// Fault 1: the transaction coordinator's node, while a transaction
+	// a fifth into the input is open with its writes delivered.
 	kills := 0
-	if !hasExited() {
+	if awaitPause(1, "a fifth of the input transformed, a transaction open") {
+		coord, err := c.txnCoordinator(txnID)
+		if err != nil {
+			t.Fatalf("find the transaction coordinator: %v", err)
+		}
 		c.kill(coord, "transaction coordinator of "+txnID)
 		kills++
+		resume()
 		awaitProgress(progress.Load()+10, "progress without the old coordinator")
 		c.restart(coord)
 		c.waitHealthy(60*time.Second, "node back after the coordinator kill")
 	}
 
 	// Fault 2: the leader of an output partition, preferring one that is
-	// not the (new) coordinator.
-	awaitProgress(max(progress.Load()+10, 3*total/5), "three fifths transformed")
-	if !hasExited() {
+	// not the (new) coordinator, while a transaction three fifths into the
+	// input is open.
+	if awaitPause(2, "three fifths transformed, a transaction open") {
 		v, err := c.liveView()
 		if err != nil {
 			t.Fatal(err)
 		}
-		coord, _ = c.txnCoordinator(txnID)
+		coord, _ := c.txnCoordinator(txnID)
 		victimPart := int32(rng.IntN(numPartitions))
 		for p := range int32(numPartitions) {
 			if v.leader[p] != coord {
@@ -199,6 +227,7 @@ func TestClusterConsumeTransformProducePython(t *testing.T) {
 		leader := v.leader[victimPart]
 		c.kill(leader, fmt.Sprintf("leader of %s-%d (coordinator is node %d)", outTopic, victimPart, coord))
 		kills++
+		resume()
 		awaitProgress(progress.Load()+10, "progress without the old leader")
 		c.restart(leader)
 		c.waitHealthy(60*time.Second, "node back after the leader kill")
@@ -237,12 +266,13 @@ func TestClusterConsumeTransformProducePython(t *testing.T) {
 		}
 	}
 
+	full, _ := os.ReadFile(stderrPath)
 	uncommitted := checkCTPOutput(t, c.addrs(), outTopic, perPartition, abortedTags, abortedVals)
-	if t.Failed() {
+	if t.Failed() || os.Getenv("ARUS_CRASH_LOGS") != "" {
 		t.Logf("confluent_ctp.py stderr tail:\n%s", scriptLog())
 	}
 	t.Logf("confluent-kafka-python: %d inputs transformed exactly once (transactions, abortable errors, restarts: %s; %d retried calls; %d aborted on purpose with %d writes); output log holds %d records read_uncommitted, %d kills",
-		total, doneLine, strings.Count(scriptLog(), ": retriable: "), len(abortedTags), len(abortedVals), uncommitted, kills)
+		total, doneLine, strings.Count(string(full), ": retriable: "), len(abortedTags), len(abortedVals), uncommitted, kills)
 }
 
 // confluentPython returns /usr/bin/python3 when it imports confluent_kafka

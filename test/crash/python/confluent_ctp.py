@@ -3,7 +3,7 @@
 processor for TestClusterConsumeTransformProducePython (eos_test.go),
 which kills nodes of the cluster while it runs.
 
-    /usr/bin/python3 confluent_ctp.py BOOTSTRAP IN OUT GROUP TXNID PER_PARTITION DEADLINE_S
+    /usr/bin/python3 confluent_ctp.py BOOTSTRAP IN OUT GROUP TXNID PER_PARTITION DEADLINE_S PAUSE_AT
 
 It reads IN (read_committed, group GROUP, from the earliest offset) in
 small batches and, for each batch, in one transaction writes "VALUE|tN" to
@@ -12,6 +12,12 @@ send_offsets_to_transaction. Every fifth transaction is aborted on purpose
 after its writes were delivered. It stops once the group's committed
 offsets reached PER_PARTITION in every partition of IN, or fails after
 DEADLINE_S seconds.
+
+PAUSE_AT is a comma-separated list of progress counts. The first
+transaction that would commit after progress reached the next of them is
+paused with its writes delivered and the transaction open: the script
+prints "PAUSED k" and reads one line from stdin before it commits, so that
+the test can kill a node while a transaction is in flight.
 
 Errors are handled as an application would: a retriable error of a
 transactional call retries the call; an abortable one (txn_requires_abort)
@@ -23,6 +29,7 @@ new consumer resumes from the committed offsets).
 
 stdout, one line each, for the Go test:
     PROGRESS N          N input records in committed transactions so far
+    PAUSED k            the k-th pause (1-based) began; waits for a line on stdin
     ABORTED tN JSON     a deliberately aborted transaction and its delivered writes
     DONE                finished
 Diagnostics go to stderr.
@@ -71,6 +78,11 @@ class Processor:
             "bootstrap.servers": bootstrap,
             "transactional.id": txn_id,
             "transaction.timeout.ms": 30000,
+            # A write that cannot be delivered within 10 s (librdkafka 2.0
+            # can stall a partition that long after its leader died) fails
+            # the transaction as abortable: abort, rewind and retry, rather
+            # than wait for the 30 s default (the transaction timeout).
+            "message.timeout.ms": 10000,
             "linger.ms": 5,
         })
         self.call(lambda: self.producer.init_transactions(CALL_TIMEOUT), "init_transactions")
@@ -113,6 +125,8 @@ def rewind(proc, msgs):
 def main():
     bootstrap, in_topic, out_topic, group, txn_id = sys.argv[1:6]
     per_partition, deadline = int(sys.argv[6]), time.time() + float(sys.argv[7])
+    pause_at = [int(x) for x in sys.argv[8].split(",") if x]
+    pauses = 0
     md = Consumer({"bootstrap.servers": bootstrap, "group.id": group + "-md"})
     partitions = len(md.list_topics(in_topic, timeout=30).topics[in_topic].partitions)
     md.close()
@@ -173,6 +187,14 @@ def main():
                 proc.call(lambda: proc.producer.abort_transaction(CALL_TIMEOUT), "abort_transaction")
                 rewind(proc, msgs)
                 continue
+            if pauses < len(pause_at) and progress >= pause_at[pauses]:
+                proc.producer.flush(CALL_TIMEOUT)
+                pauses += 1
+                emit("PAUSED %d" % pauses)
+                log("transaction %s paused open with %d delivered writes" % (tag, len(delivered)))
+                if not sys.stdin.readline():
+                    raise SystemExit("stdin closed during a pause")
+                log("transaction %s resumed" % tag)
             last = {}
             for m in msgs:
                 last[m.partition()] = max(last.get(m.partition(), -1), m.offset())
