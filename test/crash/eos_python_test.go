@@ -52,9 +52,12 @@ func fillCTPInput(ctx context.Context, t *testing.T, seeds []string, topicName s
 // each batch transformed inside a transaction with send_offsets_to_transaction,
 // aborts every fifth transaction on purpose, and handles the errors the
 // kills cause as an application would (retry retriable calls; abort and
-// rewind on abortable errors; start anew on fatal ones). While it runs, the
-// transaction coordinator's node and then an output partition's leader are
-// SIGKILLed and restarted. Then the group's committed offsets must be the
+// rewind on abortable errors; start anew on fatal ones). The script pauses
+// twice inside an open transaction whose writes were delivered (a fifth and
+// three fifths into the input); at the first pause the transaction
+// coordinator's node is SIGKILLed, at the second an output partition's
+// leader, and the script resumes at once; each node is restarted once the
+// stream moved on without it. Then the group's committed offsets must be the
 // input's end, and the output is checked as in the franz-go test: every
 // input exactly once and in order read_committed, nothing of a deliberately
 // aborted transaction read_committed, all of their delivered writes

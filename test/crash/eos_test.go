@@ -13,6 +13,8 @@ package crash
 //     The read_committed output holds every input record exactly once, in
 //     per-partition order; the deliberately aborted writes are in the log
 //     (read_uncommitted) but never read_committed.
+//   - TestClusterConsumeTransformProducePython (eos_python_test.go): the
+//     same with confluent-kafka-python (librdkafka) as the processor.
 //   - TestClusterTxnHistory (txnhistory_test.go): the randomized history
 //     checker.
 
