@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -52,6 +53,13 @@ func NewCA(t testing.TB, name string) *CA {
 // SAN, anything else as a DNS name), for servers listening elsewhere.
 func (ca *CA) Issue(t testing.TB, cn string, server bool, hosts ...string) []byte {
 	t.Helper()
+	return ca.IssueSubject(t, pkix.Name{CommonName: cn}, server, hosts...)
+}
+
+// IssueSubject is Issue with a whole subject (for principal mapping
+// rules that read more than the CN).
+func (ca *CA) IssueSubject(t testing.TB, subject pkix.Name, server bool, hosts ...string) []byte {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +68,7 @@ func (ca *CA) Issue(t testing.TB, cn string, server bool, hosts ...string) []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: subject, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	if server {
 		// A broker's certificate is also its client certificate towards
@@ -85,6 +93,24 @@ func (ca *CA) Issue(t testing.TB, cn string, server bool, hosts ...string) []byt
 		t.Fatal(err)
 	}
 	return append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+}
+
+// Pool is a certificate pool holding only the CA: a client's RootCAs.
+func (ca *CA) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
+// KeyPair parses a PEM body from Issue (key and certificate in one) into
+// a client certificate for tls.Config.
+func KeyPair(t testing.TB, body []byte) tls.Certificate {
+	t.Helper()
+	pair, err := tls.X509KeyPair(body, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair
 }
 
 // WriteFile writes body to name in dir (mode 0600) and returns its path.

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -455,8 +454,7 @@ func TestPerListenerSecurityOverrides(t *testing.T) {
 
 	// Each SSL listener serves its own keystore; MTLS wants a client
 	// certificate, TLSA does not.
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.PEM)
+	pool := ca.Pool()
 	served := func(name string, certs []tls.Certificate) (string, error) {
 		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", b.ListenerAddr(name).String(),
 			&tls.Config{RootCAs: pool, Certificates: certs, MinVersion: tls.VersionTLS12})
@@ -476,11 +474,7 @@ func TestPerListenerSecurityOverrides(t *testing.T) {
 	if _, err := served("MTLS", nil); err == nil {
 		t.Fatal("MTLS (listener.name.mtls.ssl.client.auth=required) accepted a client without a certificate")
 	}
-	clientPEM := ca.Issue(t, "client", false)
-	clientCert, err := tls.X509KeyPair(clientPEM, clientPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	clientCert := arustest.KeyPair(t, ca.Issue(t, "client", false))
 	if cn, err := served("MTLS", []tls.Certificate{clientCert}); err != nil || cn != "mtls-listener" {
 		t.Fatalf("MTLS with a client certificate: server certificate %q, %v; want mtls-listener's", cn, err)
 	}

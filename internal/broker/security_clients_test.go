@@ -86,18 +86,9 @@ func startSecureEnv(t *testing.T, extra map[string]string) *secureEnv {
 			t.Fatal(err)
 		}
 	})
-	keyPair := func(ca *arustest.CA) tls.Certificate {
-		body := ca.Issue(t, clientUser, false)
-		pair, err := tls.X509KeyPair(body, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pair
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.PEM)
-	env := &secureEnv{broker: b, ca: ca, roots: roots, clientCert: keyPair(ca), strangerCert: keyPair(arustest.NewCA(t, "another CA")),
-		plaintext: b.ListenerAddr("PLAINTEXT").String(), ssl: b.ListenerAddr("SSL").String(),
+	env := &secureEnv{broker: b, ca: ca, roots: ca.Pool(), clientCert: arustest.KeyPair(t, ca.Issue(t, clientUser, false)),
+		strangerCert: arustest.KeyPair(t, arustest.NewCA(t, "another CA").Issue(t, clientUser, false)),
+		plaintext:    b.ListenerAddr("PLAINTEXT").String(), ssl: b.ListenerAddr("SSL").String(),
 		saslPlain: b.ListenerAddr("SASL_PLAINTEXT").String(), saslSSL: b.ListenerAddr("SASL_SSL").String()}
 
 	// ANONYMOUS on PLAINTEXT is a super user here: it plays the operator.

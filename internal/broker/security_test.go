@@ -1,18 +1,10 @@
 package broker_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -29,83 +21,14 @@ import (
 	"github.com/arus-io/arus/internal/config"
 )
 
-// testCA is a certificate authority for the test's listeners and clients.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue returns a PEM file body holding a new key and its certificate
-// (Kafka's PEM keystore layout), and the tls.Certificate of it.
-func (ca *testCA) issue(t *testing.T, subject pkix.Name, server bool) ([]byte, tls.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: subject, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(keyPEM, certPEM...), pair
-}
-
-func (ca *testCA) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
-}
-
 // securedBroker starts a broker with four client listeners (PLAINTEXT,
 // SASL_PLAINTEXT, SASL_SSL, SSL with required client certificates), PLAIN
 // users admin and alice, authorization on and admin a super user, as a
 // Kafka server.properties would configure it.
-func securedBroker(t *testing.T, ca *testCA) *arustest.Broker {
+func securedBroker(t *testing.T, ca *arustest.CA) *arustest.Broker {
 	t.Helper()
 	dir := t.TempDir()
-	keystore, _ := ca.issue(t, pkix.Name{CommonName: "broker"}, true)
-	ks, ts := filepath.Join(dir, "broker.pem"), filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ks, keystore, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(ts, ca.pem, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ks, ts := arustest.WriteFile(t, dir, "broker.pem", ca.Issue(t, "broker", true)), arustest.WriteFile(t, dir, "ca.pem", ca.PEM)
 	props := map[string]string{
 		"listeners":                      "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0,MTLS://127.0.0.1:0",
 		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL",
@@ -133,12 +56,12 @@ func securedBroker(t *testing.T, ca *testCA) *arustest.Broker {
 
 func TestSecurityListenersSASLAndACLs(t *testing.T) {
 	ctx := testContext(t)
-	ca := newTestCA(t, "arus test CA")
+	ca := arustest.NewCA(t, "arus test CA")
 	b := securedBroker(t, ca)
 	saslPlain := b.ListenerAddr("SASL_PLAINTEXT").String()
 	saslSSL := b.ListenerAddr("SASL_SSL").String()
 	mtls := b.ListenerAddr("MTLS").String()
-	tlsCfg := &tls.Config{RootCAs: ca.pool(), MinVersion: tls.VersionTLS12}
+	tlsCfg := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
 
 	admin := newFranz(t, saslPlain, kgo.SASL(plain.Auth{User: "admin", Pass: "admin-secret"}.AsMechanism()))
 	adm := kadm.NewClient(admin)
@@ -279,15 +202,15 @@ func TestSecurityListenersSASLAndACLs(t *testing.T) {
 	}
 
 	// SSL with client certificates: the principal is the mapped subject.
-	_, daveCert := ca.issue(t, pkix.Name{CommonName: "dave", Organization: []string{"arus"}}, false)
-	dave := newFranz(t, mtls, kgo.DialTLSConfig(&tls.Config{RootCAs: ca.pool(), Certificates: []tls.Certificate{daveCert}, MinVersion: tls.VersionTLS12}),
+	daveCert := arustest.KeyPair(t, ca.IssueSubject(t, pkix.Name{CommonName: "dave", Organization: []string{"arus"}}, false))
+	dave := newFranz(t, mtls, kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{daveCert}, MinVersion: tls.VersionTLS12}),
 		kgo.ConsumeTopics("orders"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if got := pollFranz(t, ctx, dave, 2); len(got) != 2 {
 		t.Fatalf("dave read %v", got)
 	}
 	// A certificate from another CA is refused.
-	_, strangerCert := newTestCA(t, "other CA").issue(t, pkix.Name{CommonName: "admin"}, false)
-	stranger := newFranz(t, mtls, kgo.DialTLSConfig(&tls.Config{RootCAs: ca.pool(), Certificates: []tls.Certificate{strangerCert}, MinVersion: tls.VersionTLS12}),
+	strangerCert := arustest.KeyPair(t, arustest.NewCA(t, "other CA").Issue(t, "admin", false))
+	stranger := newFranz(t, mtls, kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{strangerCert}, MinVersion: tls.VersionTLS12}),
 		kgo.RequestRetries(0))
 	if err := stranger.Ping(ctx); err == nil {
 		t.Fatal("a certificate from another CA was accepted")
@@ -314,12 +237,12 @@ func TestSecurityListenersSASLAndACLs(t *testing.T) {
 // (handshake v1 and SaslAuthenticate), as a sarama user configures it.
 func TestSecuritySaramaPlainOverTLS(t *testing.T) {
 	ctx := testContext(t)
-	ca := newTestCA(t, "arus test CA")
+	ca := arustest.NewCA(t, "arus test CA")
 	b := securedBroker(t, ca)
 	addr := b.ListenerAddr("SASL_SSL").String()
 	cfg := saramaConfig()
 	cfg.Net.TLS.Enable = true
-	cfg.Net.TLS.Config = &tls.Config{RootCAs: ca.pool(), MinVersion: tls.VersionTLS12}
+	cfg.Net.TLS.Config = &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
 	cfg.Net.SASL.Enable = true
 	cfg.Net.SASL.Mechanism = sarama.SASLTypePlaintext
 	cfg.Net.SASL.User, cfg.Net.SASL.Password = "admin", "admin-secret"
@@ -349,7 +272,7 @@ func TestSecuritySaramaPlainOverTLS(t *testing.T) {
 // TestSecuritySASLGate: before authentication only ApiVersions and the
 // SASL keys are answered; anything else closes the connection.
 func TestSecuritySASLGate(t *testing.T) {
-	ca := newTestCA(t, "arus test CA")
+	ca := arustest.NewCA(t, "arus test CA")
 	b := securedBroker(t, ca)
 	c := dial(t, b.ListenerAddr("SASL_PLAINTEXT").String())
 	if _, err := c.Write(rawRequest(kmsg.NewPtrApiVersionsRequest(), 1)); err != nil {

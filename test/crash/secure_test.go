@@ -15,7 +15,6 @@ package crash
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -98,9 +97,7 @@ func (s *clusterSecurity) clientOpts(user string) []kgo.Opt {
 // clientTLS is a client's TLS configuration: the test CA as the only
 // root, the server's host name (or IP) verified.
 func (s *clusterSecurity) clientTLS() *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(s.ca.PEM)
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &tls.Config{RootCAs: s.ca.Pool(), MinVersion: tls.VersionTLS12}
 }
 
 // saslOpt is user's login (admin: PLAIN; others: SCRAM-SHA-512).
