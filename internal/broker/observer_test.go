@@ -3,7 +3,9 @@ package broker_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -69,7 +71,7 @@ func TestMetadataFetchLongPolls(t *testing.T) {
 	b := arustest.StartBroker(t)
 	arustest.Eventually(t, 30*time.Second, "cluster id known", func() bool { return b.Controller().Image().ClusterID != "" })
 	conn := dialPeer(t, b.InterBrokerAddr().String(), 1, b.Controller().Image().ClusterID)
-	fetch := func(offset int64, wait time.Duration, corr int32) *kmsg.FetchResponse {
+	send := func(offset int64, wait time.Duration, corr int32) {
 		req := kmsg.NewPtrFetchRequest()
 		req.Version = 12
 		req.ReplicaID, req.MaxWaitMillis, req.MaxBytes = 1, int32(wait/time.Millisecond), 1<<20
@@ -82,6 +84,8 @@ func TestMetadataFetchLongPolls(t *testing.T) {
 		if _, err := conn.Write(rawRequest(req, corr)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	receive := func(corr int32) *kmsg.FetchResponse {
 		resp := kmsg.NewPtrFetchResponse()
 		resp.Version = 12
 		if err := resp.ReadFrom(readResponse(t, conn, corr)[1:]); err != nil { // flexible header: skip its empty tag section
@@ -91,6 +95,10 @@ func TestMetadataFetchLongPolls(t *testing.T) {
 			t.Fatalf("malformed response %+v", resp)
 		}
 		return resp
+	}
+	fetch := func(offset int64, wait time.Duration, corr int32) *kmsg.FetchResponse {
+		send(offset, wait, corr)
+		return receive(corr)
 	}
 
 	next := b.Controller().Image().Offset + 1
@@ -102,6 +110,19 @@ func TestMetadataFetchLongPolls(t *testing.T) {
 	// at a few seconds, so a slow create on a loaded machine is asked for
 	// again), and the answer carries it.
 	next = b.Controller().Image().Offset + 1
+	send(next, time.Minute, 2)
+	// Nothing has committed since: the voter holds the answer. (A broken
+	// long poll answers at once, empty; a held one cannot answer early.)
+	if err := conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	var one [1]byte
+	if n, err := conn.Read(one[:]); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a caught-up metadata Fetch was answered before anything committed (%d bytes, %v)", n, err)
+	}
+	if err := conn.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
 	created := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -112,8 +133,8 @@ func TestMetadataFetchLongPolls(t *testing.T) {
 		}
 		created <- err
 	}()
-	var p kmsg.FetchResponseTopicPartition
-	for corr := int32(2); corr < 20 && len(p.RecordBatches) == 0; corr++ {
+	p := receive(2).Topics[0].Partitions[0]
+	for corr := int32(3); corr < 20 && p.ErrorCode == 0 && len(p.RecordBatches) == 0; corr++ {
 		p = fetch(next, time.Minute, corr).Topics[0].Partitions[0]
 		if p.ErrorCode != 0 {
 			t.Fatalf("held fetch: error %d", p.ErrorCode)

@@ -39,7 +39,9 @@ its own arus child process (broker and controller), client listeners on
 127.0.0.1:9092, 9093, 9094, ..., inter-broker listeners (replication and the
 metadata quorum; peers only) on 127.0.0.1:19092, 19093, ... (base port +
 10000), HTTP listeners (/metrics, /healthz, /readyz) on 127.0.0.1:29092,
-29093, ... (base port + 20000), data under ./arus-dev-data/node-N.
+29093, ... (base port + 20000; with the default base port node 1 serves the
+console and its metrics on localhost:8080 instead), data under
+./arus-dev-data/node-N.
 
 The command prints the bootstrap address and each node's own command, stays in
 the foreground showing the nodes' logs, and stops every node on Ctrl-C. Kill a
@@ -67,7 +69,7 @@ stay PLAINTEXT on 127.0.0.1.`,
 	}
 	cluster.Flags().IntVar(&nodes, "nodes", 3, "number of combined nodes (broker and controller: voters of the metadata quorum)")
 	cluster.Flags().IntVar(&brokers, "brokers", 0, "number of extra broker-only nodes (they follow the voters' metadata)")
-	cluster.Flags().IntVar(&basePort, "base-port", 9092, "client port of node 1; node N listens on base-port+N-1 and on base-port+10000+N-1 for its peers")
+	cluster.Flags().IntVar(&basePort, "base-port", devDefaultBasePort, "client port of node 1; node N listens on base-port+N-1 and on base-port+10000+N-1 for its peers")
 	cluster.Flags().StringVar(&dataDir, "data-dir", "arus-dev-data", "parent directory of the nodes' data directories")
 	cluster.Flags().BoolVar(&secure, "secure", false, "SASL_SSL client listeners with a generated CA, the authorizer on and a SCRAM super user \"admin\"; prints the client settings")
 	dev.AddCommand(cluster)
@@ -76,6 +78,9 @@ stay PLAINTEXT on 127.0.0.1.`,
 
 // devHTTPOffset puts node N's HTTP listener at base port + 20000 + N-1.
 const devHTTPOffset = 20000
+
+// devDefaultBasePort is --base-port's default: Kafka's port for node 1.
+const devDefaultBasePort = 9092
 
 func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, basePort int, dataDir string, secure bool) error {
 	if voterCount < 1 || voterCount > 9 || brokerCount < 0 || voterCount+brokerCount > 16 {
@@ -109,7 +114,7 @@ func runDevCluster(ctx context.Context, out io.Writer, voterCount, brokerCount, 
 		// metrics on the default address; otherwise (a second dev
 		// cluster beside the first) every node uses a port of its own.
 		httpListener := "off"
-		if i == 1 && basePort == 9092 {
+		if i == 1 && basePort == devDefaultBasePort {
 			httpListener = config.DefaultHTTPListener
 		} else if port := basePort + devHTTPOffset + i - 1; port < 65536 {
 			httpListener = fmt.Sprintf("127.0.0.1:%d", port)
